@@ -1,0 +1,892 @@
+"""A fast VT/xterm screen emulator: the server keeps one per session.
+
+Input is split by one precompiled regex into runs of printable text and
+control/escape sequences; a printable run is written into a row with slice
+assignments, so plain output costs a few C-level operations per row rather
+than per character. Each row is a list of cell characters and a parallel list
+of interned style ids (the style table maps an id to (fg, bg, attrs)); a wide
+character occupies its cell plus a "" placeholder cell to its right.
+
+Behaviour follows tmux where xterm and tmux differ, because tmux is what the
+conformance tests compare against.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import deque
+from functools import lru_cache
+from itertools import groupby
+from typing import Callable
+
+from fleet_tui.protocol import (
+    ATTR_BLINK,
+    ATTR_BOLD,
+    ATTR_DIM,
+    ATTR_HIDDEN,
+    ATTR_ITALIC,
+    ATTR_REVERSE,
+    ATTR_STRIKE,
+    ATTR_UNDERLINE,
+    Color,
+    Run,
+)
+
+# One token per match; `lastgroup` names the kind. Order matters: printable
+# text first because it is the most common token.
+_TOKEN = re.compile(
+    r"(?P<text>[^\x00-\x1f\x7f-\x9f]+)"
+    r"|\x1b\[(?P<params>[\x30-\x3f]*)(?P<inter>[\x20-\x2f]*)(?P<csi>[\x40-\x7e])"
+    r"|\x1b\](?P<osc_body>[^\x07\x1b\x9c]*)(?P<osc>\x07|\x1b\\|\x9c)"
+    r"|\x1b[P_^X][^\x1b\x9c]*(?P<string>\x1b\\|\x9c)"
+    r"|\x1b(?P<esc_inter>[\x20-\x2f]*)(?P<esc>[\x30-\x7e])"
+    r"|(?P<ctl>[\x00-\x1f\x7f-\x9f])"
+)
+# An escape sequence cut off by the end of a feed(): kept for the next one.
+_PARTIAL = re.compile(
+    r"\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*|\][^\x07\x1b\x9c]*\x1b?"
+    r"|[P_^X][^\x1b\x9c]*\x1b?|[\x20-\x2f]*)\Z"
+)
+_MAX_PENDING = 1 << 20  # an unterminated OSC/DCS longer than this is dropped
+
+# DEC special graphics (ESC ( 0): the line-drawing set.
+_DEC_GRAPHICS = str.maketrans(
+    "`abcdefghijklmnopqrstuvwxyz{|}~",
+    "◆▒␉␌␍␊°±␤␋┘┐┌└┼⎺⎻─⎼⎽├┤┴┬│≤≥π≠£·",
+)
+
+_SGR_ATTR_ON = {1: ATTR_BOLD, 2: ATTR_DIM, 3: ATTR_ITALIC, 4: ATTR_UNDERLINE,
+                5: ATTR_BLINK, 6: ATTR_BLINK, 7: ATTR_REVERSE, 8: ATTR_HIDDEN,
+                9: ATTR_STRIKE, 21: ATTR_UNDERLINE}
+_SGR_ATTR_OFF = {22: ATTR_BOLD | ATTR_DIM, 23: ATTR_ITALIC, 24: ATTR_UNDERLINE,
+                 25: ATTR_BLINK, 27: ATTR_REVERSE, 28: ATTR_HIDDEN, 29: ATTR_STRIKE}
+_MOUSE_MODES = {9, 1000, 1002, 1003}
+
+DEFAULT_STYLE = 0  # style id of (None, None, 0)
+
+
+@lru_cache(maxsize=8192)
+def char_width(ch: str) -> int:
+    """Cells a character occupies: 0 (combining), 1, or 2 (east-asian wide/emoji)."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+class _Row:
+    __slots__ = ("chars", "styles", "wrapped", "runs")
+
+    def __init__(self, cols: int, style: int = DEFAULT_STYLE):
+        self.chars = [" "] * cols
+        self.styles = [style] * cols
+        self.wrapped = False  # the next row continues this one (autowrap)
+        self.runs: list[Run] | None = None  # cached line() result
+
+
+class _Cursor:
+    """What DECSC saves."""
+
+    __slots__ = ("x", "y", "fg", "bg", "attrs", "origin", "charsets", "shift_out", "wrap_pending")
+
+
+def _ints(params: str) -> list[int]:
+    """CSI parameters as ints; empty or malformed ones become 0."""
+    if not params:
+        return []
+    try:
+        return [int(p) if p else 0 for p in params.split(";")]
+    except ValueError:
+        out = []
+        for p in params.split(";"):
+            head = p.split(":")[0][:9]
+            out.append(int(head) if head.isdigit() else 0)
+        return out
+
+
+class Terminal:
+    def __init__(self, cols: int = 80, rows: int = 24, *, scrollback: int = 10_000,
+                 respond: Callable[[str], None] | None = None):
+        self.cols = max(1, cols)
+        self.rows = max(1, rows)
+        self.scrollback = scrollback
+        self._respond = respond
+        self._styles: list[tuple[Color, Color, int]] = [(None, None, 0)]
+        self._style_ids: dict[tuple[Color, Color, int], int] = {(None, None, 0): 0}
+        self.history: deque[list[Run]] = deque(maxlen=scrollback)
+        self._pending = ""
+        self._reset()
+
+    # ------------------------------------------------------------------ state
+    def _reset(self) -> None:
+        self._lines = [_Row(self.cols) for _ in range(self.rows)]
+        self._primary: list[_Row] | None = None  # saved main screen while on the alt screen
+        self.cursor_x = self.cursor_y = 0
+        self.cursor_visible = True
+        self._wrap_pending = False
+        self._fg: Color = None
+        self._bg: Color = None
+        self._attrs = 0
+        self._style = DEFAULT_STYLE
+        self._blank = DEFAULT_STYLE  # erased cells take the current background
+        self._top, self._bottom = 0, self.rows - 1
+        self._tabs = set(range(0, self.cols, 8))
+        self._charsets = ["B", "B"]
+        self._shift_out = False
+        self._graphics = False  # the active charset is DEC line drawing
+        self._autowrap = True
+        self._origin = False
+        self._insert = False
+        self._saved: _Cursor | None = None
+        self._saved_alt: _Cursor | None = None
+        self._last_char = ""
+        self.title = getattr(self, "title", "")
+        self.bells = getattr(self, "bells", 0)
+        self._notifications: list[str] = getattr(self, "_notifications", [])
+        self._osc: list[tuple[int, str]] = getattr(self, "_osc", [])
+        self._modes = {"app_cursor": False, "app_keypad": False, "bracketed_paste": False,
+                       "mouse": 0, "mouse_sgr": False, "focus": False, "alt": False, "sync": False}
+        self._dirty: set[int] = set()
+        self._all_dirty = True
+
+    def modes(self) -> dict:
+        return dict(self._modes)
+
+    def take_notifications(self) -> list[str]:
+        out, self._notifications = self._notifications, []
+        return out
+
+    def take_osc(self) -> list[tuple[int, str]]:
+        """OSC strings other than title/notify/colour queries, e.g. (7501, "state=idle")."""
+        out, self._osc = self._osc, []
+        return out
+
+    def take_dirty(self) -> set[int]:
+        if self._all_dirty:
+            dirty = set(range(self.rows))
+        else:
+            dirty = self._dirty
+        self._dirty = set()
+        self._all_dirty = False
+        return dirty
+
+    # ----------------------------------------------------------------- output
+    def line(self, y: int) -> list[Run]:
+        row = self._lines[y]
+        if row.runs is None:
+            row.runs = self._encode(row)
+        return row.runs
+
+    def _encode(self, row: _Row) -> list[Run]:
+        chars, styles, table = row.chars, row.styles, self._styles
+        if styles.count(styles[0]) == len(styles):  # one style: the common case
+            fg, bg, attrs = table[styles[0]]
+            runs = [("".join(chars), fg, bg, attrs)]
+        else:
+            runs, x = [], 0
+            for style, group in groupby(styles):
+                n = len(list(group))
+                runs.append(("".join(chars[x:x + n]), *table[style]))
+                x += n
+        last = runs[-1]
+        if last[1] is None and last[2] is None and last[3] == 0:
+            text = last[0].rstrip(" ")
+            if text:
+                runs[-1] = (text, None, None, 0)
+            else:
+                runs.pop()
+        return runs
+
+    def display(self) -> list[str]:
+        return ["".join(row.chars).rstrip(" ") for row in self._lines]
+
+    # ------------------------------------------------------------------ input
+    def feed(self, data: str) -> None:
+        if self._pending:
+            data = self._pending + data
+            self._pending = ""
+        for m in _TOKEN.finditer(data):
+            kind = m.lastgroup
+            if kind == "text":
+                self._draw(m.group())
+            elif kind == "csi":
+                self._csi(m.group("params"), m.group("inter"), m.group("csi"))
+            elif kind == "ctl":
+                ch = m.group()
+                if ch == "\x1b":
+                    rest = data[m.start():]
+                    if _PARTIAL.match(rest):
+                        if len(rest) <= _MAX_PENDING:
+                            self._pending = rest
+                        return
+                else:
+                    self._control(ch)
+            elif kind == "esc":
+                self._esc(m.group("esc_inter"), m.group("esc"))
+            elif kind == "osc":
+                self._osc_string(m.group("osc_body"), m.group("osc"))
+            # "string": DCS/APC/PM/SOS are swallowed whole
+
+    # --------------------------------------------------------------- drawing
+    def _draw(self, text: str) -> None:
+        if self._graphics:
+            text = text.translate(_DEC_GRAPHICS)
+        if not text.isascii():
+            self._draw_wide(text)
+            return
+        self._last_char = text[-1]
+        cols, style = self.cols, self._style
+        i, n = 0, len(text)
+        while i < n:
+            if self._wrap_pending:
+                self._wrap()
+            x = self.cursor_x
+            take = min(cols - x, n - i)
+            row = self._lines[self.cursor_y]
+            if self._insert:
+                self._insert_cells(row, x, take)
+            chars = row.chars
+            if chars[x] == "" and x:
+                chars[x - 1] = " "  # overwriting the right half of a wide char
+            end = x + take
+            chars[x:end] = text[i:i + take]
+            row.styles[x:end] = [style] * take
+            if end < cols and chars[end] == "":
+                chars[end] = " "  # overwrote the left half of a wide char
+            row.runs = None
+            self._dirty.add(self.cursor_y)
+            i += take
+            if end >= cols:
+                if self._autowrap:
+                    self.cursor_x, self._wrap_pending = cols - 1, True
+                else:
+                    # without autowrap the rest of the run lands on the last cell
+                    if i < n:
+                        chars[cols - 1] = text[n - 1]
+                    self.cursor_x = cols - 1
+                    return
+            else:
+                self.cursor_x = end
+
+    def _draw_wide(self, text: str) -> None:
+        cols = self.cols
+        for ch in text:
+            w = char_width(ch)
+            if w == 0:
+                self._combine(ch)
+                continue
+            self._last_char = ch
+            if self._wrap_pending:
+                self._wrap()
+            x = self.cursor_x
+            if w == 2 and x == cols - 1:
+                if not self._autowrap or cols < 2:
+                    continue  # a wide char that cannot fit is dropped
+                self._wrap_pending = True
+                self._wrap()
+                x = 0
+            row = self._lines[self.cursor_y]
+            if self._insert:
+                self._insert_cells(row, x, w)
+            chars = row.chars
+            if chars[x] == "" and x:
+                chars[x - 1] = " "
+            end = x + w
+            if end < cols and chars[end] == "":
+                chars[end] = " "
+            chars[x] = ch
+            row.styles[x] = self._style
+            if w == 2:
+                chars[x + 1] = ""
+                row.styles[x + 1] = self._style
+            row.runs = None
+            self._dirty.add(self.cursor_y)
+            if end >= cols:
+                self.cursor_x = cols - 1
+                self._wrap_pending = self._autowrap
+            else:
+                self.cursor_x = end
+
+    def _combine(self, ch: str) -> None:
+        """Attach a zero-width character to the cell before the cursor."""
+        row = self._lines[self.cursor_y]
+        x = self.cursor_x if self._wrap_pending else self.cursor_x - 1
+        if x > 0 and row.chars[x] == "":
+            x -= 1
+        if x >= 0 and row.chars[x] != " ":
+            row.chars[x] += ch
+            row.runs = None
+            self._dirty.add(self.cursor_y)
+
+    def _wrap(self) -> None:
+        self._lines[self.cursor_y].wrapped = True
+        self._wrap_pending = False
+        self.cursor_x = 0
+        self._linefeed()
+
+    def _insert_cells(self, row: _Row, x: int, n: int) -> None:
+        cols = self.cols
+        n = min(n, cols - x)
+        if x > 0 and row.chars[x] == "":
+            row.chars[x - 1] = " "
+            row.chars[x] = " "
+        row.chars[x:x] = [" "] * n
+        row.styles[x:x] = [self._blank] * n
+        del row.chars[cols:], row.styles[cols:]
+        _clip_wide_edge(row)
+
+    # ------------------------------------------------------------- scrolling
+    def _blank_row(self) -> _Row:
+        return _Row(self.cols, self._blank)
+
+    def _scroll_up(self, n: int = 1) -> None:
+        top, bottom = self._top, self._bottom
+        n = min(n, bottom - top + 1)
+        lines = self._lines
+        full = top == 0 and bottom == self.rows - 1
+        for _ in range(n):
+            row = lines.pop(top)
+            if full and self._primary is None and self.scrollback:
+                self.history.append(row.runs if row.runs is not None else self._encode(row))
+            lines.insert(bottom, self._blank_row())
+        if full:
+            self._all_dirty = True
+        else:
+            self._dirty.update(range(top, bottom + 1))
+
+    def _scroll_down(self, n: int = 1) -> None:
+        top, bottom = self._top, self._bottom
+        n = min(n, bottom - top + 1)
+        for _ in range(n):
+            del self._lines[bottom]
+            self._lines.insert(top, self._blank_row())
+        self._dirty.update(range(top, bottom + 1))
+
+    def _linefeed(self) -> None:
+        if self.cursor_y == self._bottom:
+            self._scroll_up()
+        elif self.cursor_y < self.rows - 1:
+            self.cursor_y += 1
+
+    def _reverse_index(self) -> None:
+        if self.cursor_y == self._top:
+            self._scroll_down()
+        elif self.cursor_y > 0:
+            self.cursor_y -= 1
+
+    # -------------------------------------------------------------- controls
+    def _control(self, ch: str) -> None:
+        if ch in "\n\x0b\x0c":
+            self._linefeed()
+        elif ch == "\r":
+            self.cursor_x = 0
+            self._wrap_pending = False
+        elif ch == "\x08":
+            if self._wrap_pending:
+                self._wrap_pending = False
+            elif self.cursor_x > 0:
+                self.cursor_x -= 1
+            elif self.cursor_y > 0 and self._lines[self.cursor_y - 1].wrapped:
+                # like tmux: backspace at column 0 of a wrapped line goes up
+                self.cursor_y -= 1
+                self.cursor_x = self.cols - 1
+        elif ch == "\t":
+            self._tab(1)
+        elif ch == "\x07":
+            self.bells += 1
+        elif ch == "\x0e":
+            self._shift_out = True
+            self._graphics = self._charsets[1] == "0"
+        elif ch == "\x0f":
+            self._shift_out = False
+            self._graphics = self._charsets[0] == "0"
+
+    def _tab(self, n: int) -> None:
+        x = self.cursor_x
+        for _ in range(n):
+            x = min((t for t in self._tabs if t > x), default=self.cols - 1)
+        self.cursor_x = min(x, self.cols - 1)
+        self._wrap_pending = False
+
+    def _esc(self, inter: str, final: str) -> None:
+        if inter:
+            if inter in "()" and final in "0B":  # charset designation G0/G1
+                self._charsets["()".index(inter)] = final
+                self._graphics = self._charsets[int(self._shift_out)] == "0"
+            elif inter == "#" and final == "8":  # DECALN: fill with E
+                for y in range(self.rows):
+                    self._lines[y] = row = _Row(self.cols)
+                    row.chars = ["E"] * self.cols
+                self._all_dirty = True
+            return
+        if final == "7":
+            self._save_cursor()
+        elif final == "8":
+            self._restore_cursor()
+        elif final == "D":
+            self._linefeed()
+        elif final == "E":
+            self.cursor_x = 0
+            self._wrap_pending = False
+            self._linefeed()
+        elif final == "M":
+            self._reverse_index()
+        elif final == "H":
+            self._tabs.add(self.cursor_x)
+        elif final == "c":
+            self._full_reset()
+        elif final == "=":
+            self._modes["app_keypad"] = True
+        elif final == ">":
+            self._modes["app_keypad"] = False
+
+    def _full_reset(self) -> None:
+        self.title = ""
+        self._reset()
+        self.history.clear()
+
+    def _save_cursor(self) -> None:
+        c = _Cursor()
+        c.x, c.y, c.wrap_pending = self.cursor_x, self.cursor_y, self._wrap_pending
+        c.fg, c.bg, c.attrs = self._fg, self._bg, self._attrs
+        c.origin, c.charsets, c.shift_out = self._origin, list(self._charsets), self._shift_out
+        if self._primary is None:
+            self._saved = c
+        else:
+            self._saved_alt = c
+
+    def _restore_cursor(self) -> None:
+        c = self._saved if self._primary is None else self._saved_alt
+        if c is None:
+            self.cursor_x = self.cursor_y = 0
+            self._wrap_pending = False
+            return
+        self.cursor_x, self.cursor_y = min(c.x, self.cols - 1), min(c.y, self.rows - 1)
+        self._wrap_pending = c.wrap_pending and c.x < self.cols
+        self._fg, self._bg, self._attrs = c.fg, c.bg, c.attrs
+        self._origin, self._charsets, self._shift_out = c.origin, list(c.charsets), c.shift_out
+        self._graphics = self._charsets[int(self._shift_out)] == "0"
+        self._restyle()
+
+    # ------------------------------------------------------------------ OSC
+    def _osc_string(self, body: str, terminator: str) -> None:
+        number, _, text = body.partition(";")
+        if not number.isdigit():
+            return
+        code = int(number[:9])
+        if code in (0, 2):
+            self.title = text
+        elif code == 9:
+            self._notifications.append(text)
+        elif code == 777:
+            kind, _, rest = text.partition(";")
+            if kind == "notify":
+                title, _, message = rest.partition(";")
+                self._notifications.append(f"{title}: {message}" if message else title)
+        elif code in (10, 11) and text == "?":
+            # like tmux: light grey text on black
+            rgb = "rgb:c0c0/c0c0/c0c0" if code == 10 else "rgb:0000/0000/0000"
+            end = "\x07" if terminator == "\x07" else "\x1b\\"
+            self._reply(f"\x1b]{code};{rgb}{end}")
+        elif code not in (1, 4, 8, 10, 11, 12, 52, 104, 110, 111, 112, 133):
+            self._osc.append((code, text))
+
+    def _reply(self, text: str) -> None:
+        if self._respond is not None:
+            self._respond(text)
+
+    # ------------------------------------------------------------------ CSI
+    def _csi(self, params: str, inter: str, final: str) -> None:
+        if inter:
+            return  # cursor style (CSI Ps SP q), DECRQM, DECSTR...: nothing to draw
+        private = ""
+        if params and params[0] in "<=>?":
+            private, params = params[0], params[1:]
+        if final == "m":
+            if not private:
+                self._sgr(params)
+            return  # CSI > 4;0 m (modifyOtherKeys) and friends are swallowed
+        if private:
+            self._csi_private(private, params, final)
+            return
+        args = _ints(params)
+        arg = args[0] if args else 0
+        n = arg or 1
+        if final in "GABCDHKf`d":
+            self._wrap_pending = False
+        if final == "G" or final == "`":
+            self.cursor_x = min(n, self.cols) - 1
+        elif final == "A":
+            self.cursor_y = max(self.cursor_y - n, self._top if self.cursor_y >= self._top else 0)
+        elif final == "B":
+            self.cursor_y = min(self.cursor_y + n,
+                                self._bottom if self.cursor_y <= self._bottom else self.rows - 1)
+        elif final == "C" or final == "a":
+            self.cursor_x = min(self.cursor_x + n, self.cols - 1)
+            self._wrap_pending = False
+        elif final == "D":
+            self.cursor_x = max(self.cursor_x - n, 0)
+        elif final == "H" or final == "f":
+            self._goto(n - 1, (args[1] if len(args) > 1 else 0) or 1)
+        elif final == "K":
+            self._erase_line(arg)
+        elif final == "J":
+            self._erase_display(arg)
+        elif final == "d":
+            self._goto(n - 1, self.cursor_x + 1)
+        elif final == "e":
+            self._goto(self.cursor_y - (self._top if self._origin else 0) + n, self.cursor_x + 1)
+        elif final == "E" or final == "F":
+            self._csi(params, "", "B" if final == "E" else "A")
+            self.cursor_x = 0
+        elif final == "L" or final == "M":
+            self._insert_delete_lines(n if final == "L" else -n)
+        elif final == "P":
+            self._delete_chars(n)
+        elif final == "@":
+            row = self._lines[self.cursor_y]
+            self._insert_cells(row, self.cursor_x, n)
+            self._touch(self.cursor_y)
+            self._wrap_pending = False
+        elif final == "X":
+            self._erase_cells(self.cursor_y, self.cursor_x, min(self.cursor_x + n, self.cols))
+            self._wrap_pending = False
+        elif final == "S":
+            self._scroll_up(n)
+        elif final == "T":
+            if len(args) <= 1:  # CSI Ps ; ... T with more args is mouse tracking
+                self._scroll_down(n)
+        elif final == "b":
+            if self._last_char:
+                self._draw(self._last_char * min(n, self.cols * self.rows))
+        elif final == "r":
+            top = (args[0] if args else 0) or 1
+            bottom = (args[1] if len(args) > 1 else 0) or self.rows
+            bottom = min(bottom, self.rows)
+            if top < bottom:
+                self._top, self._bottom = top - 1, bottom - 1
+                self._goto(0, 1)
+        elif final == "s":
+            self._save_cursor()
+        elif final == "u":
+            self._restore_cursor()
+        elif final == "I":
+            self._tab(n)
+        elif final == "Z":
+            x = self.cursor_x
+            for _ in range(min(n, self.cols)):
+                x = max((t for t in self._tabs if t < x), default=0)
+            self.cursor_x = x
+            self._wrap_pending = False
+        elif final == "g":
+            if arg == 0:
+                self._tabs.discard(self.cursor_x)
+            elif arg == 3:
+                self._tabs.clear()
+        elif final == "h" or final == "l":
+            if 4 in args:
+                self._insert = final == "h"
+        elif final == "c":
+            if arg == 0:
+                self._reply("\x1b[?1;2c")
+        elif final == "n":
+            if arg == 5:
+                self._reply("\x1b[0n")
+            elif arg == 6:
+                self._reply(f"\x1b[{self.cursor_y + 1};{self.cursor_x + 1}R")
+        elif final == "t":
+            if arg == 18:
+                self._reply(f"\x1b[8;{self.rows};{self.cols}t")
+
+    def _csi_private(self, private: str, params: str, final: str) -> None:
+        args = _ints(params)
+        if private == "?" and final in "hl":
+            for mode in args:
+                self._set_mode(mode, final == "h")
+        elif private == ">" and final == "c":
+            self._reply("\x1b[>84;0;0c")
+        elif private == ">" and final == "q":
+            self._reply("\x1bP>|fleet_tui\x1b\\")
+        elif private == "?" and final == "n" and args and args[0] == 6:
+            self._reply(f"\x1b[?{self.cursor_y + 1};{self.cursor_x + 1}R")
+        # kitty keyboard (CSI > 1 u, CSI < u, CSI ? u, CSI = u) and the rest:
+        # swallowed. Not answering CSI ? u tells the program we lack the kitty
+        # protocol, so it keeps sending keys we know how to encode.
+
+    def _set_mode(self, mode: int, on: bool) -> None:
+        modes = self._modes
+        if mode == 1:
+            modes["app_cursor"] = on
+        elif mode == 25:
+            self.cursor_visible = on
+        elif mode == 7:
+            self._autowrap = on
+        elif mode == 6:
+            self._origin = on
+            self._goto(0, 1)
+        elif mode in (47, 1047, 1049):
+            self._alternate(on, save_cursor=mode == 1049)
+        elif mode in _MOUSE_MODES:
+            modes["mouse"] = mode if on else 0  # like tmux: any reset turns mouse off
+        elif mode == 1006:
+            modes["mouse_sgr"] = on
+        elif mode == 1004:
+            modes["focus"] = on
+        elif mode == 2004:
+            modes["bracketed_paste"] = on
+        elif mode == 2026:
+            modes["sync"] = on
+        elif mode == 66:
+            modes["app_keypad"] = on
+
+    def _alternate(self, on: bool, *, save_cursor: bool) -> None:
+        if on == (self._primary is not None):
+            return
+        if on:
+            if save_cursor:
+                self._save_cursor()
+            self._primary = self._lines
+            self._lines = [_Row(self.cols) for _ in range(self.rows)]
+        else:
+            self._lines, self._primary = self._primary, None
+            if save_cursor:
+                self._restore_cursor()
+        self._modes["alt"] = on
+        self._all_dirty = True
+
+    # ------------------------------------------------------------ SGR colours
+    def _sgr(self, params: str) -> None:
+        if not params or params == "0":
+            self._fg = self._bg = None
+            self._attrs = 0
+            self._restyle()
+            return
+        parts = params.split(";")
+        i, n = 0, len(parts)
+        while i < n:
+            part = parts[i]
+            i += 1
+            if ":" in part:
+                sub = part.split(":")
+                code = int(sub[0]) if sub[0].isdigit() else -1
+                if code in (38, 48):
+                    color = self._colon_color(sub)
+                    if code == 38:
+                        self._fg = color
+                    else:
+                        self._bg = color
+                elif code == 4:
+                    style = sub[1] if len(sub) > 1 else "1"
+                    if style == "0":
+                        self._attrs &= ~ATTR_UNDERLINE
+                    else:
+                        self._attrs |= ATTR_UNDERLINE
+                continue
+            if not part:
+                code = 0
+            elif part.isdigit():
+                code = int(part[:9])
+            else:
+                continue
+            if code == 0:
+                self._fg = self._bg = None
+                self._attrs = 0
+            elif 30 <= code <= 37:
+                self._fg = code - 30
+            elif 40 <= code <= 47:
+                self._bg = code - 40
+            elif 90 <= code <= 97:
+                self._fg = code - 82
+            elif 100 <= code <= 107:
+                self._bg = code - 92
+            elif code == 39:
+                self._fg = None
+            elif code == 49:
+                self._bg = None
+            elif code in _SGR_ATTR_ON:
+                self._attrs |= _SGR_ATTR_ON[code]
+            elif code in _SGR_ATTR_OFF:
+                self._attrs &= ~_SGR_ATTR_OFF[code]
+            elif code in (38, 48, 58):
+                mode = parts[i] if i < n else ""
+                if mode == "5" and i + 1 < n:
+                    color: Color = _palette(parts[i + 1])
+                    i += 2
+                elif mode == "2" and i + 3 < n:
+                    color = _rgb(parts[i + 1:i + 4])
+                    i += 4
+                else:
+                    i = n  # malformed: stop rather than misread the rest
+                    continue
+                if code == 38:
+                    self._fg = color
+                elif code == 48:
+                    self._bg = color
+        self._restyle()
+
+    @staticmethod
+    def _colon_color(sub: list[str]) -> Color:
+        if len(sub) >= 3 and sub[1] == "5":
+            return _palette(sub[2])
+        if len(sub) >= 5 and sub[1] == "2":
+            return _rgb(sub[3:6] if len(sub) >= 6 else sub[2:5])
+        return None
+
+    def _restyle(self) -> None:
+        self._style = self._intern((self._fg, self._bg, self._attrs))
+        self._blank = self._intern((None, self._bg, 0))
+
+    def _intern(self, style: tuple[Color, Color, int]) -> int:
+        sid = self._style_ids.get(style)
+        if sid is None:
+            sid = self._style_ids[style] = len(self._styles)
+            self._styles.append(style)
+        return sid
+
+    # -------------------------------------------------------------- editing
+    def _touch(self, y: int) -> None:
+        self._lines[y].runs = None
+        self._dirty.add(y)
+
+    def _goto(self, y: int, col: int) -> None:
+        """Move to row y (relative to the scroll region in origin mode), 1-based col."""
+        if self._origin:
+            y = min(max(y + self._top, self._top), self._bottom)
+        self.cursor_y = min(max(y, 0), self.rows - 1)
+        self.cursor_x = min(max(col, 1), self.cols) - 1
+        self._wrap_pending = False
+
+    def _erase_cells(self, y: int, start: int, end: int) -> None:
+        if start >= end:
+            return
+        row = self._lines[y]
+        chars = row.chars
+        if start > 0 and chars[start] == "":
+            chars[start - 1] = " "
+        if end < self.cols and chars[end] == "":
+            chars[end] = " "
+        chars[start:end] = [" "] * (end - start)
+        row.styles[start:end] = [self._blank] * (end - start)
+        row.runs = None
+        self._dirty.add(y)
+
+    def _erase_line(self, how: int) -> None:
+        y, x = self.cursor_y, self.cursor_x
+        if how == 0:
+            self._erase_cells(y, x, self.cols)
+        elif how == 1:
+            self._erase_cells(y, 0, x + 1)
+        elif how == 2:
+            self._erase_cells(y, 0, self.cols)
+        if how in (0, 2):
+            self._lines[y].wrapped = False
+
+    def _erase_display(self, how: int) -> None:
+        y = self.cursor_y
+        if how == 0:
+            self._erase_line(0)
+            rows = range(y + 1, self.rows)
+        elif how == 1:
+            self._erase_line(1)
+            rows = range(0, y)
+        elif how == 2:
+            rows = range(self.rows)
+        else:
+            if how == 3:
+                self.history.clear()
+            return
+        for r in rows:
+            self._lines[r] = self._blank_row()
+            self._dirty.add(r)
+
+    def _insert_delete_lines(self, n: int) -> None:
+        y, top, bottom = self.cursor_y, self._top, self._bottom
+        if not top <= y <= bottom:
+            return
+        saved = self._top
+        self._top = y
+        if n > 0:
+            self._scroll_down(n)
+        else:
+            count = min(-n, bottom - y + 1)
+            for _ in range(count):
+                del self._lines[y]
+                self._lines.insert(bottom, self._blank_row())
+            self._dirty.update(range(y, bottom + 1))
+        self._top = saved
+        self.cursor_x = 0
+        self._wrap_pending = False
+
+    def _delete_chars(self, n: int) -> None:
+        row, x, cols = self._lines[self.cursor_y], self.cursor_x, self.cols
+        n = min(n, cols - x)
+        if x > 0 and row.chars[x] == "":
+            row.chars[x - 1] = " "
+        del row.chars[x:x + n], row.styles[x:x + n]
+        row.chars.extend([" "] * n)
+        row.styles.extend([self._blank] * n)
+        if row.chars[x] == "":
+            row.chars[x] = " "
+        self._touch(self.cursor_y)
+        self._wrap_pending = False
+
+    # --------------------------------------------------------------- resize
+    def resize(self, cols: int, rows: int) -> None:
+        cols, rows = max(1, cols), max(1, rows)
+        if (cols, rows) == (self.cols, self.rows):
+            return
+        screens = [self._lines] + ([self._primary] if self._primary is not None else [])
+        for lines in screens:
+            for row in lines:
+                self._resize_row(row, cols)
+        # Shrinking: drop rows from the top while that keeps the cursor on
+        # screen (they go to history on the main screen), else from the bottom.
+        for lines in screens:
+            on_screen = lines is self._lines
+            while len(lines) > rows:
+                if on_screen and self.cursor_y > 0 and self.cursor_y >= rows:
+                    row = lines.pop(0)
+                    if self._primary is None:
+                        self.history.append(self._encode(row))
+                    self.cursor_y -= 1
+                else:
+                    lines.pop()
+            while len(lines) < rows:
+                lines.append(_Row(cols))
+        self.cols, self.rows = cols, rows
+        self.cursor_x = min(self.cursor_x, cols - 1)
+        self.cursor_y = min(self.cursor_y, rows - 1)
+        self._wrap_pending = False
+        self._top, self._bottom = 0, rows - 1
+        self._tabs = {t for t in self._tabs if t < cols} | set(range(0, cols, 8))
+        self._all_dirty = True
+
+    @staticmethod
+    def _resize_row(row: _Row, cols: int) -> None:
+        old = len(row.chars)
+        if cols < old:
+            del row.chars[cols:], row.styles[cols:]
+            _clip_wide_edge(row)
+        else:
+            row.chars.extend([" "] * (cols - old))
+            row.styles.extend([DEFAULT_STYLE] * (cols - old))
+        row.runs = None
+
+
+def _clip_wide_edge(row: _Row) -> None:
+    """A wide char pushed to the last cell lost its right half: blank it."""
+    last = row.chars[-1]
+    if last and char_width(last[0]) == 2:
+        row.chars[-1] = " "
+
+
+def _palette(text: str) -> Color:
+    return int(text) if text.isdigit() and int(text) < 256 else None
+
+
+def _rgb(parts: list[str]) -> Color:
+    try:
+        r, g, b = (min(int(p), 255) for p in parts)
+    except ValueError:
+        return None
+    return f"#{r:02x}{g:02x}{b:02x}"
