@@ -1,0 +1,223 @@
+"""One child program running in a pseudo-terminal, driven by an asyncio loop.
+
+The child is started with posix_spawn (no Python code runs between fork and exec,
+which matters in a multi-threaded server), in a new session whose controlling
+terminal is the pty slave, so ctrl+c and job control behave as in a real terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import struct
+import termios
+from pathlib import Path
+from typing import Callable
+
+from fleet_tui.errors import FleetError
+
+READ_SIZE = 65536
+# After the child exits, wait this long for the pty to report EOF (a background
+# grandchild may keep the slave open forever) before reporting the exit anyway.
+EOF_WAIT = 0.5
+# `env -C DIR -- ARGV...` changes directory and execs ARGV (posix_spawn has no cwd in 3.11).
+ENV_PROGRAM = shutil.which("env", path="/usr/bin:/bin") or "env"
+
+
+def _winsize(cols: int, rows: int) -> bytes:
+    return struct.pack("HHHH", rows, cols, 0, 0)
+
+
+def _inheritable_fds() -> list[int]:
+    """Descriptors above stderr that would survive exec; the child gets none of them."""
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2:
+            continue
+        try:
+            if os.get_inheritable(fd):
+                fds.append(fd)
+        except OSError:  # the directory listing's own fd, already closed
+            pass
+    return fds
+
+
+def _check_command(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    if not argv:
+        raise FleetError("empty command — set the agent's command in fleet.yaml")
+    program = argv[0]
+    if os.sep in program:
+        found = os.access(cwd / program, os.X_OK)
+    else:
+        found = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
+    if not found:
+        raise FleetError(
+            f"command not found: {program} — install it or fix the agent's command in fleet.yaml"
+        )
+
+
+class PtyProcess:
+    """A child process on a pty: output arrives through `on_output`, the exit through `on_exit`."""
+
+    def __init__(self, pid: int, master: int, loop: asyncio.AbstractEventLoop,
+                 on_output: Callable[[str], None], on_exit: Callable[[int], None]) -> None:
+        self.pid = pid
+        self.exit_code: int | None = None
+        self._master: int | None = master
+        self._loop = loop
+        self._on_output = on_output
+        self._on_exit = on_exit
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = bytearray()
+        self._writing = False
+        self._eof = False
+        self._finished = False
+        self._eof_timer: asyncio.TimerHandle | None = None
+        self._pidfd: int | None = os.pidfd_open(pid)
+        loop.add_reader(master, self._on_readable)
+        loop.add_reader(self._pidfd, self._on_child_exit)
+
+    @classmethod
+    def spawn(cls, argv: list[str], *, cwd: str | Path, env: dict[str, str], cols: int, rows: int,
+              on_output: Callable[[str], None], on_exit: Callable[[int], None],
+              loop: asyncio.AbstractEventLoop | None = None) -> "PtyProcess":
+        """Start `argv` in `cwd` with exactly `env`, on a new pty of `cols` x `rows`."""
+        loop = loop or asyncio.get_running_loop()
+        cwd = Path(cwd)
+        if not cwd.is_dir():
+            raise FleetError(f"working directory does not exist: {cwd}")
+        _check_command(argv, cwd, env)
+
+        master, slave = os.openpty()  # both close-on-exec
+        try:
+            fcntl.ioctl(master, termios.TIOCSWINSZ, _winsize(cols, rows))
+            slave_path = os.ttyname(slave)
+            # The child opens the slave by path after setsid (glibc runs setsid before the
+            # file actions), which makes it the child's controlling terminal.
+            actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+            actions += [
+                (os.POSIX_SPAWN_OPEN, 0, slave_path, os.O_RDWR, 0),
+                (os.POSIX_SPAWN_DUP2, 0, 1),
+                (os.POSIX_SPAWN_DUP2, 0, 2),
+            ]
+            defaults = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
+            pid = os.posix_spawn(
+                ENV_PROGRAM, [ENV_PROGRAM, "-C", str(cwd), "--", *argv], env,
+                file_actions=actions, setsid=True, setsigmask=(), setsigdef=defaults,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            # glibc's posix_spawn returns only after the child exec'd, so the child holds its own copy.
+            os.close(slave)
+        os.set_blocking(master, False)
+        return cls(pid, master, loop, on_output, on_exit)
+
+    # -- input -------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue `data` for the child; never blocks (a child that does not read fills the pty)."""
+        if self._master is None or not data:
+            return
+        self._pending += data
+        if not self._writing:
+            self._flush()
+
+    def _flush(self) -> None:
+        while self._pending and self._master is not None:
+            try:
+                written = os.write(self._master, self._pending)
+            except BlockingIOError:
+                break
+            except OSError:  # the child is gone: nothing will read this
+                self._pending.clear()
+                break
+            del self._pending[:written]
+        wants_writer = bool(self._pending) and self._master is not None
+        if wants_writer and not self._writing:
+            self._loop.add_writer(self._master, self._flush)
+        elif not wants_writer and self._writing and self._master is not None:
+            self._loop.remove_writer(self._master)
+        self._writing = wants_writer
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Tell the child its new window size (it receives SIGWINCH)."""
+        if self._master is not None:
+            fcntl.ioctl(self._master, termios.TIOCSWINSZ, _winsize(cols, rows))
+
+    # -- output and exit -----------------------------------------------------
+
+    def _on_readable(self) -> None:
+        self._read_available()
+        if self._eof:
+            self._loop.remove_reader(self._master)
+            if self.exit_code is not None:
+                self._finish()
+
+    def _read_available(self) -> None:
+        """Read until the pty is empty; sets `_eof` when the slave side is closed."""
+        while self._master is not None and not self._eof:
+            try:
+                data = os.read(self._master, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno != errno.EIO:  # EIO: every slave fd is closed (Linux's EOF)
+                    raise
+                data = b""
+            if not data:
+                self._eof = True
+                return
+            text = self._decoder.decode(data)
+            if text:
+                self._on_output(text)
+
+    def _on_child_exit(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            self.exit_code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped elsewhere; the status is lost
+            self.exit_code = 255
+        os.close(self._pidfd)
+        self._pidfd = None
+        if self._eof or self._master is None:
+            self._finish()
+        else:
+            # EOF usually follows within microseconds, once the kernel has passed on the last bytes.
+            self._eof_timer = self._loop.call_later(EOF_WAIT, self._finish)
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._eof_timer:
+            self._eof_timer.cancel()
+        self._read_available()
+        tail = self._decoder.decode(b"", final=True)
+        if tail:
+            self._on_output(tail)
+        self._close_master()
+        self._on_exit(self.exit_code)
+
+    def close(self) -> None:
+        """Stop reading and writing and close the pty; does not kill. The exit is still reported."""
+        self._close_master()
+
+    def _close_master(self) -> None:
+        if self._master is None:
+            return
+        self._loop.remove_reader(self._master)
+        if self._writing:
+            self._loop.remove_writer(self._master)
+            self._writing = False
+        self._pending.clear()
+        os.close(self._master)
+        self._master = None

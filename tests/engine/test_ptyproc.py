@@ -1,0 +1,312 @@
+"""PtyProcess against real children on real ptys."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from fleet_tui.core.ptyproc import EOF_WAIT, PtyProcess
+from fleet_tui.errors import FleetError
+
+PY = sys.executable
+ENV = {"PATH": os.environ["PATH"], "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/")}
+
+
+class Child:
+    """A spawned PtyProcess plus what it printed and how it ended."""
+
+    def __init__(self, argv, cwd="/", env=ENV, cols=80, rows=24):
+        self.output = ""
+        self.output_at_exit = None
+        self.exited = asyncio.get_running_loop().create_future()
+        self.proc = PtyProcess.spawn(argv, cwd=cwd, env=env, cols=cols, rows=rows,
+                                     on_output=self._on_output, on_exit=self._on_exit)
+
+    def _on_output(self, text):
+        assert not self.exited.done(), "output after on_exit"
+        self.output += text
+
+    def _on_exit(self, code):
+        self.output_at_exit = self.output
+        self.exited.set_result(code)
+
+    async def wait_for(self, text, timeout=5.0):
+        deadline = asyncio.get_running_loop().time() + timeout
+        while text not in self.output:
+            assert asyncio.get_running_loop().time() < deadline, f"{text!r} not in {self.output!r}"
+            await asyncio.sleep(0.01)
+
+    async def exit_code(self, timeout=5.0):
+        return await asyncio.wait_for(asyncio.shield(self.exited), timeout)
+
+
+def python(code):
+    return [PY, "-c", textwrap.dedent(code)]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_slave_is_the_controlling_terminal_of_a_new_session(tmp_path):
+    async def main():
+        child = Child(python("""
+            import json, os
+            print(json.dumps({"tty": os.ttyname(0), "out_tty": os.ttyname(1),
+                              "foreground": os.tcgetpgrp(0) == os.getpgrp(),
+                              "leader": os.getsid(0) == os.getpid(), "cwd": os.getcwd()}))
+        """), cwd=tmp_path)
+        assert await child.exit_code() == 0
+        return json.loads(child.output.strip().splitlines()[-1])
+
+    seen = run(main())
+    assert seen["tty"].startswith("/dev/pts/") and seen["out_tty"] == seen["tty"]
+    assert seen["foreground"] and seen["leader"]
+    assert seen["cwd"] == str(tmp_path)
+
+
+def test_no_descriptor_leaks_into_the_child(tmp_path):
+    async def main():
+        leaky_r, leaky_w = os.pipe()
+        os.set_inheritable(leaky_w, True)  # as a careless library in the server might leave it
+        try:
+            child = Child(python(f"""
+                import os
+                for fd in ({leaky_r}, {leaky_w}):
+                    try:
+                        os.fstat(fd); print("open", fd)
+                    except OSError:
+                        print("closed", fd)
+            """))
+            assert await child.exit_code() == 0
+            return child.output, child.proc
+        finally:
+            os.close(leaky_r)
+            os.close(leaky_w)
+
+    output, _ = run(main())
+    assert "open" not in output and output.count("closed") == 2
+
+
+def test_master_fd_is_not_visible_to_the_child():
+    async def main():
+        child = Child(python("""
+            import os
+            print(sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
+        """))
+        assert await child.exit_code() == 0
+        return child.output
+
+    fds = json.loads(run(main()).strip().splitlines()[-1])
+    assert fds[:3] == [0, 1, 2] and len(fds) <= 4  # plus the listing's own descriptor
+
+
+def test_environment_is_passed_exactly():
+    env = {"PATH": os.environ["PATH"], "FLEET_SESSION": "s-1", "TERM": "xterm-256color",
+           "COLORTERM": "truecolor", "ODD": "a b=c"}
+
+    async def main():
+        child = Child(["env"], env=env)
+        assert await child.exit_code() == 0
+        return child.output
+
+    lines = run(main()).replace("\r\n", "\n").strip().split("\n")
+    assert dict(line.split("=", 1) for line in lines) == env
+
+
+def test_ctrl_c_interrupts_a_sleeping_program():
+    async def main():
+        child = Child(["sleep", "100"])
+        await asyncio.sleep(0.2)
+        child.proc.write(b"\x03")
+        return await child.exit_code()
+
+    assert run(main()) == -signal.SIGINT
+
+
+def test_ctrl_c_raises_keyboard_interrupt_in_python():
+    async def main():
+        child = Child(python("""
+            import time
+            try:
+                print("ready", flush=True)
+                time.sleep(100)
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+        """))
+        await child.wait_for("ready")
+        child.proc.write(b"\x03")
+        code = await child.exit_code()
+        return code, child.output
+
+    code, output = run(main())
+    assert code == 0 and "interrupted" in output
+
+
+def test_ignored_and_blocked_signals_are_reset_in_the_child():
+    # Python ignores SIGPIPE and SIGXFSZ; a child inheriting that would not die on a closed pipe.
+    def masks(status_text):
+        fields = dict(line.split(":", 1) for line in status_text.splitlines() if ":" in line)
+        settable = sum(1 << (sig - 1) for sig in signal.valid_signals())  # not glibc's own 32, 33
+        return int(fields["SigIgn"], 16) & settable, int(fields["SigBlk"], 16) & settable
+
+    async def main():
+        child = Child(["cat", "/proc/self/status"])
+        assert await child.exit_code() == 0
+        return child.output
+
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        with open("/proc/self/status") as own:
+            ignored, blocked = masks(own.read())
+        assert ignored and blocked, "the test needs a parent that ignores and blocks something"
+        assert masks(run(main())) == (0, 0)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def test_utf8_split_across_reads_is_kept():
+    async def main():
+        child = Child(python("""
+            import os, time
+            os.write(1, "caf".encode() + "é".encode()[:1]); time.sleep(0.3)
+            os.write(1, "é".encode()[1:] + " 🚀"[:1].encode()); time.sleep(0.3)
+            os.write(1, "🚀".encode()[:2]); time.sleep(0.3)
+            os.write(1, "🚀".encode()[2:] + b"!")
+        """))
+        assert await child.exit_code() == 0
+        return child.output
+
+    output = run(main())
+    assert output == "café 🚀!"
+
+
+def test_all_output_arrives_before_exit_is_reported():
+    async def main():
+        child = Child(python("""
+            import sys
+            sys.stdout.write("x" * 200000 + "END")
+        """))
+        code = await child.exit_code()
+        return code, child.output_at_exit
+
+    code, output = run(main())
+    assert code == 0 and output.endswith("END") and output.count("x") == 200000
+
+
+def test_exit_codes_like_subprocess():
+    async def main():
+        plain = Child(["sh", "-c", "exit 3"])
+        killed = Child(["sh", "-c", "kill -TERM $$"])
+        return await plain.exit_code(), await killed.exit_code()
+
+    assert run(main()) == (3, -signal.SIGTERM)
+
+
+def test_write_never_blocks_when_the_child_does_not_read():
+    size = 300_000  # far beyond the ~18 KB a pty holds
+
+    async def main():
+        child = Child(python(f"""
+            import os, sys, time, tty
+            tty.setraw(0)
+            print("raw", flush=True)
+            time.sleep(1)  # let the pty fill up while the parent keeps writing
+            got = 0
+            while got < {size}:
+                got += len(os.read(0, 65536))
+            print("got", got, flush=True)
+        """))
+        await child.wait_for("raw")
+        for _ in range(size // 1000):
+            child.proc.write(b"y" * 1000)  # each call must return at once
+        queued = len(child.proc._pending)
+        await child.wait_for(f"got {size}")
+        assert await child.exit_code() == 0
+        return queued
+
+    assert run(main()) > 0, "the pty should have filled and left bytes queued"
+
+
+def test_resize_reaches_the_child():
+    async def main():
+        child = Child(python("""
+            import os, signal, time
+            signal.signal(signal.SIGWINCH, lambda *_: print("size", *os.get_terminal_size(0), flush=True))
+            print("size", *os.get_terminal_size(0), flush=True)
+            time.sleep(5)
+        """), cols=90, rows=20)
+        await child.wait_for("size 90 20")
+        child.proc.resize(132, 43)
+        await child.wait_for("size 132 43")
+        child.proc.write(b"\x03")
+        await child.exit_code()
+
+    run(main())
+
+
+def test_missing_command_is_a_clear_error(tmp_path):
+    async def main():
+        with pytest.raises(FleetError, match="command not found: no-such-agent-cli — install it"):
+            Child(["no-such-agent-cli", "--help"])
+        with pytest.raises(FleetError, match="command not found: ./agent.sh"):
+            Child(["./agent.sh"], cwd=tmp_path)
+        script = tmp_path / "agent.sh"
+        script.write_text("#!/bin/sh\necho relative ok\n")
+        script.chmod(0o755)
+        child = Child(["./agent.sh"], cwd=tmp_path)
+        assert await child.exit_code() == 0
+        assert "relative ok" in child.output
+
+    run(main())
+
+
+def test_command_is_looked_up_on_the_childs_path(tmp_path):
+    (tmp_path / "myagent").write_text("#!/bin/sh\necho from child path\n")
+    (tmp_path / "myagent").chmod(0o755)
+
+    async def main():
+        child = Child(["myagent"], env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+        assert await child.exit_code() == 0
+        return child.output
+
+    assert "from child path" in run(main())
+
+
+def test_close_hangs_up_the_terminal_and_exit_is_still_reported():
+    # Closing the master is closing the terminal window: the kernel sends SIGHUP, we send nothing.
+    async def main():
+        child = Child(python("""
+            import signal, time
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            print("ready", flush=True)
+            time.sleep(100)
+        """))
+        await child.wait_for("ready")
+        child.proc.close()
+        child.proc.write(b"ignored")  # harmless after close
+        await asyncio.sleep(0.3)
+        assert psutil.Process(child.proc.pid).status() != psutil.STATUS_ZOMBIE
+        os.kill(child.proc.pid, signal.SIGKILL)
+        return await child.exit_code()
+
+    assert run(main()) == -signal.SIGKILL
+
+
+def test_exit_is_reported_even_if_a_grandchild_keeps_the_pty_open():
+    async def main():
+        child = Child(["sh", "-c", "sleep 30 & echo started $!"])
+        await child.wait_for("started")
+        grandchild = int(child.output.split("started")[1].split()[0])
+        try:
+            code = await child.exit_code(timeout=EOF_WAIT + 5)
+        finally:
+            os.kill(grandchild, signal.SIGKILL)
+        return code
+
+    assert run(main()) == 0
