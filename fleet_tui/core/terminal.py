@@ -41,6 +41,7 @@ _TOKEN = re.compile(
     r"|\x1b\](?P<osc_body>[^\x07\x1b\x9c]*)(?P<osc>\x07|\x1b\\|\x9c)"
     r"|\x1b[P_^X][^\x1b\x9c]*(?P<string>\x1b\\|\x9c)"
     r"|\x1b(?P<esc_inter>[\x20-\x2f]*)(?P<esc>[\x30-\x7e])"
+    r"|(?P<newline>\r?\n)"
     r"|(?P<ctl>[\x00-\x1f\x7f-\x9f])"
 )
 # An escape sequence cut off by the end of a feed(): kept for the next one.
@@ -64,6 +65,11 @@ _SGR_ATTR_OFF = {22: ATTR_BOLD | ATTR_DIM, 23: ATTR_ITALIC, 24: ATTR_UNDERLINE,
 _MOUSE_MODES = {9, 1000, 1002, 1003}
 
 DEFAULT_STYLE = 0  # style id of (None, None, 0)
+_MAX_STYLES = 1 << 16  # then the style table is rebuilt from what is on screen
+
+# Characters seen to be one cell wide; grows as text arrives (bounded by the
+# characters a program actually uses).
+_NARROW: set[str] = set()
 
 
 @lru_cache(maxsize=8192)
@@ -205,12 +211,18 @@ class Terminal:
         if self._pending:
             data = self._pending + data
             self._pending = ""
+        draw, csi, control = self._draw, self._csi, self._control
         for m in _TOKEN.finditer(data):
             kind = m.lastgroup
             if kind == "text":
-                self._draw(m.group())
+                draw(m.group())
             elif kind == "csi":
-                self._csi(m.group("params"), m.group("inter"), m.group("csi"))
+                csi(*m.group("params", "inter", "csi"))
+            elif kind == "newline":
+                if len(m.group()) == 2:
+                    self.cursor_x = 0
+                    self._wrap_pending = False
+                self._linefeed()
             elif kind == "ctl":
                 ch = m.group()
                 if ch == "\x1b":
@@ -220,11 +232,11 @@ class Terminal:
                             self._pending = rest
                         return
                 else:
-                    self._control(ch)
+                    control(ch)
             elif kind == "esc":
-                self._esc(m.group("esc_inter"), m.group("esc"))
+                self._esc(*m.group("esc_inter", "esc"))
             elif kind == "osc":
-                self._osc_string(m.group("osc_body"), m.group("osc"))
+                self._osc_string(*m.group("osc_body", "osc"))
             # "string": DCS/APC/PM/SOS are swallowed whole
 
     # --------------------------------------------------------------- drawing
@@ -232,8 +244,14 @@ class Terminal:
         if self._graphics:
             text = text.translate(_DEC_GRAPHICS)
         if not text.isascii():
-            self._draw_wide(text)
-            return
+            chars = set(text)
+            if not chars <= _NARROW:  # C-level check: the cheap path stays cheap
+                for ch in chars - _NARROW:
+                    if char_width(ch) == 1 and len(_NARROW) < 65536:
+                        _NARROW.add(ch)
+                if not chars <= _NARROW:
+                    self._draw_wide(text)
+                    return
         self._last_char = text[-1]
         cols, style = self.cols, self._style
         i, n = 0, len(text)
@@ -656,81 +674,30 @@ class Terminal:
 
     # ------------------------------------------------------------ SGR colours
     def _sgr(self, params: str) -> None:
-        if not params or params == "0":
-            self._fg = self._bg = None
-            self._attrs = 0
-            self._restyle()
-            return
-        parts = params.split(";")
-        i, n = 0, len(parts)
-        while i < n:
-            part = parts[i]
-            i += 1
-            if ":" in part:
-                sub = part.split(":")
-                code = int(sub[0]) if sub[0].isdigit() else -1
-                if code in (38, 48):
-                    color = self._colon_color(sub)
-                    if code == 38:
-                        self._fg = color
-                    else:
-                        self._bg = color
-                elif code == 4:
-                    style = sub[1] if len(sub) > 1 else "1"
-                    if style == "0":
-                        self._attrs &= ~ATTR_UNDERLINE
-                    else:
-                        self._attrs |= ATTR_UNDERLINE
-                continue
-            if not part:
-                code = 0
-            elif part.isdigit():
-                code = int(part[:9])
+        ops = _SGR_CACHE.get(params)
+        if ops is None:
+            ops = _parse_sgr(params)
+            if len(_SGR_CACHE) > 4096:
+                _SGR_CACHE.clear()
+            _SGR_CACHE[params] = ops
+        fg, bg, attrs = self._fg, self._bg, self._attrs
+        for op, value in ops:
+            if op == _RESET:
+                fg = bg = None
+                attrs = 0
+            elif op == _FG:
+                fg = value
+            elif op == _BG:
+                bg = value
+            elif op == _ATTR_ON:
+                attrs |= value
             else:
-                continue
-            if code == 0:
-                self._fg = self._bg = None
-                self._attrs = 0
-            elif 30 <= code <= 37:
-                self._fg = code - 30
-            elif 40 <= code <= 47:
-                self._bg = code - 40
-            elif 90 <= code <= 97:
-                self._fg = code - 82
-            elif 100 <= code <= 107:
-                self._bg = code - 92
-            elif code == 39:
-                self._fg = None
-            elif code == 49:
-                self._bg = None
-            elif code in _SGR_ATTR_ON:
-                self._attrs |= _SGR_ATTR_ON[code]
-            elif code in _SGR_ATTR_OFF:
-                self._attrs &= ~_SGR_ATTR_OFF[code]
-            elif code in (38, 48, 58):
-                mode = parts[i] if i < n else ""
-                if mode == "5" and i + 1 < n:
-                    color: Color = _palette(parts[i + 1])
-                    i += 2
-                elif mode == "2" and i + 3 < n:
-                    color = _rgb(parts[i + 1:i + 4])
-                    i += 4
-                else:
-                    i = n  # malformed: stop rather than misread the rest
-                    continue
-                if code == 38:
-                    self._fg = color
-                elif code == 48:
-                    self._bg = color
-        self._restyle()
-
-    @staticmethod
-    def _colon_color(sub: list[str]) -> Color:
-        if len(sub) >= 3 and sub[1] == "5":
-            return _palette(sub[2])
-        if len(sub) >= 5 and sub[1] == "2":
-            return _rgb(sub[3:6] if len(sub) >= 6 else sub[2:5])
-        return None
+                attrs &= ~value
+        if bg != self._bg:
+            self._bg = bg
+            self._blank = self._intern((None, bg, 0))
+        self._fg, self._attrs = fg, attrs
+        self._style = self._intern((fg, bg, attrs))
 
     def _restyle(self) -> None:
         self._style = self._intern((self._fg, self._bg, self._attrs))
@@ -739,9 +706,35 @@ class Terminal:
     def _intern(self, style: tuple[Color, Color, int]) -> int:
         sid = self._style_ids.get(style)
         if sid is None:
+            if len(self._styles) >= _MAX_STYLES:
+                self._compact_styles()
+                if style in self._style_ids:
+                    return self._style_ids[style]
             sid = self._style_ids[style] = len(self._styles)
             self._styles.append(style)
         return sid
+
+    def _compact_styles(self) -> None:
+        """Truecolor output can mint endless styles: keep only those on screen."""
+        old = self._styles
+        self._styles = [(None, None, 0)]
+        self._style_ids = {(None, None, 0): 0}
+        remap = {0: 0}
+        keep = [(self._fg, self._bg, self._attrs), (None, self._bg, 0)]
+        screens = [self._lines] + ([self._primary] if self._primary is not None else [])
+        for lines in screens:
+            for row in lines:
+                for sid in set(row.styles) - remap.keys():
+                    remap[sid] = len(self._styles)
+                    self._style_ids[old[sid]] = remap[sid]
+                    self._styles.append(old[sid])
+                row.styles = [remap[sid] for sid in row.styles]
+        for style in keep:
+            if style not in self._style_ids:
+                self._style_ids[style] = len(self._styles)
+                self._styles.append(style)
+        self._style = self._style_ids[keep[0]]
+        self._blank = self._style_ids[keep[1]]
 
     # -------------------------------------------------------------- editing
     def _touch(self, y: int) -> None:
@@ -873,6 +866,75 @@ class Terminal:
         row.runs = None
 
 
+# SGR parameter strings parsed once into (op, value) steps: programs reuse a
+# handful of colour changes over and over.
+_RESET, _FG, _BG, _ATTR_ON, _ATTR_OFF = range(5)
+_SGR_CACHE: dict[str, tuple[tuple[int, object], ...]] = {}
+
+
+def _parse_sgr(params: str) -> tuple[tuple[int, object], ...]:
+    parts = params.split(";")
+    if len(parts) == 5 and parts[1] == "2" and parts[0] in ("38", "48"):  # truecolor, the common case
+        return ((_FG if parts[0] == "38" else _BG, _rgb(parts[2:])),)
+    ops: list[tuple[int, object]] = []
+    i, n = 0, len(parts)
+    while i < n:
+        part = parts[i]
+        i += 1
+        if ":" in part:  # colon forms: 38:2::r:g:b, 38:5:n, 4:3 (curly underline)
+            sub = part.split(":")
+            if sub[0] in ("38", "48"):
+                ops.append((_FG if sub[0] == "38" else _BG, _colon_color(sub)))
+            elif sub[0] == "4":
+                ops.append((_ATTR_OFF if sub[1] == "0" else _ATTR_ON, ATTR_UNDERLINE))
+            continue
+        if not part:
+            code = 0
+        elif part.isdigit():
+            code = int(part[:9])
+        else:
+            continue
+        if code == 0:
+            ops.append((_RESET, None))
+        elif 30 <= code <= 37:
+            ops.append((_FG, code - 30))
+        elif 40 <= code <= 47:
+            ops.append((_BG, code - 40))
+        elif 90 <= code <= 97:
+            ops.append((_FG, code - 82))
+        elif 100 <= code <= 107:
+            ops.append((_BG, code - 92))
+        elif code == 39:
+            ops.append((_FG, None))
+        elif code == 49:
+            ops.append((_BG, None))
+        elif code in _SGR_ATTR_ON:
+            ops.append((_ATTR_ON, _SGR_ATTR_ON[code]))
+        elif code in _SGR_ATTR_OFF:
+            ops.append((_ATTR_OFF, _SGR_ATTR_OFF[code]))
+        elif code in (38, 48, 58):  # 58 (underline colour) is parsed only to skip it
+            mode = parts[i] if i < n else ""
+            if mode == "5" and i + 1 < n:
+                color: Color = _palette(parts[i + 1])
+                i += 2
+            elif mode == "2" and i + 3 < n:
+                color = _rgb(parts[i + 1:i + 4])
+                i += 4
+            else:
+                break  # malformed: stop rather than misread the rest
+            if code != 58:
+                ops.append((_FG if code == 38 else _BG, color))
+    return tuple(ops)
+
+
+def _colon_color(sub: list[str]) -> Color:
+    if len(sub) >= 3 and sub[1] == "5":
+        return _palette(sub[2])
+    if len(sub) >= 5 and sub[1] == "2":
+        return _rgb(sub[3:6] if len(sub) >= 6 else sub[2:5])
+    return None
+
+
 def _clip_wide_edge(row: _Row) -> None:
     """A wide char pushed to the last cell lost its right half: blank it."""
     last = row.chars[-1]
@@ -886,7 +948,9 @@ def _palette(text: str) -> Color:
 
 def _rgb(parts: list[str]) -> Color:
     try:
-        r, g, b = (min(int(p), 255) for p in parts)
-    except ValueError:
+        r, g, b = int(parts[0]), int(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
         return None
-    return f"#{r:02x}{g:02x}{b:02x}"
+    if r > 255 or g > 255 or b > 255 or r < 0 or g < 0 or b < 0:
+        return None
+    return "#%02x%02x%02x" % (r, g, b)
