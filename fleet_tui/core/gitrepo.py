@@ -37,7 +37,8 @@ def run_git(cwd: Path | str, *args: str, strip: bool = True) -> str:
         )
     except git.GitCommandError as error:
         stderr = _unwrap(_text(error.stderr))
-        reason = _last_line(stderr) or _last_line(_unwrap(_text(error.stdout))) or f"exit status {error.status}"
+        stdout = _unwrap(_text(error.stdout))
+        reason = _last_line(stderr) or _last_line(stdout) or f"exit status {error.status}"
         raise GitFailed(
             f"git {args[0]} failed in {cwd}: {reason}", status=error.status, stderr=stderr
         ) from None
@@ -45,13 +46,24 @@ def run_git(cwd: Path | str, *args: str, strip: bool = True) -> str:
         raise FleetError(f"folder {cwd} does not exist: check the path") from None
 
 
+def run_git_status(cwd: Path | str, *args: str) -> tuple[int, str]:
+    """Run `git <args>` for commands whose exit status is an answer: (status, stdout)."""
+    try:
+        status, out, _err = git.Git(str(cwd)).execute(
+            ["git", *args],
+            env=_QUIET_ENV,
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=False,
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        raise FleetError(f"folder {cwd} does not exist: check the path") from None
+    return status, out
+
+
 def git_ok(cwd: Path | str, *args: str) -> bool:
     """True when `git <args>` exits 0 (for yes/no questions such as `rev-parse --verify`)."""
-    try:
-        run_git(cwd, *args)
-    except GitFailed:
-        return False
-    return True
+    return run_git_status(cwd, *args)[0] == 0
 
 
 def find_repo_root(path: Path | str) -> Path:
