@@ -1,0 +1,208 @@
+"""Finding, signalling and measuring every process that belongs to one session.
+
+A session's processes are found three ways, because each alone misses some:
+the descendants of its pty child, the processes in the child's session id (the
+child is a session leader), and the processes whose environment carries the
+session's FLEET_SESSION marker (which catches grandchildren that called setsid
+or double-forked and were reparented to init).
+
+Nothing here reaps: a process that is a zombie counts as gone, so the pty owner
+can still collect its child's exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+MARKER_VAR = "FLEET_SESSION"
+POLL = 0.02
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process `pid` and all its descendants, now (empty if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def find_marked(marker: str) -> list[psutil.Process]:
+    """Every process of this user whose environment has FLEET_SESSION=<marker>."""
+    found = []
+    for proc in _own_processes():
+        try:
+            if proc.environ().get(MARKER_VAR) == marker:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def session_processes(pid: int, marker: str | None = None) -> list[psutil.Process]:
+    """The session's tree, the members of its session id, and its marked processes."""
+    members = {proc.pid: proc for proc in tree(pid)}
+    for proc in _own_processes():
+        if proc.pid in members:
+            continue
+        try:
+            # The pty child is a session leader, so its pid is the session id; Linux never
+            # reuses a pid that still names a session, so this cannot catch strangers.
+            if os.getsid(proc.pid) == pid or (marker and proc.environ().get(MARKER_VAR) == marker):
+                members[proc.pid] = proc
+        except (OSError, psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    members.pop(os.getpid(), None)  # never signal ourselves, whatever the environment says
+    return [proc for proc in members.values() if _alive(proc)]
+
+
+def _own_processes():
+    uid = os.getuid()
+    for proc in psutil.process_iter():
+        try:
+            if proc.uids().real == uid:
+                yield proc
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _signal(procs, sig: int) -> list[psutil.Process]:
+    """Send `sig` to each process still alive (psutil refuses reused pids); return those reached."""
+    reached = []
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+            reached.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return reached
+
+
+def _wait_gone(procs, deadline: float) -> list[psutil.Process]:
+    """Poll until every process is gone or a zombie, or `deadline`; return the survivors."""
+    alive = list(procs)
+    while True:
+        alive = [proc for proc in alive if _alive(proc)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(POLL)
+
+
+def _freeze(pid: int, marker: str | None) -> dict[int, psutil.Process]:
+    """SIGSTOP the session until no new member appears, so nothing forks behind our back."""
+    frozen: dict[int, psutil.Process] = {}
+    for _ in range(10):
+        new = [proc for proc in session_processes(pid, marker) if proc.pid not in frozen]
+        if not new:
+            break
+        for proc in _signal(new, signal.SIGSTOP):
+            frozen[proc.pid] = proc
+    return frozen
+
+
+@dataclass
+class KillReport:
+    """What kill_tree did: the pids it signalled, which needed SIGKILL, how long it took."""
+
+    terminated: list[int] = field(default_factory=list)
+    killed: list[int] = field(default_factory=list)
+    survivors: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def kill_tree(pid: int, marker: str | None = None, grace: float = 1.0) -> KillReport:
+    """End every process of the session: SIGTERM, then after `grace` seconds SIGKILL.
+
+    Blocks for up to grace + 1 s; call it from a worker thread in an event loop.
+    """
+    started = time.monotonic()
+    procs = _freeze(pid, marker)
+    # TERM stays pending while a process is stopped; CONT lets it be handled.
+    terminated = _signal(procs.values(), signal.SIGTERM)
+    _signal(procs.values(), signal.SIGCONT)
+    survivors = _wait_gone(procs.values(), started + grace)
+    # Children forked by TERM handlers during the grace period are members too.
+    for proc in session_processes(pid, marker):
+        procs.setdefault(proc.pid, proc)
+    killed = _signal([proc for proc in procs.values() if _alive(proc)], signal.SIGKILL)
+    survivors = _wait_gone(killed, time.monotonic() + 1.0)
+    return KillReport(
+        terminated=sorted(proc.pid for proc in terminated),
+        killed=sorted(proc.pid for proc in killed),
+        survivors=sorted(proc.pid for proc in survivors),
+        seconds=time.monotonic() - started,
+    )
+
+
+def pause_tree(pid: int, marker: str | None = None) -> list[int]:
+    """SIGSTOP every process of the session; returns their pids."""
+    return sorted(_freeze(pid, marker))
+
+
+def resume_tree(pid: int, marker: str | None = None) -> list[int]:
+    """SIGCONT every process of the session; returns their pids."""
+    return sorted(proc.pid for proc in _signal(session_processes(pid, marker), signal.SIGCONT))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Resources of a whole session at one moment."""
+
+    cpu_seconds: float = 0.0
+    rss_bytes: int = 0
+    processes: int = 0
+
+
+class TreeSampler:
+    """Measures a session's CPU time so that the meter never goes backwards.
+
+    A process's CPU time vanishes from the live tree when it exits. If its parent
+    in the tree reaps it, the kernel adds its time to the parent's children-times,
+    which we count; otherwise (reparented to init, or the root itself) we keep its
+    last-seen figure in `_exited`.
+    """
+
+    def __init__(self, pid: int, marker: str | None = None) -> None:
+        self.pid = pid
+        self.marker = marker
+        self._last: dict[tuple[int, float], tuple[int, float]] = {}  # key -> (ppid, cpu)
+        self._exited = 0.0
+        self._high_water = 0.0
+
+    def sample(self) -> Usage:
+        current: dict[tuple[int, float], tuple[int, float]] = {}
+        rss = 0
+        for proc in session_processes(self.pid, self.marker):
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    cpu = times.user + times.system + times.children_user + times.children_system
+                    current[(proc.pid, proc.create_time())] = (proc.ppid(), cpu)
+                    rss += proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        live_pids = {pid for pid, _ in current}
+        for key, (ppid, cpu) in self._last.items():
+            if key not in current and ppid not in live_pids:
+                self._exited += cpu
+        self._last = current
+        total = self._exited + sum(cpu for _, cpu in current.values())
+        self._high_water = max(self._high_water, total)
+        return Usage(cpu_seconds=self._high_water, rss_bytes=rss, processes=len(current))
+
+
+def sample(pid: int, marker: str | None = None) -> Usage:
+    """One-off measurement; use a TreeSampler to follow a session over time."""
+    return TreeSampler(pid, marker).sample()
