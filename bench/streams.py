@@ -52,8 +52,10 @@ def ink_stream(size: int, seed: int = 2, block: int = 12, cols: int = 200) -> by
     return "".join(out).encode()
 
 
-def truecolor_stream(size: int, seed: int = 3, cols: int = 200, rows: int = 50) -> bytes:
-    """Full-screen redraws where every few cells change 24-bit colour."""
+def truecolor_stream(size: int, seed: int = 3, cols: int = 200, rows: int = 50,
+                     leave: bool = True) -> bytes:
+    """Full-screen redraws on the alternate screen where every few cells
+    change 24-bit colour; `leave` returns to the main screen at the end."""
     rnd = random.Random(seed)
     out: list[str] = ["\x1b[?1049h"]
     total = 0
@@ -72,7 +74,8 @@ def truecolor_stream(size: int, seed: int = 3, cols: int = 200, rows: int = 50) 
         chunk = "".join(frame)
         out.append(chunk)
         total += len(chunk.encode())
-    out.append("\x1b[?1049l")
+    if leave:
+        out.append("\x1b[?1049l")
     return "".join(out).encode()
 
 
