@@ -1,0 +1,113 @@
+"""Decide whether an agent is starting, working, waiting for the user or idle, and say why.
+
+Signals are layered and the first one that speaks decides:
+
+1. an exact waiting phrase (permission prompt, trust dialog) on the bottom rows;
+2. the CLI's own OSC 7501 state markers (Codex);
+3. the window title (several CLIs animate it while working);
+4. an exact working indicator ("esc to interrupt") on the bottom rows;
+5. output activity: output in the last 1.5 s means working, else idle;
+6. before any output (and before the input box shows): starting.
+
+Rules come from the preset's `status` section, so they change without code.
+Paused, exited, killed and over_budget belong to the process layer, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+STATUSES = ("starting", "working", "waiting", "idle", "paused", "exited", "killed", "over_budget")
+DETECTED = ("starting", "working", "waiting", "idle")
+
+IDLE_AFTER = 1.5  # seconds of silence before output activity counts as idle
+DEFAULT_REGION = 12
+
+_OSC_STATE = re.compile(r"(?:^|;)state=(\w+)")
+_OSC_MEANING = {"working": "working", "idle": "idle", "done": "idle", "waiting": "waiting"}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class StatusDetector:
+    """Per-session status detection, fed by the orchestrator; keeps the little state it needs."""
+
+    def __init__(self, rules: Mapping[str, Any] | None = None, *, ready: str | None = None,
+                 idle_after: float = IDLE_AFTER) -> None:
+        rules = dict(rules or {})
+        self.region = int(rules.get("region") or DEFAULT_REGION)
+        self.waiting = [p for p in rules.get("waiting") or [] if p.strip()]
+        self.working = [p for p in rules.get("working") or [] if p.strip()]
+        self.osc_state = bool(rules.get("osc_state"))
+        self.titles = [(status, re.compile(rules[key]), key)
+                       for status, key in (("waiting", "title_waiting"), ("working", "title_working"),
+                                           ("idle", "title_idle"))
+                       if rules.get(key)]
+        self.ready = re.compile(ready) if ready else None
+        self.idle_after = idle_after
+        self.last_output: float | None = None
+        self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
+
+    def on_output(self, now: float) -> None:
+        """The pty produced output at `now` (a monotonic clock)."""
+        self.last_output = now
+
+    def decide(self, now: float, screen_rows: list[str], title: str = "",
+               osc_markers: list[str] | tuple = ()) -> tuple[str, str]:
+        """(status, reason) from the current screen, title and the OSC markers seen since the last call."""
+        self._take_markers(osc_markers)
+        rows = self._bottom_rows(screen_rows)
+
+        for number, row in rows:
+            for phrase in self.waiting:
+                if phrase in row:
+                    return "waiting", f'screen row {number} "{_short(phrase)}" matches waiting'
+
+        if self.osc_state and self._marker in _OSC_MEANING:
+            return _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}"
+
+        if title:
+            for status, pattern, key in self.titles:
+                if pattern.search(title):
+                    return status, f'title "{_short(title)}" matches {key}'
+
+        for number, row in rows:
+            for phrase in self.working:
+                if phrase in row:
+                    return "working", f'screen row {number} "{_short(phrase)}" matches working'
+
+        if self.last_output is None:
+            if self.ready is not None:
+                for number, row in enumerate(screen_rows, 1):
+                    if self.ready.search(row):
+                        return "idle", f"screen row {number} matches ready"
+            return "starting", "no output yet"
+        quiet = now - self.last_output
+        if quiet < self.idle_after:
+            return "working", f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)"
+        return "idle", f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)"
+
+    def _take_markers(self, markers: list[str] | tuple) -> None:
+        for marker in markers:
+            match = _OSC_STATE.search(marker.removeprefix("7501;"))
+            if match:
+                state = match.group(1)
+                # state=clear (the CLI is leaving) withdraws the claim; other signals decide again.
+                self._marker = state if state in _OSC_MEANING else None
+
+    def _bottom_rows(self, screen_rows: list[str]) -> list[tuple[int, str]]:
+        """The last `region` rows that hold anything, numbered from 1; blank rows below them do not count.
+
+        A CLI that has just started draws at the top of a tall screen, so its
+        dialog is the bottom of the drawn part, not of the terminal.
+        """
+        end = len(screen_rows)
+        while end and not screen_rows[end - 1].strip():
+            end -= 1
+        start = max(0, end - self.region)
+        return [(i + 1, screen_rows[i]) for i in range(start, end)]

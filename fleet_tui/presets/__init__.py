@@ -1,0 +1,132 @@
+"""Agent presets: what we know about each CLI (flags, prompts, status signals) kept as data.
+
+Built-in presets are the YAML files beside this module. Users add or override
+presets in `<repo>/.fleet/presets/*.yaml` or `~/.config/fleet-tui/presets/*.yaml`;
+a preset found in an earlier folder wins over one of the same name later on.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from fleet_tui.config import Strict, load_model
+from fleet_tui.errors import UsageError
+
+BUILTIN_DIR = Path(__file__).parent
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"{value!r} is not a valid regular expression ({error})") from None
+    return value
+
+
+class PromptDelivery(Strict):
+    # arg: the first prompt goes on the command line; type: it is typed once `ready` matches.
+    mode: Literal["arg", "type"] = "type"
+    args: list[str] = Field(default_factory=lambda: ["{prompt}"])
+
+
+class TrustDialog(Strict):
+    match: str  # regex on the screen
+    keys: list[str] = Field(default_factory=lambda: ["enter"])
+
+    _regex = field_validator("match")(_check_regex)
+
+
+class StatusRules(Strict):
+    title_working: str | None = None  # regexes on the OSC 0/2 window title
+    title_idle: str | None = None
+    title_waiting: str | None = None
+    osc_state: bool = False  # the CLI emits OSC 7501 state=working/idle markers (Codex)
+    working: list[str] = Field(default_factory=list)  # exact texts on the bottom rows
+    waiting: list[str] = Field(default_factory=list)  # exact dialog phrases on the bottom rows
+    region: int = Field(default=12, ge=1, le=500)  # only the last N rows are searched
+
+    _regex = field_validator("title_working", "title_idle", "title_waiting")(_check_regex)
+
+    @field_validator("working", "waiting")
+    @classmethod
+    def _no_empty_phrases(cls, phrases: list[str]) -> list[str]:
+        if any(not p.strip() for p in phrases):
+            raise ValueError("holds an empty phrase, which would match every screen")
+        return phrases
+
+
+class UsageSource(Strict):
+    format: Literal["claude-jsonl", "codex-jsonl", "fleet-jsonl", "none"] = "none"
+
+
+class Preset(Strict):
+    name: str
+    description: str = ""
+    command: list[str] = Field(min_length=1)
+    detect: list[str] = Field(default_factory=list)
+    install: str | None = None
+    model_flag: list[str] = Field(default_factory=list)
+    auto_approve_flag: list[str] = Field(default_factory=list)
+    system_prompt_flag: list[str] = Field(default_factory=list)
+    prompt: PromptDelivery = Field(default_factory=PromptDelivery)
+    ready: str | None = None  # regex: the input box accepts typing
+    trust_dialog: TrustDialog | None = None
+    status: StatusRules = Field(default_factory=StatusRules)
+    usage: UsageSource = Field(default_factory=UsageSource)
+
+    _regex = field_validator("ready")(_check_regex)
+
+    @field_validator("model_flag")
+    @classmethod
+    def _model_placeholder(cls, words: list[str]) -> list[str]:
+        if words and not any("{model}" in w for w in words):
+            raise ValueError("must contain {model} where the model name goes, e.g. [--model, '{model}']")
+        return words
+
+    @field_validator("system_prompt_flag")
+    @classmethod
+    def _prompt_placeholder(cls, words: list[str]) -> list[str]:
+        if words and not any("{prompt}" in w for w in words):
+            raise ValueError("must contain {prompt} where the role prompt goes")
+        return words
+
+
+def user_preset_dirs(root: Path | str | None = None) -> list[Path]:
+    """Where users keep their own presets: the repository's .fleet/presets, then ~/.config/fleet-tui/presets."""
+    dirs = [Path(root) / ".fleet" / "presets"] if root is not None else []
+    return dirs + [Path.home() / ".config" / "fleet-tui" / "presets"]
+
+
+def _files(extra_dirs: list[Path] | tuple = ()) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder in [*map(Path, extra_dirs), BUILTIN_DIR]:
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.yaml")):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def known_presets(extra_dirs: list[Path] | tuple = ()) -> list[str]:
+    """Names of every preset in the built-in folder and in `extra_dirs`, sorted."""
+    return sorted(_files(extra_dirs))
+
+
+def load_preset(name: str, extra_dirs: list[Path] | tuple = ()) -> Preset:
+    """The preset called `name`, validated; UsageError with file:line if its file is wrong."""
+    files = _files(extra_dirs)
+    if name not in files:
+        raise UsageError(f"unknown preset {name!r} (known: {', '.join(sorted(files))})")
+    path = files[name]
+    preset = load_model(path.read_text(encoding="utf-8"), str(path), Preset)
+    if preset.name != name:
+        raise UsageError(f"{path}:1: name: {preset.name!r} differs from the file name; rename one to match")
+    return preset
+
+
+def load_all(extra_dirs: list[Path] | tuple = ()) -> list[Preset]:
+    return [load_preset(name, extra_dirs) for name in known_presets(extra_dirs)]
