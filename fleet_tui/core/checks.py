@@ -48,7 +48,9 @@ def to_argv(command: Command) -> list[str]:
         try:
             argv = shlex.split(command)
         except ValueError as error:
-            raise UsageError(f"command {command!r} cannot be parsed ({error}): check its quotes") from None
+            raise UsageError(
+                f"command {command!r} cannot be parsed ({error}): check its quotes"
+            ) from None
     else:
         argv = [str(part) for part in command]
     if not argv:
@@ -63,6 +65,8 @@ def run_command(
     argv = to_argv(command)
     name = name or shlex.join(argv)
     started = time.monotonic()
+    if not Path(path).is_dir():
+        return CommandResult(name, argv, None, f"folder {path} does not exist\n", 0.0)
     with tempfile.TemporaryFile() as output:
         try:
             process = subprocess.Popen(

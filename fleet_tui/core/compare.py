@@ -95,9 +95,8 @@ def diff_stats(root: Path | str, base_commit: str, branch: str) -> DiffStats:
     for path, added, removed in _numstat(root, base_commit, branch):
         status, old_path = statuses.get(path, ("M", None))
         binary = added is None
-        files.append(
-            FileStat(path, _STATUS_WORDS.get(status, status), added or 0, removed or 0, old_path, binary)
-        )
+        word = _STATUS_WORDS.get(status, status)
+        files.append(FileStat(path, word, added or 0, removed or 0, old_path, binary))
     return DiffStats(
         files_changed=len(files),
         added=sum(f.added for f in files),
@@ -159,7 +158,9 @@ def _diff_args(base_commit: str, branch: str) -> list[str]:
     return ["diff", "--find-renames", "--no-ext-diff", "-z", base_commit, branch, "--"]
 
 
-def _name_status(root: Path | str, base_commit: str, branch: str) -> dict[str, tuple[str, str | None]]:
+def _name_status(
+    root: Path | str, base_commit: str, branch: str
+) -> dict[str, tuple[str, str | None]]:
     """{path: (status letter, old path or None)}, in git's order."""
     args = _diff_args(base_commit, branch)
     fields = run_git(root, *args[:1], "--name-status", *args[1:], strip=False).split("\0")
@@ -176,7 +177,9 @@ def _name_status(root: Path | str, base_commit: str, branch: str) -> dict[str, t
     return result
 
 
-def _numstat(root: Path | str, base_commit: str, branch: str) -> list[tuple[str, int | None, int | None]]:
+def _numstat(
+    root: Path | str, base_commit: str, branch: str
+) -> list[tuple[str, int | None, int | None]]:
     """(path, added, removed) per file; None counts for binary files."""
     args = _diff_args(base_commit, branch)
     fields = run_git(root, *args[:1], "--numstat", *args[1:], strip=False).split("\0")

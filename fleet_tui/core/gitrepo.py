@@ -123,7 +123,9 @@ def head_commit(root: Path | str, ref: str = "HEAD") -> str:
     if ref == "HEAD":
         ensure_has_commits(root)
     try:
-        return run_git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        return run_git(
+            root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+        )
     except GitFailed:
         raise FleetError(f"{ref!r} is not a commit or branch of {root}: check its spelling") from None
 

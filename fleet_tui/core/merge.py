@@ -76,10 +76,14 @@ def merge_attempt(
         raise UsageError(f"merge strategy {strategy!r} is unknown: use one of {', '.join(STRATEGIES)}")
     for name in (base_branch, branch):
         if not branch_exists(root, name):
-            raise FleetError(f"branch {name} does not exist in {root}: check the name (git branch --list)")
+            raise FleetError(
+                f"branch {name} does not exist in {root}: check the name (git branch --list)"
+            )
     before = head_commit(root, f"refs/heads/{base_branch}")
     if run_git(root, "rev-list", "--count", f"{before}..refs/heads/{branch}") == "0":
-        raise FleetError(f"{branch} has nothing that {base_branch} does not already have: nothing to merge")
+        raise FleetError(
+            f"{branch} has nothing that {base_branch} does not already have: nothing to merge"
+        )
     base_checkout = _checked_out_at(root, base_branch)
     if base_checkout is not None:
         _refuse_dirty(base_checkout.path, f"the checkout of {base_branch}")
@@ -180,7 +184,9 @@ def _squash(where: Path, base_branch: str, branch: str, before: str, message: st
         run_git(where, *identity_args(where), "commit", "--quiet", "--no-verify", "-m", message)
     except GitFailed as error:
         run_git(where, "reset", "--merge")
-        raise FleetError(f"committing the squashed {branch} failed ({error}): nothing was changed") from None
+        raise FleetError(
+            f"committing the squashed {branch} failed ({error}): nothing was changed"
+        ) from None
 
 
 def _undo_merge(where: Path, branch: str, base_branch: str, error: GitFailed) -> None:
@@ -192,7 +198,9 @@ def _undo_merge(where: Path, branch: str, base_branch: str, error: GitFailed) ->
         run_git(where, "reset", "--merge")  # a squash leaves no MERGE_HEAD to abort
     if conflicts:
         raise MergeConflict(branch, base_branch, conflicts) from None
-    raise FleetError(f"merging {branch} into {base_branch} failed: {error}; nothing was changed") from None
+    raise FleetError(
+        f"merging {branch} into {base_branch} failed: {error}; nothing was changed"
+    ) from None
 
 
 def _rebase(
@@ -218,7 +226,9 @@ def _rebase(
                 run_git(where, "rebase", "--abort")
             if conflicts:
                 raise MergeConflict(branch, base_branch, conflicts) from None
-            raise FleetError(f"rebasing {branch} onto {base_branch} failed: {error}; nothing was changed") from None
+            raise FleetError(
+                f"rebasing {branch} onto {base_branch} failed: {error}; nothing was changed"
+            ) from None
     return head_commit(root, f"refs/heads/{branch}")
 
 
@@ -227,7 +237,8 @@ def _fast_forward(
 ) -> None:
     if base_checkout is None:
         # Nobody has the base checked out: move the ref, only if it is still where we saw it.
-        run_git(root, "update-ref", "-m", f"fleet: land {new_tip}", f"refs/heads/{base_branch}", new_tip, before)
+        ref = f"refs/heads/{base_branch}"
+        run_git(root, "update-ref", "-m", f"fleet: land {new_tip}", ref, new_tip, before)
         return
     try:
         run_git(base_checkout.path, "merge", "--ff-only", new_tip)

@@ -102,14 +102,18 @@ def create_worktree(
     path = path_inside(root / folder, session_name)  # an absolute folder stays as it is
     base_commit = head_commit(root, base_ref)
     if not git_ok(root, "check-ref-format", "--branch", branch):
-        raise UsageError(f"{branch!r} is not a valid branch name: use letters, digits, '-', '_' and '/'")
+        raise UsageError(
+            f"{branch!r} is not a valid branch name: use letters, digits, '-', '_' and '/'"
+        )
     if branch_exists(root, branch):
         raise FleetError(
             f"branch {branch} already exists: pick another session name, "
             f"or delete the branch first (git branch -D {branch})"
         )
     if path.exists():
-        raise FleetError(f"{path} already exists: pick another session name, or remove that folder first")
+        raise FleetError(
+            f"{path} already exists: pick another session name, or remove that folder first"
+        )
     sources = _expand(root, copy_files)  # a bad pattern fails before anything is created
     path.parent.mkdir(parents=True, exist_ok=True)
     run_git(root, "worktree", "add", "-b", branch, str(path), base_commit)
@@ -117,7 +121,10 @@ def create_worktree(
         copied = _copy(root, path, sources)
     except OSError as error:
         remove_worktree(root, path, branch)
-        raise FleetError(f"could not copy {error.filename} into the new worktree: {error.strerror}") from None
+        raise FleetError(
+            f"could not copy {error.filename} into the new worktree ({error.strerror}): "
+            "nothing was created; check that file's permissions"
+        ) from None
     missing = [pattern for pattern, found in sources.items() if not found]
     return Worktree(session_name, path, branch, base_commit, copied, missing)
 
@@ -198,7 +205,9 @@ def remove_worktree(
             "check which session this worktree belongs to"
         )
     if entry.locked:
-        raise FleetError(f"worktree {path} is locked: run `git worktree unlock {path}` first if it may go")
+        raise FleetError(
+            f"worktree {path} is locked: run `git worktree unlock {path}` first if it may go"
+        )
     if entry.path.exists():
         run_git(root, "worktree", "remove", "--force", str(entry.path))
     else:

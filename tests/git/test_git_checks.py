@@ -68,3 +68,8 @@ def test_same_checks_across_worktrees(tmp_path):
 def test_bad_commands_are_usage_errors(command):
     with pytest.raises(UsageError):
         to_argv(command)
+
+
+def test_a_missing_worktree_is_reported_not_raised(tmp_path):
+    result = run_checks(tmp_path / "gone", {"t": "true"}, 30)["t"]
+    assert not result.passed and "does not exist" in result.output
