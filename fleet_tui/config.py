@@ -461,7 +461,8 @@ class AgentSpec:
 
     @property
     def status_rules(self) -> dict | None:
-        return self.preset.status.model_dump() if self.preset else None
+        """The preset's status section plus `ready`, as the StatusDetector takes them."""
+        return {**self.preset.status.model_dump(), "ready": self.preset.ready} if self.preset else None
 
     @property
     def usage_format(self) -> str:

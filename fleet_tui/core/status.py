@@ -6,8 +6,9 @@ Signals are layered and the first one that speaks decides:
 2. the CLI's own OSC 7501 state markers (Codex);
 3. the window title (several CLIs animate it while working);
 4. an exact working indicator ("esc to interrupt") on the bottom rows;
-5. output activity: output in the last 1.5 s means working, else idle;
-6. before any output (and before the input box shows): starting.
+5. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
+6. starting: before any output, and until the input box (`ready`) first shows;
+7. output activity: output in the last 1.5 s means working, else idle.
 
 Rules come from the preset's `status` section, so they change without code.
 Paused, exited, killed and over_budget belong to the process layer, not here.
@@ -23,6 +24,7 @@ STATUSES = ("starting", "working", "waiting", "idle", "paused", "exited", "kille
 DETECTED = ("starting", "working", "waiting", "idle")
 
 IDLE_AFTER = 1.5  # seconds of silence before output activity counts as idle
+STARTING_GRACE = 30.0  # a `ready` pattern that never shows must not keep a session "starting" forever
 DEFAULT_REGION = 12
 
 _OSC_STATE = re.compile(r"(?:^|;)state=(\w+)")
@@ -37,8 +39,7 @@ def _short(text: str, limit: int = 60) -> str:
 class StatusDetector:
     """Per-session status detection, fed by the orchestrator; keeps the little state it needs."""
 
-    def __init__(self, rules: Mapping[str, Any] | None = None, *, ready: str | None = None,
-                 idle_after: float = IDLE_AFTER) -> None:
+    def __init__(self, rules: Mapping[str, Any] | None = None, *, idle_after: float = IDLE_AFTER) -> None:
         rules = dict(rules or {})
         self.region = int(rules.get("region") or DEFAULT_REGION)
         self.waiting = [p for p in rules.get("waiting") or [] if p.strip()]
@@ -48,13 +49,18 @@ class StatusDetector:
                        for status, key in (("waiting", "title_waiting"), ("working", "title_working"),
                                            ("idle", "title_idle"))
                        if rules.get(key)]
-        self.ready = re.compile(ready) if ready else None
+        self.idle_screen = re.compile(rules["idle_screen"]) if rules.get("idle_screen") else None
+        self.ready = re.compile(rules["ready"]) if rules.get("ready") else None
         self.idle_after = idle_after
+        self.first_output: float | None = None
         self.last_output: float | None = None
+        self.ready_seen = False
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
 
     def on_output(self, now: float) -> None:
         """The pty produced output at `now` (a monotonic clock)."""
+        if self.first_output is None:
+            self.first_output = now
         self.last_output = now
 
     def decide(self, now: float, screen_rows: list[str], title: str = "",
@@ -81,12 +87,17 @@ class StatusDetector:
                 if phrase in row:
                     return "working", f'screen row {number} "{_short(phrase)}" matches working'
 
+        if self.idle_screen is not None:
+            for number, row in rows:
+                if self.idle_screen.search(row):
+                    return "idle", f"screen row {number} matches idle_screen (empty input box)"
+
         if self.last_output is None:
-            if self.ready is not None:
-                for number, row in enumerate(screen_rows, 1):
-                    if self.ready.search(row):
-                        return "idle", f"screen row {number} matches ready"
             return "starting", "no output yet"
+        if self.ready is not None and not self.ready_seen:
+            self.ready_seen = any(self.ready.search(row) for row in screen_rows)
+            if not self.ready_seen and now - self.first_output < STARTING_GRACE:
+                return "starting", "the input box (ready) has not shown yet"
         quiet = now - self.last_output
         if quiet < self.idle_after:
             return "working", f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)"

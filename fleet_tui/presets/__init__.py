@@ -48,9 +48,10 @@ class StatusRules(Strict):
     osc_state: bool = False  # the CLI emits OSC 7501 state=working/idle markers (Codex)
     working: list[str] = Field(default_factory=list)  # exact texts on the bottom rows
     waiting: list[str] = Field(default_factory=list)  # exact dialog phrases on the bottom rows
+    idle_screen: str | None = None  # regex: the empty input box on the bottom rows (CLIs without titles)
     region: int = Field(default=12, ge=1, le=500)  # only the last N rows are searched
 
-    _regex = field_validator("title_working", "title_idle", "title_waiting")(_check_regex)
+    _regex = field_validator("title_working", "title_idle", "title_waiting", "idle_screen")(_check_regex)
 
     @field_validator("working", "waiting")
     @classmethod
