@@ -1,5 +1,6 @@
 """Process-tree control against real process trees, checked with psutil."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from fleet_tui.core import proctree
 from fleet_tui.core.proctree import TreeSampler, find_marked, kill_tree, pause_tree, resume_tree, tree
+from fleet_tui.core.ptyproc import PtyProcess
 
 # One script plays every role of a nasty agent tree; each process records its pid.
 ROLES = r'''
@@ -215,3 +217,29 @@ def test_one_off_sample_counts_the_whole_tree(sessions):
     s = sessions()
     usage = proctree.sample(s.pid, s.marker)
     assert usage.processes == 4 and usage.rss_bytes > 4 * 1_000_000 and usage.cpu_seconds > 0
+
+
+def test_kill_tree_of_a_pty_session_leaves_the_exit_status_to_its_owner(tmp_path):
+    # The real setup: a PtyProcess child, killed from a worker thread while the loop runs.
+    marker = f"test-{uuid.uuid4().hex}"
+    piddir = tmp_path / "pids"
+    piddir.mkdir()
+    (tmp_path / "roles.py").write_text(ROLES)
+
+    async def main():
+        exited = asyncio.get_running_loop().create_future()
+        proc = PtyProcess.spawn([sys.executable, str(tmp_path / "roles.py"), "root", str(piddir)],
+                                cwd=tmp_path, env={**os.environ, "FLEET_SESSION": marker}, cols=80, rows=24,
+                                on_output=lambda text: None, on_exit=exited.set_result)
+        deadline = time.monotonic() + 10
+        while len(os.listdir(piddir)) < 4:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        report = await asyncio.to_thread(kill_tree, proc.pid, marker)
+        return report, await asyncio.wait_for(exited, 5)
+
+    report, code = asyncio.run(main())
+    pids = {int(name.rsplit("-", 1)[1]) for name in os.listdir(piddir)}
+    assert not any(alive(pid) for pid in pids)
+    assert report.seconds < 2.0 and len(report.killed) == 2
+    assert code == -signal.SIGTERM  # reaped by the PtyProcess, not swallowed by kill_tree
