@@ -1,0 +1,147 @@
+"""The detector's layers on real screens captured from the CLIs (tmux, 120x40, no network)."""
+
+import re
+
+from fleet_tui.config import parse_config, resolve_agent
+from fleet_tui.core.status import StatusDetector
+
+# Claude Code 2.1.197, first start in a new folder.
+CLAUDE_TRUST = """\
+────────────────────────────────────────────────────────────────────────────────
+ Accessing workspace:
+
+ /tmp/sandbox/proj
+
+ Quick safety check: Is this a project you created or one you trust? (Like your own code, a well-known open source
+ project, or work from your team). If not, take a moment to review what's in this folder first.
+
+ Claude Code'll be able to read, edit, and execute files here.
+
+ Security guide
+
+ ❯ 1. Yes, I trust this folder
+   2. No, exit
+
+ Enter to confirm · Esc to cancel""".splitlines()
+
+# Codex 0.169.0, first start in a new folder, then its composer.
+CODEX_TRUST = """\
+  Folder access
+
+  /tmp/sandbox/proj
+
+  Trust this folder? Codex can read, edit, and run files here, subject to your permission settings. Folder settings
+  can run code automatically, even without a model request. Continue only if you trust these files. Your trust
+  decision will be saved.
+
+› 1. Trust and continue
+  2. Back to Agent Command Center
+
+  enter continue · esc back""".splitlines()
+CODEX_READY = """\
+  >_ OpenAI Codex (v0.169.0)
+     /tmp/sandbox/proj
+
+› Ask Codex to do anything
+
+  GPT-6.1-Sol default · /tmp/sandbox/proj
+  ← for agents · ? for shortcuts""".splitlines()
+
+# Gemini CLI 0.61.0: the folder-trust dialog, then the input box after trusting.
+GEMINI_TRUST = """\
+ ╭────────────────────────────────────────────────────────────────────╮
+ │                                                                    │
+ │ Do you trust the files in this folder?                             │
+ │                                                                    │
+ │ ● 1. Trust folder (proj)                                           │
+ │   2. Trust parent folder (sandbox)                                 │
+ │   3. Don't trust                                                   │
+ │                                                                    │
+ ╰────────────────────────────────────────────────────────────────────╯""".splitlines()
+GEMINI_READY = """\
+                                                                                                        ? for shortcuts
+────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
+ Shift+Tab to accept edits
+ >   Type your message or @path/to/file
+ workspace (/directory)                                        sandbox                                           /model
+ /tmp/sandbox/proj                                             no sandbox                                          Auto""".splitlines()
+
+
+def spec(preset: str):
+    return resolve_agent(parse_config(f"agents:\n  a:\n    preset: {preset}\n"), "a")
+
+
+def detector(preset: str) -> StatusDetector:
+    d = StatusDetector(spec(preset).status_rules)
+    d.on_output(0.0)
+    return d
+
+
+def screen(rows: list[str], height: int = 40) -> list[str]:
+    return rows + [""] * (height - len(rows))
+
+
+def test_trust_dialogs_are_waiting_and_match_the_presets_trust_pattern():
+    for preset, rows in (("claude", CLAUDE_TRUST), ("codex", CODEX_TRUST), ("gemini", GEMINI_TRUST)):
+        status, reason = detector(preset).decide(0.1, screen(rows), "")
+        assert status == "waiting", (preset, reason)
+        assert re.search(spec(preset).trust_dialog["match"], "\n".join(rows)), preset
+        # The dialog's selected menu row must not pass for the input box.
+        assert not re.search(spec(preset).ready, "\n".join(rows)), preset
+
+
+def test_ready_patterns_match_the_real_input_boxes():
+    assert re.search(spec("codex").ready, "\n".join(CODEX_READY))
+    assert re.search(spec("gemini").ready, "\n".join(GEMINI_READY))
+    assert re.search(spec("claude").ready, "❯\u00a0")
+
+
+def test_waiting_reason_names_the_row_and_the_phrase():
+    status, reason = detector("claude").decide(0.1, screen(CLAUDE_TRUST), "")
+    assert reason == 'screen row 6 "Is this a project you created or one you trust?" matches waiting'
+
+
+def test_a_phrase_scrolled_above_the_bottom_region_is_prose_not_a_dialog():
+    rows = ["Do you want to proceed? I asked this earlier in my reply."] + [f"line {i}" for i in range(30)] + ["❯"]
+    d = detector("claude")
+    assert d.decide(0.1, rows, "")[0] == "working"  # by activity, not "waiting"
+    assert d.decide(0.1, rows[-5:] + rows[:1], "")[0] == "waiting"
+
+
+def test_blank_rows_below_the_drawing_do_not_push_a_dialog_out_of_the_region():
+    # A CLI that just started draws at the top of a tall screen.
+    assert detector("gemini").decide(0.1, screen(GEMINI_TRUST, 200), "")[0] == "waiting"
+
+
+def test_gemini_titles():
+    d = detector("gemini")
+    assert d.decide(0.1, [], "✋  Action Required (proj)") == (
+        "waiting", 'title "✋  Action Required (proj)" matches title_waiting')
+    assert d.decide(0.1, [], "✦  Reading the code (proj)")[0] == "working"
+    assert d.decide(5.0, [], "◇  Ready (proj)")[0] == "idle"
+
+
+def test_osc_state_persists_until_cleared():
+    d = detector("codex")
+    assert d.decide(0.1, [], "", ["state=working:app=codex"]) == ("working", "OSC 7501 state=working")
+    assert d.decide(9.0, [], "", []) == ("working", "OSC 7501 state=working")  # no new marker: still working
+    assert d.decide(9.0, CODEX_READY, "", ["7501;state=clear"]) == ("idle", "no output for 9.0 s (idle after 1.5 s)")
+
+
+def test_osc_markers_are_ignored_by_presets_that_do_not_claim_them():
+    d = detector("shell")
+    assert d.decide(5.0, [], "", ["state=working"])[0] == "idle"
+
+
+def test_starting_ends_after_a_grace_even_if_ready_never_shows():
+    d = detector("aider")
+    assert d.decide(1.0, ["loading..."], "")[0] == "starting"
+    assert d.decide(31.0, ["loading..."], "") == ("idle", "no output for 31.0 s (idle after 1.5 s)")
+
+
+def test_a_plain_command_without_rules():
+    d = StatusDetector(None)
+    assert d.decide(0.0, [], "") == ("starting", "no output yet")
+    d.on_output(1.0)
+    assert d.decide(1.5, ["$ make"], "bash") == ("working", "output 0.5 s ago (idle after 1.5 s)")
+    assert d.decide(3.0, ["$ make"], "bash") == ("idle", "no output for 2.0 s (idle after 1.5 s)")
