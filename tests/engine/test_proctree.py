@@ -117,9 +117,10 @@ def sessions(tmp_path):
 def test_the_fixture_tree_really_is_nasty(sessions):
     s = sessions()
     assert len(s.pids()) == 4
-    daemon = [p for p in s.pids() if psutil.Process(p).ppid() != p and p not in {x.pid for x in tree(s.pid)}]
+    daemon = s.pids() - {proc.pid for proc in tree(s.pid)}
     assert len(daemon) == 1, "one trapper must have escaped the tree by double-forking"
-    assert os.getsid(daemon[0]) == daemon[0] != os.getsid(s.pid)
+    (daemon,) = daemon
+    assert os.getsid(daemon) == daemon != os.getsid(s.pid)
     assert {p.pid for p in find_marked(s.marker)} == s.pids()
 
 

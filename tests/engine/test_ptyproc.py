@@ -84,12 +84,12 @@ def test_no_descriptor_leaks_into_the_child(tmp_path):
                         print("closed", fd)
             """))
             assert await child.exit_code() == 0
-            return child.output, child.proc
+            return child.output
         finally:
             os.close(leaky_r)
             os.close(leaky_w)
 
-    output, _ = run(main())
+    output = run(main())
     assert "open" not in output and output.count("closed") == 2
 
 
