@@ -187,3 +187,33 @@ def test_keys_are_the_same_wherever_a_read_splits_the_input():
             continue  # a lone ESC at the end of a read is the esc key, as in every terminal app
         reader = KeyReader()
         assert reader.feed(data[:cut]) + reader.feed(data[cut:]) == expected, cut
+
+
+def test_the_demo_preset_reads_the_real_agents_screens(repo):
+    """The preset's ready/status rules, applied by fleet_tui's own emulator and detector, track each phase."""
+    from fleet_tui.core.status import StatusDetector
+    from fleet_tui.core.terminal import Terminal
+    from fleet_tui.presets import load_preset
+
+    preset = load_preset("demo")
+    ready = re.compile(preset.ready)
+    detector = StatusDetector({**preset.status.model_dump(), "ready": preset.ready})
+    terminal = Terminal(100, 40)
+    child = spawn(repo, "--ask", "always")
+
+    def phase(*patterns):
+        for pattern in patterns:
+            child.expect(pattern)
+            terminal.feed(child.before + child.after)
+        screen = terminal.display()
+        detector.on_output(0.0)
+        return detector.decide(0.0, screen, terminal.title)[0], any(ready.search(row) for row in screen)
+
+    assert phase(READY, TITLE_IDLE) == ("idle", True)
+    child.send("\x1b[200~fix the\nfailing test\x1b[201~")
+    child.send("\r")
+    assert phase(TITLE_WORKING) == ("working", False)
+    assert phase(QUESTION, TITLE_WAITING) == ("waiting", False)
+    child.send("\r")
+    assert phase(DONE, READY, TITLE_IDLE) == ("idle", True)
+    quit_with_ctrl_d(child)
