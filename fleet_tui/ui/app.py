@@ -1,0 +1,372 @@
+"""The fleet command center: a client of the fleet server, owning no process and no git state."""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import groupby
+from operator import itemgetter
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from fleet_tui.errors import FleetError
+from fleet_tui.protocol import ScreenMirror
+from fleet_tui.ui import keymap, theme
+from fleet_tui.ui.screens.agent_picker import AgentPicker
+from fleet_tui.ui.screens.confirm import ConfirmScreen
+from fleet_tui.ui.widgets.budget_meters import BudgetMeters
+from fleet_tui.ui.widgets.event_feed import EventFeed
+from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
+from fleet_tui.ui.widgets.pane_grid import PaneGrid
+from fleet_tui.ui.widgets.prompt_bar import PromptBar
+from fleet_tui.ui.widgets.terminal_pane import TerminalPane
+
+if TYPE_CHECKING:
+    from fleet_tui.client import FleetClient
+
+ClientFactory = Callable[[], Awaitable["FleetClient"]]
+
+# Statuses worth interrupting the user for, wherever they are looking.
+ALERT_STATUSES = {"waiting": "is waiting for input", "exited": "finished"}
+# Which pane actions make sense in which status (the footer greys out the others).
+ACTION_STATUSES = {
+    "pause": {"starting", "working", "waiting", "idle"},
+    "resume": {"paused"},
+    "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
+}
+
+
+def osc9(text: str) -> str:
+    """A desktop notification request terminals honour even over SSH (iTerm2, kitty, WezTerm...)."""
+    clean = "".join(ch for ch in text if ch.isprintable())
+    return f"\x1b]9;{clean}\x07"
+
+
+class FleetApp(App[int]):
+    CSS_PATH = "fleet.tcss"
+    TITLE = "fleet"
+    BINDINGS = keymap.NAV_BINDINGS
+    # The maximized pane may be steered; escape belongs to the agent then.
+    ESCAPE_TO_MINIMIZE = False
+    ALLOW_IN_MAXIMIZED_VIEW = "#bottom-bar"
+    AUTO_FOCUS = None  # the first pane takes focus when the server has sent it
+
+    mode: reactive[str] = reactive("nav")
+
+    def __init__(self, client: FleetClient | ClientFactory) -> None:
+        super().__init__()
+        self._client_source = client
+        self.client: FleetClient | None = None
+        self.mirrors: dict[str, ScreenMirror] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.agents: list[dict[str, Any]] = []
+        self.config: dict[str, Any] = {}
+        self.settings = theme.load_settings()
+        self.leader = keymap.DEFAULT_LEADER
+        self._inputs: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield PaneGrid(id="grid")
+            with Vertical(id="sidebar"):
+                yield EventFeed(id="feed")
+                yield BudgetMeters(id="meters")
+        yield PromptBar(id="prompt")
+        with Horizontal(id="bottom-bar"):
+            yield ModeIndicator(id="mode")
+            yield Footer()
+
+    def on_mount(self) -> None:
+        for fleet_theme in theme.load_themes():
+            self.register_theme(fleet_theme)
+        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
+        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
+        self.watch(self, "theme", self._remember_theme, init=False)
+        self.query_one("#feed").border_title = "events"
+        self.query_one("#meters").border_title = "budgets"
+        self._connect()
+        self._send_inputs()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return theme.status_variable_defaults(self.current_theme.to_color_system().generate())
+
+    def _remember_theme(self, name: str) -> None:
+        theme.save_setting("theme", name)
+
+    # ------------------------------------------------------------------ server
+    @work(exclusive=True, group="client")
+    async def _connect(self) -> None:
+        try:
+            source = self._client_source
+            self.client = source if hasattr(source, "call") else await source()  # type: ignore[operator]
+            self.config = await self.client.call("config") or {}
+            self.agents = (await self.client.call("agents")).get("agents", [])
+            self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
+            self.set_keymap({"leader": self.leader})
+            await self.client.attach()
+        except FleetError as error:
+            self.exit(1, message=str(error))
+            return
+        async for message in self.client.messages():
+            self.handle_message(message)
+        self.notify("The fleet server went away; agents may still run. Press q.", severity="error")
+
+    @work(exclusive=True, group="input")
+    async def _send_inputs(self) -> None:
+        """One sender, so keys reach the agent in the order they were typed."""
+        while True:
+            batch = [await self._inputs.get()]
+            while not self._inputs.empty():
+                batch.append(self._inputs.get_nowait())
+            # Coalesce what piled up for one session (a fast typist, a paste) into one call.
+            for session, chunks in groupby(batch, key=itemgetter(0)):
+                data = b"".join(chunk for _, chunk in chunks)
+                text = data.decode("utf-8", "surrogateescape")
+                await self.call_server("input", session=session, data=text)
+
+    async def call_server(self, cmd: str, **args: Any) -> Any:
+        """Call the server; a refusal becomes a toast, never a crash."""
+        if self.client is None:
+            return None
+        try:
+            return await self.client.call(cmd, **args)
+        except FleetError as error:
+            self.notify(str(error), severity="error")
+            return None
+
+    def command(self, cmd: str, **args: Any) -> None:
+        """Fire a server command without blocking the UI."""
+        self.run_worker(self.call_server(cmd, **args), group="commands")
+
+    def handle_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("t")
+        if kind == "screen":
+            name = message["s"]
+            mirror = self.mirrors.setdefault(name, ScreenMirror(name))
+            changed = mirror.apply(message)
+            pane = self.pane(name)
+            if pane is not None:
+                pane.screen_changed(changed)
+        elif kind == "sessions":
+            self.update_sessions(message.get("sessions", []))
+        elif kind == "event":
+            self.query_one(EventFeed).add_event(message["event"])
+
+    def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
+        previous, self.sessions = self.sessions, {info["name"]: info for info in sessions}
+        grid = self.query_one(PaneGrid)
+        for pane in grid.panes:
+            if pane.session not in self.sessions:
+                pane.remove()
+        new_panes = []
+        for name, info in self.sessions.items():
+            pane = self.pane(name)
+            if pane is None:
+                mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
+                new_panes.append(TerminalPane(mirror, info, leader=self.leader))
+            else:
+                pane.update_info(info)
+            before = previous.get(name, {}).get("status")
+            if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
+                self.alert(name, ALERT_STATUSES[info["status"]])
+        if new_panes:
+            grid.mount_all(new_panes)
+            if self.focused is None:
+                new_panes[0].focus()
+        grid.call_after_refresh(grid.retile)
+        self.query_one(BudgetMeters).update_sessions(sessions)
+        self.refresh_bindings()
+
+    def alert(self, session: str, what: str) -> None:
+        """Tell the user, even when they look at another pane or another window."""
+        pane = self.pane(session)
+        if pane is not None and not (pane.has_focus and self.mode == "steer"):
+            pane.attention = True
+        text = f"{session} {what}"
+        self.notify(text, timeout=4)
+        if self.config.get("notify", True):
+            self.bell()
+            if not self.is_headless and self._driver is not None:
+                self._driver.write(osc9(text))
+
+    # ------------------------------------------------------------------ panes
+    def pane(self, session: str) -> TerminalPane | None:
+        return next((p for p in self.query(TerminalPane) if p.session == session), None)
+
+    @property
+    def focused_pane(self) -> TerminalPane | None:
+        return self.focused if isinstance(self.focused, TerminalPane) else None
+
+    @on(TerminalPane.Input)
+    def forward_input(self, message: TerminalPane.Input) -> None:
+        self._inputs.put_nowait((message.session, message.data))
+
+    @on(TerminalPane.Resized)
+    def forward_resize(self, message: TerminalPane.Resized) -> None:
+        self.command("resize", session=message.session, cols=message.cols, rows=message.rows)
+
+    @on(TerminalPane.LeaderPressed)
+    def leader_pressed(self) -> None:
+        self.action_navigate()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        pane = self.focused_pane
+        if pane is None:
+            return
+        self.command("focus", session=pane.session)
+        feed = self.query_one(EventFeed)
+        if feed.has_class("-follow"):
+            feed.session_filter = pane.session
+        self.refresh_bindings()
+
+    def watch_mode(self, mode: str) -> None:
+        indicator = self.query_one(ModeIndicator)
+        indicator.mode = mode
+        indicator.target = self.focused_pane.session if self.focused_pane else ""
+        self.screen.set_class(mode == "steer", "-steering")
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.mode == "steer":
+            # Every key but the leader belongs to the steered agent, ctrl+q and ctrl+p too.
+            return action == "navigate"
+        if action == "navigate":
+            return False
+        if action in keymap.PANE_ACTIONS:
+            pane = self.focused_pane
+            if pane is None:
+                return None
+            allowed = ACTION_STATUSES.get(action)
+            if allowed is not None and pane.info.get("status") not in allowed:
+                return None
+        return True
+
+    def action_move(self, direction: str) -> None:
+        panes = self.query_one(PaneGrid).panes
+        if not panes:
+            return
+        current = self.focused_pane
+        index = panes.index(current) if current in panes else 0
+        columns = self.query_one(PaneGrid).columns
+        step = {"left": -1, "right": 1, "up": -columns, "down": columns}[direction]
+        target = index + step
+        if 0 <= target < len(panes):
+            panes[target].focus()
+
+    def action_focus_number(self, number: int) -> None:
+        panes = self.query_one(PaneGrid).panes
+        if number <= len(panes):
+            panes[number - 1].focus()
+
+    def action_steer(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            pane.attention = False
+            self.mode = "steer"
+            pane.steering = True
+
+    def action_navigate(self) -> None:
+        for pane in self.query(TerminalPane):
+            pane.steering = False
+        self.mode = "nav"
+
+    def action_zoom(self) -> None:
+        pane = self.focused_pane
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif pane is not None:
+            self.screen.maximize(pane, container=False)
+
+    def action_kill(self) -> None:
+        pane = self.focused_pane
+        if pane is None:
+            return
+        session = pane.session
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.command("kill", session=session)
+
+        confirm = self.settings.get("confirm_kill", self.config.get("confirm_kill", True))
+        if confirm:
+            question = f"Kill {session}? Its worktree and branch stay until you discard them."
+            self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
+        else:
+            answered(True)
+
+    def action_pause(self) -> None:
+        if self.focused_pane:
+            self.command("pause", session=self.focused_pane.session)
+
+    def action_resume(self) -> None:
+        if self.focused_pane:
+            self.command("resume", session=self.focused_pane.session)
+
+    def action_restart(self) -> None:
+        if self.focused_pane:
+            self.command("restart", session=self.focused_pane.session)
+
+    def action_new_session(self) -> None:
+        def picked(agent: str | None) -> None:
+            if agent:
+                self.command("start", agent=agent)
+
+        if self.agents:
+            self.push_screen(AgentPicker(self.agents), picked)
+        else:
+            self.notify("No agents are configured in fleet.yaml.", severity="warning")
+
+    def action_toggle_feed_filter(self) -> None:
+        feed = self.query_one(EventFeed)
+        follow = not feed.has_class("-follow")
+        feed.set_class(follow, "-follow")
+        pane = self.focused_pane
+        feed.session_filter = pane.session if follow and pane else None
+
+    def action_show_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_detach(self) -> None:
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for agent in self.agents:
+            name = agent["name"]
+            yield SystemCommand(
+                f"Start {name}", f"Start a new {name} session", lambda name=name: self.command("start", agent=name)
+            )
+        pane = self.focused_pane
+        if pane is not None:
+            for action, verb in (("kill", "Kill"), ("pause", "Pause"), ("resume", "Resume"), ("restart", "Restart")):
+                if self.check_action(action, ()):
+                    yield SystemCommand(f"{verb} {pane.session}", f"{verb} the focused session",
+                                        getattr(self, f"action_{action}"))
+            yield SystemCommand("Zoom", "Zoom the focused pane in or out", self.action_zoom)
+        yield SystemCommand("Filter feed", "Show only the focused session's events", self.action_toggle_feed_filter)
+        yield SystemCommand("Detach", "Leave the UI; agents keep running", self.action_detach)
+
+    async def on_unmount(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+
+def run_tui(root: Path) -> int:
+    """Open the command center for the fleet of the repository at `root`; 0 on detach."""
+    from fleet_tui.client import FleetClient
+
+    app = FleetApp(lambda: FleetClient.connect(root))
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,46 @@
+"""The keys of the navigating mode, and the leader key that leaves steering mode.
+
+The leader is ctrl+\\ (Textual "ctrl+backslash"): none of Claude Code, Codex, Gemini CLI
+or Aider binds it, while ctrl+] is readline/prompt_toolkit's character-search, which Aider
+inherits. A steered child in raw mode sees ctrl+\\ as a plain byte it ignores, so taking it
+costs the agent nothing. Configurable with "leader" in the fleet config or settings.json.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+DEFAULT_LEADER = "ctrl+backslash"
+
+# Actions that need a focused pane; the footer greys them out when there is none.
+PANE_ACTIONS = {"steer", "zoom", "kill", "pause", "resume", "restart"}
+
+NAV_BINDINGS = [
+    Binding("left,h", "move('left')", "pane", show=False),
+    Binding("down,j", "move('down')", "pane", show=False),
+    Binding("up,k", "move('up')", "pane", show=False),
+    Binding("right,l", "move('right')", "pane", show=False),
+    Binding("1", "focus_number(1)", "pane", key_display="1-9"),
+    *(Binding(str(n), f"focus_number({n})", show=False) for n in range(2, 10)),
+    Binding("enter,i", "steer", "steer", key_display="⏎/i"),
+    Binding("z", "zoom", "zoom"),
+    Binding("x", "kill", "kill"),
+    Binding("p", "pause", "pause"),
+    Binding("r", "resume", "resume"),
+    Binding("R", "restart", "restart"),
+    Binding("n", "new_session", "new"),
+    Binding("f", "toggle_feed_filter", "filter feed"),
+    Binding("colon", "command_palette", "commands", key_display=":"),
+    Binding("ctrl+p", "command_palette", show=False, priority=True),
+    Binding("question_mark", "show_keys", "keys", key_display="?"),
+    Binding("q", "detach", "detach"),
+    # Priority, so it is seen before the steered pane swallows every key; the key itself
+    # is set at runtime with App.set_keymap({"leader": ...}).
+    Binding(DEFAULT_LEADER, "navigate", "navigate", priority=True, id="leader"),
+]
+
+
+def key_label(key: str) -> str:
+    """How a Textual key name reads in the UI: "ctrl+backslash" -> "ctrl+\\"."""
+    names = {"backslash": "\\", "right_square_bracket": "]", "left_square_bracket": "["}
+    return "+".join(names.get(part, part) for part in key.split("+"))

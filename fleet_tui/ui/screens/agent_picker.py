@@ -1,0 +1,35 @@
+"""Pick a configured agent to start a new session of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class AgentPicker(ModalScreen[str | None]):
+    AUTO_FOCUS = "OptionList"
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+
+    def __init__(self, agents: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.agents = agents
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Start a new session of", id="question")
+            yield OptionList(
+                *(
+                    Option(f"[b]{agent['name']}[/]  [dim]{agent.get('role') or ''}[/]", id=agent["name"])
+                    for agent in self.agents
+                ),
+                id="agents",
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

@@ -1,0 +1,100 @@
+"""Themes from YAML files, and the small settings file that remembers the user's choice."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from textual.theme import Theme
+
+from fleet_tui.errors import FleetError
+
+THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
+DEFAULT_THEME = "fleet-dark"
+
+STATUSES = ("starting", "working", "waiting", "idle", "paused", "exited", "killed", "over_budget")
+
+# Used when the active theme does not define a status colour (e.g. Textual's built-in themes),
+# so that the stylesheet's $status-* variables always resolve.
+STATUS_FALLBACKS = {
+    "starting": "$foreground-muted",
+    "working": "$primary",
+    "waiting": "$warning",
+    "idle": "$foreground-muted",
+    "paused": "$secondary",
+    "exited": "$success",
+    "killed": "$error",
+    "over_budget": "$error",
+}
+
+_COLOURS = ("primary", "secondary", "accent", "background", "surface", "panel", "foreground")
+_COLOURS += ("warning", "error", "success")
+
+
+def status_variable(status: str) -> str:
+    """The theme variable holding a status colour: "over_budget" -> "status-over-budget"."""
+    return "status-" + status.replace("_", "-")
+
+
+def status_variable_defaults(theme_colours: dict[str, str]) -> dict[str, str]:
+    """Status colours taken from a theme's generated colours ("$warning" -> its value)."""
+    return {
+        status_variable(status): theme_colours.get(colour.lstrip("$"), "ansi_default")
+        for status, colour in STATUS_FALLBACKS.items()
+    }
+
+
+def theme_from_data(data: dict[str, Any], source: str = "<theme>") -> Theme:
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise FleetError(f"{source}: a theme needs a 'name'")
+    if "primary" not in data:
+        raise FleetError(f"{source}: theme {data['name']!r} needs a 'primary' colour")
+    statuses = data.get("status") or {}
+    unknown = set(statuses) - set(STATUSES)
+    if unknown:
+        raise FleetError(f"{source}: unknown status colour(s) {', '.join(sorted(unknown))}")
+    return Theme(
+        name=data["name"],
+        dark=bool(data.get("dark", True)),
+        **{key: data[key] for key in _COLOURS if key in data},
+        variables={status_variable(status): colour for status, colour in statuses.items()},
+    )
+
+
+def load_themes(directory: Path = THEMES_DIR) -> list[Theme]:
+    """Every *.yaml theme in a directory, sorted by file name."""
+    themes = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise FleetError(f"{path}: not valid YAML ({error})") from None
+        themes.append(theme_from_data(data, str(path)))
+    return themes
+
+
+def settings_path() -> Path:
+    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config_home) / "fleet-tui" / "settings.json"
+
+
+def load_settings() -> dict[str, Any]:
+    """The UI's own settings; a missing or broken file just means defaults."""
+    try:
+        settings = json.loads(settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def save_setting(key: str, value: Any) -> None:
+    settings = load_settings()
+    settings[key] = value
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,83 @@
+"""Budget meters: how much of each ceiling (time, CPU, memory, tokens, spend) a session used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Static
+
+WARNING_AT = 0.8
+METERS = (("time", "time"), ("cpu", "cpu"), ("memory", "mem"), ("tokens", "tok"), ("cost", "$"))
+
+
+def meter_colour(fraction: float | None) -> str:
+    if fraction is None:
+        return "$foreground-muted"
+    if fraction >= 1.0:
+        return "$error"
+    if fraction >= WARNING_AT:
+        return "$warning"
+    return "$success"
+
+
+def bar(fraction: float | None, width: int = 5) -> str:
+    """A bar of `width` cells as markup, coloured by how close the ceiling is."""
+    if fraction is None:
+        return f"[{meter_colour(None)}]{'╌' * width}[/]"
+    filled = round(min(max(fraction, 0.0), 1.0) * width)
+    return f"[{meter_colour(fraction)}]{'▰' * filled}{'▱' * (width - filled)}[/]"
+
+
+def amount(meter: str, used: float) -> str:
+    """A short human figure for a meter's value."""
+    if meter == "cost":
+        return f"${used:.2f}"
+    if meter == "memory":
+        for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+            if used >= size:
+                return f"{used / size:.0f}{unit}"
+        return f"{used:.0f}B"
+    if meter == "tokens":
+        return f"{used / 1000:.0f}k" if used >= 1000 else f"{used:.0f}"
+    minutes, seconds = divmod(int(used), 60)
+    return f"{minutes}m" if minutes else f"{seconds}s"
+
+
+def tightest(budget: dict[str, Any]) -> tuple[str, float] | None:
+    """The meter closest to its ceiling, which is the one that will stop the agent first."""
+    limited = [
+        (name, meter["fraction"])
+        for name, meter in budget.items()
+        if isinstance(meter, dict) and meter.get("fraction") is not None
+    ]
+    return max(limited, key=lambda item: item[1]) if limited else None
+
+
+def budget_bar(budget: dict[str, Any]) -> str:
+    """The small bar in a pane's border: the tightest meter only."""
+    found = tightest(budget)
+    if found is None:
+        return ""
+    name, fraction = found
+    label = dict(METERS).get(name, name)
+    return f"{label} {bar(fraction)} [{meter_colour(fraction)}]{fraction:.0%}[/]"
+
+
+def meters_markup(session: dict[str, Any]) -> str:
+    budget = session.get("budget") or {}
+    cells = []
+    for meter, label in METERS:
+        values = budget.get(meter)
+        if not values:
+            continue
+        fraction = values.get("fraction")
+        figure = amount(meter, values.get("used") or 0.0)
+        cells.append(f"{label} {bar(fraction, 3)} [{meter_colour(fraction)}]{figure}[/]")
+    return f"[b]{session['name']}[/]\n  " + "  ".join(cells[:3]) + "\n  " + "  ".join(cells[3:])
+
+
+class BudgetMeters(Static):
+    """Every session's meters, two lines each."""
+
+    def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
+        self.update("\n".join(meters_markup(session) for session in sessions) or "no sessions")

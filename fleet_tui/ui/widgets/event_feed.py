@@ -1,0 +1,91 @@
+"""The event feed: what happened in the fleet, newest first, optionally for one session."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+MAX_EVENTS = 2000
+
+# Theme colour per event kind; anything unlisted is muted.
+KIND_COLOURS = {
+    "error": "error",
+    "budget_exceeded": "error",
+    "killed": "error",
+    "budget_warning": "warning",
+    "paused": "warning",
+    "spawned": "success",
+    "resumed": "success",
+    "restarted": "success",
+    "merged": "success",
+    "status": "primary",
+    "exited": "secondary",
+    "prompt": "accent",
+    "fanout": "accent",
+    "discarded": "secondary",
+}
+
+
+class EventFeed(ScrollView, can_focus=True):
+    """Draws only the visible rows, so thousands of events cost nothing."""
+
+    session_filter: reactive[str | None] = reactive(None)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.events: list[dict[str, Any]] = []
+        self._visible: list[dict[str, Any]] = []  # newest first
+
+    def _shows(self, event: dict[str, Any]) -> bool:
+        return self.session_filter is None or event.get("session") == self.session_filter
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        if len(self.events) > MAX_EVENTS:
+            del self.events[: len(self.events) - MAX_EVENTS]
+            self._rebuild()
+        elif self._shows(event):
+            self._visible.insert(0, event)
+            self._resized()
+
+    def watch_session_filter(self) -> None:
+        self._rebuild()
+        self.scroll_home(animate=False)
+        self.border_subtitle = f"only {self.session_filter}" if self.session_filter else ""
+
+    def _rebuild(self) -> None:
+        self._visible = [event for event in reversed(self.events) if self._shows(event)]
+        self._resized()
+
+    def _resized(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._visible))
+        self.refresh()
+
+    def line_text(self, event: dict[str, Any]) -> tuple[str, str, str]:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("ts", 0)))
+        return stamp, event.get("kind", "?"), event.get("message", "")
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        index = scroll_y + y
+        if index >= len(self._visible):
+            return Strip.blank(width, base)
+        stamp, kind, message = self.line_text(self._visible[index])
+        colours = self.app.theme_variables
+        kind_style = Style.parse(colours.get(KIND_COLOURS.get(kind, ""), "")
+                                 or colours.get("foreground-muted", "") or "default")
+        segments = [
+            Segment(stamp + " ", base + Style(dim=True)),
+            Segment(f"{kind[:8]:<8} ", base + kind_style + Style(bold=True)),
+            Segment(message, base),
+        ]
+        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)

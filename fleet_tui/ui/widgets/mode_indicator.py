@@ -1,0 +1,19 @@
+"""NAV or STEER, always in the corner, so the user knows where their keys go."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class ModeIndicator(Static):
+    mode: reactive[str] = reactive("nav")
+    target: reactive[str] = reactive("")
+
+    def render(self) -> str:
+        if self.mode == "steer":
+            return f" STEER {self.target} "
+        return " NAV "
+
+    def watch_mode(self, mode: str) -> None:
+        self.set_class(mode == "steer", "-steer")
