@@ -66,6 +66,22 @@ GEMINI_READY = """\
  workspace (/directory)                                        sandbox                                           /model
  /tmp/sandbox/proj                                             no sandbox                                          Auto""".splitlines()
 
+# aider 0.86.2, first start in a fresh repository, then its prompt.
+AIDER_FIRST = """\
+────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
+Update git name with: git config user.name "Your Name"
+Update git email with: git config user.email "you@example.com"
+You can skip this check with --no-gitignore
+Add .aider* to .gitignore (recommended)? (Y)es/(N)o [Yes]:""".splitlines()
+AIDER_READY = """\
+Aider v0.86.2
+Main model: gpt-4o with diff edit format
+Weak model: gpt-4o-mini
+Git repo: .git with 0 files
+Repo-map: using 4096 tokens, auto refresh
+────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
+>""".splitlines()
+
 
 def spec(preset: str):
     return resolve_agent(parse_config(f"agents:\n  a:\n    preset: {preset}\n"), "a")
@@ -82,7 +98,8 @@ def screen(rows: list[str], height: int = 40) -> list[str]:
 
 
 def test_trust_dialogs_are_waiting_and_match_the_presets_trust_pattern():
-    for preset, rows in (("claude", CLAUDE_TRUST), ("codex", CODEX_TRUST), ("gemini", GEMINI_TRUST)):
+    for preset, rows in (("claude", CLAUDE_TRUST), ("codex", CODEX_TRUST), ("gemini", GEMINI_TRUST),
+                         ("aider", AIDER_FIRST)):
         status, reason = detector(preset).decide(0.1, screen(rows), "")
         assert status == "waiting", (preset, reason)
         assert re.search(spec(preset).trust_dialog["match"], "\n".join(rows)), preset
@@ -94,6 +111,8 @@ def test_ready_patterns_match_the_real_input_boxes():
     assert re.search(spec("codex").ready, "\n".join(CODEX_READY))
     assert re.search(spec("gemini").ready, "\n".join(GEMINI_READY))
     assert re.search(spec("claude").ready, "❯\u00a0")
+    assert re.search(spec("aider").ready, "\n".join(AIDER_READY))
+    assert detector("aider").decide(0.1, screen(AIDER_READY), "")[0] == "idle"
 
 
 def test_waiting_reason_names_the_row_and_the_phrase():
