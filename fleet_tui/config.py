@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import ValidationInfo
 from pydantic import field_validator, model_validator
 
 from fleet_tui.core.names import check_name
@@ -209,6 +210,8 @@ class FleetConfig(Strict):
     check_timeout: Duration = 600.0
     notify: bool = True
     agents: dict[AgentName, AgentConfig]
+    # The folders its presets were looked up in, so resolve_agent finds user presets too.
+    _preset_dirs: list[Path] = PrivateAttr(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -247,7 +250,9 @@ def load_config(path: Path | str, preset_dirs: list[Path] | None = None) -> Flee
 
 def parse_config(text: str, filename: str = CONFIG_NAME, preset_dirs: list[Path] | None = None) -> FleetConfig:
     """Validate fleet.yaml text; `filename` only appears in error messages."""
-    return load_model(text, filename, FleetConfig, context={"preset_dirs": list(preset_dirs or [])})
+    config = load_model(text, filename, FleetConfig, context={"preset_dirs": list(preset_dirs or [])})
+    config._preset_dirs = list(preset_dirs or [])
+    return config
 
 
 def load_model(text: str, filename: str, model: type[BaseModel], context: dict | None = None) -> Any:
@@ -539,7 +544,8 @@ def resolve_agent(config: FleetConfig, name: str, preset_dirs: list[Path] | None
         known = ", ".join(sorted(config.agents)) or "none"
         raise UsageError(f"no agent named {name!r} in the fleet (known: {known})")
     agent = config.agents[name]
-    preset = load_preset(agent.preset, preset_dirs or []) if agent.preset else None
+    dirs = preset_dirs if preset_dirs is not None else config._preset_dirs
+    preset = load_preset(agent.preset, dirs) if agent.preset else None
     command = agent.command or (list(preset.command) if preset else [])
     b = agent.budget
     return AgentSpec(

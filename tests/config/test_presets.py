@@ -27,7 +27,7 @@ def test_user_preset_in_the_repository(tmp_path):
         "name: mine\ncommand: [my-agent]\nmodel_flag: ['--model={model}']\nprompt: {mode: arg, args: [-p, '{prompt}']}\n")
     (tmp_path / "fleet.yaml").write_text("agents:\n  m:\n    preset: mine\n    model: big\n")
     config = load_config(tmp_path / "fleet.yaml")
-    spec = resolve_agent(config, "m", [presets])
+    spec = resolve_agent(config, "m")
     assert spec.argv("hi") == ["my-agent", "--model=big", "-p", "hi"]
     assert "mine" in known_presets([presets]) and "mine" not in known_presets()
 
