@@ -102,6 +102,28 @@ def printable(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable() or ch == "\n")
 
 
+ANSI = re.compile(r"(\x1b\[[0-9;?]*[A-Za-z])")
+
+
+def fit(row: str, width: int) -> str:
+    """Clip a styled row to width cells, so the terminal never wraps (and scrolls) it."""
+    out, used = [], 0
+    for i, part in enumerate(ANSI.split(row)):
+        if i % 2:
+            out.append(part)  # an escape sequence takes no room
+            continue
+        for ch in part:
+            used += cell_width(ch)
+            if used > width:
+                return "".join(out)
+            out.append(ch)
+    return "".join(out)
+
+
+def visible_width(row: str) -> int:
+    return text_width("".join(ANSI.split(row)[::2]))
+
+
 def sgr(style: str, text: str) -> str:
     return f"\x1b[{style}m{text}\x1b[0m" if style and text else text
 
@@ -117,8 +139,10 @@ class Line:
     def rows(self, width: int) -> list[str]:
         indent = sum(text_width(text) for _, text in self.prefix)
         head = "".join(sgr(style, text) for style, text in self.prefix)
-        parts = wrap(self.body, width - indent) if indent < width - 1 else [self.body]
-        return [(head if i == 0 else " " * indent) + sgr(self.style, cut(part, width)) for i, part in enumerate(parts)]
+        if indent >= width - 1:  # too narrow for the prefix: the text matters more
+            head, indent = "", 0
+        parts = [part for para in printable(self.body).split("\n") for part in wrap(para, width - indent)]
+        return [(head if i == 0 else " " * indent) + sgr(self.style, part) for i, part in enumerate(parts)]
 
 
 def bullet(text: str, colour: str = "", style: str = "") -> Line:
@@ -135,8 +159,7 @@ def box(lines: list[Line], width: int) -> list[str]:
     rows = ["╭" + "─" * (width - 2) + "╮"]
     for line in lines:
         for row in line.rows(inner):
-            pad = inner - text_width(re.sub(r"\x1b\[[0-9;]*m", "", row))
-            rows.append("│ " + row + " " * max(pad, 0) + " │")
+            rows.append("│ " + row + " " * max(inner - visible_width(row), 0) + " │")
     rows.append("╰" + "─" * (width - 2) + "╯")
     return rows
 
@@ -602,16 +625,17 @@ class Agent:
         self.add(Line([(GREY, "   ")], "Tip: ask me to fix the failing test.", GREY))
         self.add(Line([]))
 
-    def bottom(self, width: int) -> tuple[list[str], int | None]:
+    def bottom(self, width: int, height: int) -> tuple[list[str], int | None]:
         """The rows under the transcript, and the cursor's column on the input row (None: hidden)."""
         if self.dialog:
             ask = self.dialog
-            lines = [Line([(BOLD, "Edit file")]), Line([(BLUE, ask.path)]), *ask.preview[:8], Line([]),
+            room = max(min(8, height - 11), 0)  # the diff gives way so the question stays on a short screen
+            lines = [Line([(BOLD, "Edit file")]), Line([(BLUE, ask.path)]), *ask.preview[:room], Line([]),
                      Line([(BOLD, QUESTION.format(path=ask.path))])]
             for i, option in enumerate(["1. Yes", "2. No, and tell me what to do differently (esc)"]):
                 chosen = i == ask.choice
                 lines.append(Line([(ACCENT, "❯ " if chosen else "  ")], option, ACCENT if chosen else ""))
-            return box(lines, width) + [sgr(GREY, cut("  enter to confirm · esc to cancel", width))], None
+            return box(lines, width) + [sgr(GREY, "  enter to confirm · esc to cancel")], None
         if self.job:
             spin = SPINNER[int(time.monotonic() / TICK) % len(SPINNER)]
             seconds = int(time.monotonic() - self.started)
@@ -619,13 +643,13 @@ class Agent:
                           "esc to interrupt)", ACCENT).rows(width)[0]
             hint = "  esc to interrupt"
         else:
-            status, hint = sgr(GREY, cut(self.notice, width)), IDLE_HINT
+            status, hint = sgr(GREY, self.notice), IDLE_HINT
         shown = printable(self.text).replace("\n", " ⏎ ")
         room = max(width - 6, 1)
         while text_width(shown) > room:
             shown = shown[1:]  # show the end of a long input, where the cursor is
         rows = box([Line([(GREY, "> ")], shown)], width)
-        return [status, *rows, sgr(GREY, cut(hint, width))], 4 + text_width(shown)
+        return [status, *rows, sgr(GREY, hint)], 4 + text_width(shown)
 
     def draw(self) -> None:
         """Redraw what changed: only rows that differ from the last frame are written."""
@@ -637,10 +661,11 @@ class Agent:
         if (width, height) != self.size:
             self.size, self.screen, self.cursor = (width, height), [], None
             out.append("\x1b[0m\x1b[H\x1b[2J")
-        bottom, column = self.bottom(width)
+        bottom, column = self.bottom(width, height)
         rows = [row for line in self.transcript for row in line.rows(width)]
         rows = rows[-max(height - len(bottom), 0):] if height > len(bottom) else []
         rows = (rows + [""] * (height - len(bottom) - len(rows)) + bottom)[-height:]
+        rows = [fit(row, width) for row in rows]
         for y, row in enumerate(rows):
             if y >= len(self.screen) or self.screen[y] != row:
                 out.append(f"\x1b[{y + 1}H\x1b[2K{row}\x1b[0m")
