@@ -381,14 +381,9 @@ def make_plan(root: Path, style: str, prompt: str) -> Plan:
 
 
 def diff_lines(path: str, before: str, after: str) -> list[Line]:
-    lines = []
-    for row in list(difflib.unified_diff(before.splitlines(), after.splitlines(), path, path, n=1, lineterm=""))[2:]:
-        if row.startswith("@@"):
-            lines.append(Line([(GREY, "      ")], row, GREY))
-        else:
-            style = {"+": ADDED, "-": REMOVED}.get(row[:1], "")
-            lines.append(Line([(GREY, "      ")], row, style))
-    return lines
+    rows = list(difflib.unified_diff(before.splitlines(), after.splitlines(), path, path, n=1, lineterm=""))[2:]
+    styles = {"+": ADDED, "-": REMOVED, "@": GREY}
+    return [Line([(GREY, "      ")], row, styles.get(row[:1], "")) for row in rows]
 
 
 def plural(n: int, word: str) -> str:
@@ -504,7 +499,8 @@ class Agent:
             added, removed = diff_stat(before, edit.text)
             changed.append(f"{edit.path} (+{added} -{removed})")
             self.add(Line([(GREEN, "● "), (BOLD, "Update")], f"({edit.path})"))
-            self.add(result(f"Updated {edit.path} with {plural(added, 'addition')} and {plural(removed, 'removal')}", ""))
+            counts = f"{plural(added, 'addition')} and {plural(removed, 'removal')}"
+            self.add(result(f"Updated {edit.path} with {counts}", ""))
             for line in preview[:14]:
                 self.add(line)
             if len(preview) > 14:

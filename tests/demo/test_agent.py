@@ -54,7 +54,8 @@ def failing_tests(repo):
 
 def changed(repo):
     stat = subprocess.run(["git", "diff", "--numstat"], cwd=repo, capture_output=True, text=True, check=True).stdout
-    return {path: int(added) + int(removed) for added, removed, path in (line.split("\t") for line in stat.splitlines())}
+    rows = (line.split("\t") for line in stat.splitlines())
+    return {path: int(added) + int(removed) for added, removed, path in rows}
 
 
 def test_typed_prompt_asks_then_fixes_the_bug_and_logs_usage(repo, tmp_path):
