@@ -318,7 +318,7 @@ class FleetApp(App[int]):
     def action_new_session(self) -> None:
         def picked(agent: str | None) -> None:
             if agent:
-                self.command("start", agent=agent)
+                self.command("start", agents=[agent])
 
         if self.agents:
             self.push_screen(AgentPicker(self.agents), picked)
@@ -346,7 +346,7 @@ class FleetApp(App[int]):
         for agent in self.agents:
             name = agent["name"]
             yield SystemCommand(
-                f"Start {name}", f"Start a new {name} session", lambda name=name: self.command("start", agent=name)
+                f"Start {name}", f"Start a new {name} session", lambda name=name: self.command("start", agents=[name])
             )
         pane = self.focused_pane
         if pane is not None:

@@ -92,9 +92,9 @@ class RecordedFleet:
     def cmd_restart(self, session: str) -> None:
         self.set_status(session, "starting")
 
-    def cmd_start(self, agent: str, count: int = 1) -> dict[str, Any]:
+    def cmd_start(self, agents: list[str], count: int | None = None) -> dict[str, Any]:
         names = []
-        for _ in range(count):
+        for agent in agents * (count or 1):
             name = f"{agent}-{len(self.sessions) + 1}"
             info = copy.deepcopy(next(iter(self.sessions.values())))
             info.update(name=name, agent=agent, status="starting", branch=f"fleet/{name}")

@@ -207,7 +207,7 @@ async def test_new_session_from_the_agent_picker(fleet):
     async with app.run_test(size=SIZE) as pilot:
         await until_ready(pilot)
         await pilot.press("n", "down", "enter")
-        await fleet.wait_for("start", agent="codex")
+        await fleet.wait_for("start", agents=["codex"])
         await until_ready(pilot, 5)
         assert len(app.query(TerminalPane)) == 5
 

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.color import Color
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 MAX_EVENTS = 2000
+
+
+@lru_cache(maxsize=64)
+def colour_style(colour: str) -> Style:
+    # Theme values may carry alpha ("#d8dee999"), which Rich cannot parse; Textual can.
+    return Style(color=Color.parse(colour).rich_color)
 
 # Theme colour per event kind; anything unlisted is muted.
 KIND_COLOURS = {
@@ -81,8 +89,8 @@ class EventFeed(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         stamp, kind, message = self.line_text(self._visible[index])
         colours = self.app.theme_variables
-        kind_style = Style.parse(colours.get(KIND_COLOURS.get(kind, ""), "")
-                                 or colours.get("foreground-muted", "") or "default")
+        colour = colours.get(KIND_COLOURS.get(kind, "foreground-muted"), "")
+        kind_style = colour_style(colour) if colour else Style()
         segments = [
             Segment(stamp + " ", base + Style(dim=True)),
             Segment(f"{kind[:8]:<8} ", base + kind_style + Style(bold=True)),
