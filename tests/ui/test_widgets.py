@@ -1,0 +1,161 @@
+"""The pieces on their own: tiling, line caching, budget bars, themes and settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet_tui.protocol import ScreenMirror, screen_update
+from fleet_tui.ui import theme
+from fleet_tui.ui.app import FleetApp, osc9
+from fleet_tui.ui.widgets.budget_meters import budget_bar, meter_colour
+from fleet_tui.ui.widgets.pane_grid import MIN_PANE_ROWS, PaneGrid, grid_shape
+from fleet_tui.ui.widgets.terminal_pane import TerminalPane
+
+from .conftest import RecordedFleet, until_ready
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "shape"),
+    [
+        (1, (120, 40), (1, 1)),
+        (2, (120, 40), (2, 1)),  # side by side: wide panes beat flat ones
+        (2, (60, 50), (1, 2)),  # a narrow terminal stacks them
+        (3, (120, 40), (2, 2)),
+        (4, (120, 40), (2, 2)),
+        (6, (180, 40), (3, 2)),
+        (9, (180, 48), (3, 3)),
+        (16, (200, 60), (4, 4)),
+        (20, (100, 40), (4, 5)),  # at most MIN_PANE_COLS wide, the grid scrolls
+    ],
+)
+def test_grid_shape_is_near_square_and_prefers_wide_panes(count, size, shape):
+    assert grid_shape(count, *size) == shape
+
+
+def test_every_count_fits_in_its_grid():
+    for count in range(1, 40):
+        columns, rows = grid_shape(count, 160, 48)
+        assert columns * rows >= count > columns * (rows - 1)
+
+
+def test_osc9_notification_strips_control_characters():
+    assert osc9("claude-1 is waiting\x07\x1b]") == "\x1b]9;claude-1 is waiting]\x07"
+
+
+def test_budget_bar_shows_the_tightest_meter_and_its_warning_colour():
+    budget = {
+        "time": {"used": 60, "limit": 600, "fraction": 0.1},
+        "cost": {"used": 0.85, "limit": 1.0, "fraction": 0.85},
+        "tokens": {"used": 10, "limit": None, "fraction": None},
+    }
+    assert budget_bar(budget) == "$ [$warning]▰▰▰▰▱[/] [$warning]85%[/]"
+    assert budget_bar({}) == ""
+    assert [meter_colour(f) for f in (0.5, 0.8, 1.0, None)] == [
+        "$success", "$warning", "$error", "$foreground-muted"
+    ]
+
+
+def test_shipped_themes_load_with_every_status_colour():
+    themes = {t.name: t for t in theme.load_themes()}
+    assert {"fleet-dark", "fleet-light", "fleet-high-contrast"} <= set(themes)
+    assert not themes["fleet-light"].dark
+    for loaded in themes.values():
+        assert set(loaded.variables) == {theme.status_variable(s) for s in theme.STATUSES}
+
+
+def test_broken_theme_file_is_named_in_the_error(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: bad\ndark: true\n")
+    with pytest.raises(Exception, match=r"bad\.yaml: theme 'bad' needs a 'primary'"):
+        theme.load_themes(tmp_path)
+
+
+async def test_theme_choice_is_remembered_between_runs(isolated_settings):
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_ready(pilot)
+        assert app.theme == "fleet-dark"
+        app.theme = "fleet-high-contrast"
+        await pilot.pause()
+    saved = json.loads((isolated_settings / "fleet-tui" / "settings.json").read_text())
+    assert saved["theme"] == "fleet-high-contrast"
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_ready(pilot)
+        assert app.theme == "fleet-high-contrast"
+
+
+async def test_unchanged_rows_reuse_their_cached_strip():
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until_ready(pilot)
+        pane = app.query_one("#pane-shell-1", TerminalPane)
+        first = [pane.render_line(y) for y in range(3)]
+        assert [pane.render_line(y) for y in range(3)] == first
+        assert all(a is b for a, b in zip(first, [pane.render_line(y) for y in range(3)]))
+        app.handle_message(screen_update(
+            "shell-1", full=False, cols=100, rows=30, lines=[(1, [("changed", 1, None, 0)])],
+            cursor=(18, 6, True), title="", modes={},
+        ))
+        after = [pane.render_line(y) for y in range(3)]
+        assert after[0] is first[0] and after[2] is first[2]
+        assert after[1] is not first[1] and after[1].text.startswith("changed")
+
+
+def test_pane_crops_and_pads_to_its_size():
+    from rich.style import Style
+
+    from fleet_tui.ui.widgets.terminal_pane import line_strip
+
+    line = [("hello ", None, None, 0), ("漢字", 2, "#102030", 1)]
+    assert line_strip(line, 4, None, Style()).text == "hell"
+    padded = line_strip(line, 14, None, Style())
+    assert padded.cell_length == 14 and padded.text.startswith("hello 漢字")
+    cursor = line_strip(line, 14, 1, Style())
+    assert [s.style.reverse for s in cursor if s.text == "e"] == [True]
+
+
+async def test_sixteen_sessions_tile_and_small_terminals_scroll():
+    fleet = RecordedFleet()
+    app = FleetApp(fleet)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await until_ready(pilot)
+        fleet.cmd_start(agents=["claude"], count=12)
+        await until_ready(pilot, 16)
+        grid = app.query_one(PaneGrid)
+        assert grid.columns == 4 and not grid.has_class("-scrolling")
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert grid.has_class("-scrolling")
+        assert all(pane.size.height == MIN_PANE_ROWS - 2 for pane in grid.panes)  # minus the border
+
+
+async def test_mouse_reaches_a_steered_child_that_asked_for_it():
+    fleet = RecordedFleet()
+    app = FleetApp(fleet)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until_ready(pilot)
+        await pilot.press("2", "enter")  # codex-1 enabled SGR any-motion mouse reporting
+        await pilot.click("#pane-codex-1", offset=(5, 3))
+        await fleet.wait_for("input", session="codex-1", data="\x1b[<0;5;3m")
+        assert "\x1b[<0;5;3M" in fleet.typed("codex-1")
+        await pilot.press(app.leader, "1", "enter")  # claude-1 did not: nothing is sent
+        await pilot.click("#pane-claude-1", offset=(5, 3))
+        await pilot.press(app.leader)
+        await fleet.wait_for("input", session="claude-1", data="\x1b[O")
+        assert "\x1b[<" not in fleet.typed("claude-1")
+
+
+async def test_footer_offers_only_the_leader_while_steering():
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until_ready(pilot)
+        assert app.check_action("kill", ()) and not app.check_action("navigate", ())
+        assert app.check_action("resume", ()) is None  # claude-1 is not paused
+        await pilot.press("enter")
+        assert app.check_action("navigate", ())
+        for action in ("quit", "command_palette", "kill", "detach", "focus_next"):
+            assert app.check_action(action, ()) is False
