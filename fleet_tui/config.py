@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import ValidationInfo
 from pydantic import field_validator, model_validator
 
+from fleet_tui.core.budget import Budget
 from fleet_tui.core.names import check_name
 from fleet_tui.errors import UsageError
 
@@ -415,23 +416,6 @@ def _unwrap(annotation: Any) -> Any:
 # Without these a CLI cannot even start, whatever the allowlist says.
 ALWAYS_INHERITED = ("PATH", "HOME", "USER", "SHELL", "LANG", "TERM")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """An agent's limits as plain numbers; None means no limit."""
-
-    time: float | None = None  # wall-clock seconds
-    active: float | None = None  # seconds spent working
-    cpu: float | None = None  # CPU seconds of the whole process tree
-    memory: int | None = None  # bytes
-    tokens: int | None = None
-    cost: float | None = None  # US dollars
-    on_exceed: str = "pause"  # pause | kill
-
-    @property
-    def limited(self) -> bool:
-        return any(v is not None for v in (self.time, self.active, self.cpu, self.memory, self.tokens, self.cost))
 
 
 @dataclass(frozen=True)

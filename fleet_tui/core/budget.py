@@ -27,6 +27,10 @@ class Budget:
     cost: float | None = None
     on_exceed: str = "pause"  # "pause" | "kill"
 
+    @property
+    def limited(self) -> bool:
+        return any(v is not None for v in (self.time, self.active, self.cpu, self.memory, self.tokens, self.cost))
+
     def __post_init__(self) -> None:
         if self.on_exceed not in ("pause", "kill"):
             raise ValueError(f"on_exceed must be 'pause' or 'kill', not {self.on_exceed!r}")

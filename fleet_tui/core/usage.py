@@ -129,7 +129,7 @@ class UsageReader:
     def for_format(cls, fmt: str | None, *, cwd: str | Path, home: str | Path,
                    log_path: str | Path | None = None) -> "UsageReader | None":
         """The reader for a preset's usage format, or None when the agent logs no usage."""
-        if fmt is None:
+        if fmt in (None, "none"):
             return None
         if fmt == "claude-jsonl":
             return ClaudeUsageReader(Path(cwd), Path(home))

@@ -13,7 +13,7 @@ from fleet_tui.errors import FleetError
 DEMO_FLEET_YAML = """\
 # fleet.yaml: the demo fleet. Every agent is the scripted demo agent shipped with fleet_tui.
 checks:
-  tests: python -m unittest -q
+  tests: "{python} -m unittest -q"
 agents:
   careful:
     preset: demo

@@ -39,7 +39,7 @@ def test_fleet_yaml_declares_demo_agents_and_the_tests_check(tmp_path):
     repo = create_demo_repo(tmp_path / "demo")
     assert (repo / "fleet.yaml").read_text() == DEMO_FLEET_YAML
     fleet = yaml.safe_load(DEMO_FLEET_YAML)
-    assert fleet["checks"] == {"tests": "python -m unittest -q"}
+    assert fleet["checks"] == {"tests": "{python} -m unittest -q"}  # the interpreter fleet_tui runs on
     assert {agent["preset"] for agent in fleet["agents"].values()} == {"demo"}
     styles = {agent["args"][1] for agent in fleet["agents"].values()}
     assert styles == {"clean", "big", "sloppy"}

@@ -1,0 +1,354 @@
+"""`fleet-tui`: the command line. Every command talks to the repository's fleet server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from fleet_tui import __version__
+from fleet_tui.client import FleetClient
+from fleet_tui.core import gitrepo
+from fleet_tui.errors import FleetError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fleet-tui", description="Run a fleet of CLI coding agents side by side.")
+    parser.add_argument("--version", action="version", version=f"fleet-tui {__version__}")
+    parser.add_argument("-C", dest="directory", type=Path, default=Path.cwd(),
+                        help="run as if started in this folder (default: here)")
+    parser.add_argument("-c", "--config", type=Path, default=None, help="fleet.yaml to use (default: repo root)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    def command(name: str, help_text: str, func: Callable) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    command("up", "open the TUI (the default): starts the server and configured agents if needed", cmd_up)
+    p = command("demo", "try it with no API key: a demo repository, demo agents and a fan-out", cmd_demo)
+    p.add_argument("--clean", action="store_true", help="stop the demo and remove its files")
+    p.add_argument("--no-tui", action="store_true", help="set the demo up and start its fan-out, but open no TUI")
+    p = command("init", "write a commented fleet.yaml for the agent CLIs installed here", cmd_init)
+    p = command("start", "start sessions of the named agents (default: every configured agent)", cmd_start)
+    p.add_argument("agents", nargs="*")
+    p.add_argument("-n", "--count", type=int, default=None, help="sessions per agent")
+    p = command("status", "list the sessions, their status and budget use", cmd_status)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--explain", metavar="NAME", help="say which signal decided NAME's status, and why")
+    p = command("screen", "print a session's current screen as text", cmd_screen)
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p = command("send", "type TEXT into a session, then Enter", cmd_send)
+    p.add_argument("name")
+    p.add_argument("text")
+    p = command("keys", "send keys to a session, e.g. `keys claude down enter ctrl+c`", cmd_keys)
+    p.add_argument("name")
+    p.add_argument("keys", nargs="+")
+    for name, help_text in (("kill", "kill a session's whole process tree (its worktree stays)"),
+                            ("pause", "stop a session's whole process tree until resumed"),
+                            ("resume", "continue a paused session"),
+                            ("restart", "start a stopped session again in its worktree")):
+        p = command(name, help_text, cmd_control)
+        p.add_argument("name")
+    p = command("log", "print the event log", cmd_log)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
+    p.add_argument("-n", "--limit", type=int, default=50)
+    p = command("audit", "check the audit trail", cmd_audit)
+    p.add_argument("action", choices=["verify"])
+    p = command("fanout", "send one prompt to several new sessions: a run", cmd_fanout)
+    p.add_argument("prompt")
+    p.add_argument("--agents", default=None, help="comma-separated agents, e.g. claude,codex (default: all)")
+    p.add_argument("-n", "--count", type=int, default=1, help="sessions per agent")
+    p.add_argument("--json", action="store_true")
+    p = command("compare", "compare a run's attempts: checks, diff size, time, cost", cmd_compare)
+    p.add_argument("run", nargs="?", help="run id (default: the latest run)")
+    p.add_argument("--json", action="store_true")
+    p = command("merge", "merge an attempt into the base branch and discard the rest of its run", cmd_merge)
+    p.add_argument("name")
+    p.add_argument("--strategy", choices=["merge", "squash", "rebase"], default="merge")
+    p.add_argument("--keep", action="store_true", help="keep the other attempts of the run")
+    p.add_argument("--yes", action="store_true", help="merge without asking")
+    p = command("discard", "remove a session's worktree and branch", cmd_discard)
+    p.add_argument("name")
+    p.add_argument("--keep-branch", action="store_true", help="remove the worktree but keep the branch")
+    command("down", "stop the fleet server and every session", cmd_down)
+    return parser
+
+
+# -- plumbing ----------------------------------------------------------------------------
+
+def _root(args: argparse.Namespace) -> Path:
+    return gitrepo.find_repo_root(args.directory)
+
+
+def _config_path(args: argparse.Namespace, root: Path) -> Path:
+    return (args.config if args.config else root / "fleet.yaml").resolve()
+
+
+async def _client(args: argparse.Namespace, start: bool = True) -> FleetClient:
+    root = _root(args)
+    return await FleetClient.connect(root, start_server=start, config_path=_config_path(args, root))
+
+
+def _call(args: argparse.Namespace, cmd: str, start: bool = True, **params: Any) -> Any:
+    async def go() -> Any:
+        client = await _client(args, start)
+        try:
+            return await client.call(cmd, **params)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+# -- commands ----------------------------------------------------------------------------
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from fleet_tui.ui.app import run_tui
+
+    root = _root(args)
+    return run_tui(root, config_path=_config_path(args, root))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fleet_tui.demo.launch import run_demo
+
+    return run_demo(clean=args.clean, open_tui=not args.no_tui)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from fleet_tui.initcmd import write_fleet_yaml
+
+    path = write_fleet_yaml(_root(args))
+    print(f"wrote {path}: review it, then run `fleet-tui`")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    result = _call(args, "start", agents=args.agents, count=args.count)
+    for name in result["sessions"]:
+        print(f"started {name}")
+    if not result["sessions"]:
+        print("nothing to start")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.explain:
+        info = _call(args, "explain", session=args.explain)
+        if args.json:
+            _print_json(info)
+        else:
+            print(f"{info['name']}: {info['status']} because {info['reason']}")
+        return 0
+    result = _call(args, "status")
+    if args.json:
+        _print_json(result["sessions"])
+        return 0
+    sessions = result["sessions"]
+    if not sessions:
+        print("no sessions: `fleet-tui start` starts the configured agents")
+        return 0
+    rows = [("NAME", "STATUS", "AGENT", "PID", "BRANCH", "TIME", "CPU", "MEM", "COST")]
+    for s in sessions:
+        b = s.get("budget") or {}
+        rows.append((s["name"], s["status"], s["agent"], str(s.get("pid") or "-"), s["branch"],
+                     _meter(b, "time"), _meter(b, "cpu"), _meter(b, "memory"), _meter(b, "cost")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _meter(budget: dict[str, Any], name: str) -> str:
+    meter = budget.get(name) or {}
+    used, limit = meter.get("used"), meter.get("limit")
+    if used is None:
+        return "-"
+    text = _human(name, used)
+    return f"{text}/{_human(name, limit)}" if limit else text
+
+
+def _human(name: str, value: float) -> str:
+    if name in ("time", "active", "cpu"):
+        minutes, seconds = divmod(int(value), 60)
+        return f"{minutes}:{seconds:02d}"
+    if name == "memory":
+        return f"{value / 2**20:.0f}M"
+    if name == "cost":
+        return f"${value:.2f}"
+    return f"{value:,.0f}"
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    result = _call(args, "screen", session=args.name)
+    if args.json:
+        _print_json(result)
+    else:
+        print("\n".join(result["lines"]).rstrip("\n"))
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    _call(args, "send", session=args.name, text=args.text)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    _call(args, "keys", session=args.name, keys=args.keys)
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    result = _call(args, args.command, start=False, session=args.name)
+    if args.command == "kill" and result and result.get("seconds") is not None:
+        print(f"killed {args.name} in {result['seconds']:.2f}s; its worktree stays (`fleet-tui discard` removes it)")
+    else:
+        print(f"{args.command}: {args.name}")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    def show(event: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps(event, default=str), flush=True)
+        else:
+            stamp = time.strftime("%H:%M:%S", time.localtime(event["ts"]))
+            who = event.get("session") or "fleet"
+            print(f"{stamp} {event['kind']:<15} {who:<16} {event['message']}", flush=True)
+
+    if not args.follow:
+        for event in _call(args, "log", start=False, limit=args.limit)["events"]:
+            show(event)
+        return 0
+
+    async def follow() -> None:
+        client = await _client(args, start=False)
+        for event in (await client.call("log", limit=args.limit))["events"]:
+            show(event)
+        await client.attach()
+        async for message in client.messages():
+            if message.get("t") == "event":
+                show(message["event"])
+
+    try:
+        asyncio.run(follow())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from fleet_tui.core.events import AuditStore
+
+    store = AuditStore(gitrepo.git_common_dir(_root(args)) / "fleet" / "audit.jsonl")
+    ok, summary = store.verify()
+    print(summary if ok else f"audit trail BROKEN: {summary}")
+    return 0 if ok else 1
+
+
+def cmd_fanout(args: argparse.Namespace) -> int:
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else []
+    result = _call(args, "fanout", prompt=args.prompt, agents=agents, count=args.count)
+    if args.json:
+        _print_json(result)
+    else:
+        print(result["run"])
+        for name in result["sessions"]:
+            print(f"  {name}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    result = _call(args, "compare", run=args.run)
+    if args.json:
+        _print_json(result)
+        return 0
+    from fleet_tui.comparetable import render_compare
+
+    print(render_compare(result))
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    summary = _call(args, "merge_summary", session=args.name)
+    from fleet_tui.comparetable import render_merge_summary
+
+    print(render_merge_summary(summary))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not merging without confirmation: pass --yes")
+        if input("merge? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("not merged")
+            return 1
+    result = _call(args, "merge", session=args.name, strategy=args.strategy, keep=args.keep)
+    print(f"merged {args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})")
+    for name in result.get("discarded", []):
+        print(f"discarded {name}")
+    return 0
+
+
+def cmd_discard(args: argparse.Namespace) -> int:
+    _call(args, "discard", session=args.name, keep_branch=args.keep_branch)
+    print(f"discarded {args.name}" + (" (branch kept)" if args.keep_branch else ""))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    try:
+        result = _call(args, "down", start=False)
+    except FleetError as error:
+        if "no fleet server" in str(error):
+            print("no fleet server is running for this repository")
+            return 0
+        raise
+    _wait_gone(result["pid"], timeout=10.0)
+    print(f"fleet server stopped ({result['stopped']} running sessions killed)")
+    return 0
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Return once the process has exited, so `down` means everything has stopped."""
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        raise FleetError(f"the fleet server (pid {pid}) is still stopping; check again with `fleet-tui status`")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        func = getattr(args, "func", cmd_up)
+        if not hasattr(args, "command") or args.command is None:
+            args.command = "up"
+        return func(args)
+    except FleetError as error:
+        print(f"fleet-tui: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Talking to a repository's fleet server, starting it first when it is not running."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fleet_tui import protocol
+from fleet_tui.core import gitrepo
+from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.paths import socket_path
+
+SERVER_START_TIMEOUT = 15.0
+
+
+class FleetClient:
+    def __init__(self, root: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.root = root
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._pushed: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._pump = asyncio.get_running_loop().create_task(self._read_forever())
+
+    @classmethod
+    async def connect(cls, root: Path, *, start_server: bool = True, config_path: Path | None = None) -> "FleetClient":
+        root = gitrepo.find_repo_root(root)
+        path = socket_path(root)
+        try:
+            reader, writer = await _open(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if not start_server:
+                raise FleetError("no fleet server is running for this repository: `fleet-tui start` starts one")
+            await asyncio.to_thread(start_server_process, root, config_path)
+            reader, writer = await _open(path)
+        return cls(root, reader, writer)
+
+    async def call(self, cmd: str, **args: Any) -> Any:
+        request_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        self._writer.write(protocol.encode({"id": request_id, "cmd": cmd, "args": args}))
+        await self._writer.drain()
+        reply = await future
+        if not reply.get("ok"):
+            error_type = UsageError if reply.get("exit_code") == 2 else FleetError
+            raise error_type(reply.get("error", "the fleet server refused the request"))
+        return reply.get("result")
+
+    async def attach(self, *, focus: str | None = None) -> None:
+        await self.call("attach", focus=focus)
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            message = await self._pushed.get()
+            if message is None:
+                return
+            yield message
+
+    async def close(self) -> None:
+        self._pump.cancel()
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+    async def _read_forever(self) -> None:
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    break
+                message = protocol.decode(line)
+                if message.get("t") == "reply":
+                    future = self._waiting.pop(message.get("id"), None)
+                    if future is not None and not future.done():
+                        future.set_result(message)
+                else:
+                    self._pushed.put_nowait(message)
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            lost = {"ok": False, "error": "the fleet server went away (`fleet-tui` starts it again)"}
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_result(lost)
+            self._waiting.clear()
+            self._pushed.put_nowait(None)
+
+
+async def _open(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_unix_connection(str(path), limit=protocol.MAX_MESSAGE_BYTES)
+
+
+def start_server_process(root: Path, config_path: Path | None = None) -> None:
+    """Start the repository's server detached (own session, no terminal) and wait until it listens."""
+    from fleet_tui.config import load_config
+
+    load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml is reported here, located, exit 2
+    state_dir = gitrepo.git_common_dir(root) / "fleet"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "server.log"
+    argv = [sys.executable, "-m", "fleet_tui.server", "--root", str(root)]
+    if config_path is not None:
+        argv += ["--config", str(Path(config_path).resolve())]
+    with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+        start = log.tell()
+        process = subprocess.Popen(argv, cwd=root, stdin=devnull, stdout=log, stderr=log,
+                                   start_new_session=True, close_fds=True)
+    path = socket_path(root)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    last = _last_line(log_path, start)
+    raise FleetError(f"the fleet server did not start: {last or 'see ' + str(log_path)}")
+
+
+def _last_line(path: Path, start: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            lines = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""

@@ -1,0 +1,600 @@
+"""The orchestrator: the fleet of one repository, without any UI.
+
+It owns the sessions, starts them in their own worktrees, delivers prompts,
+enforces budgets, and turns everything that happens into events. The server
+exposes it over a socket; tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
+from fleet_tui.core import compare, gitrepo, merge, worktree
+from fleet_tui.core.checks import run_checks_in, to_argv
+from fleet_tui.core.events import EventBus, EventKind
+from fleet_tui.core.keys import encode_key, encode_paste
+from fleet_tui.core.names import check_name
+from fleet_tui.core.session import Session, SessionRecord
+from fleet_tui.errors import FleetError, UsageError
+
+TICK_SECONDS = 0.25  # status detection cadence
+MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
+PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
+PROMPT_READY_TIMEOUT = 90.0
+
+
+class Fleet:
+    def __init__(self, root: Path, config: FleetConfig, bus: EventBus, *, config_path: Path | None = None):
+        self.root = root
+        self.config = config
+        self.config_path = config_path
+        self.bus = bus
+        self.state_dir = gitrepo.fleet_state_dir(root)
+        self.base_branch = config.base or gitrepo.current_branch(root)
+        self.worktree_folder = worktree.worktree_folder(root, config.worktrees)
+        self.sessions: dict[str, Session] = {}
+        self.records: dict[str, SessionRecord] = {}
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.on_screen_change: Callable[[Session], None] = lambda s: None
+        self.on_sessions_change: Callable[[], None] = lambda: None
+        self._tasks: set[asyncio.Task] = set()
+        self._ticker: asyncio.Task | None = None
+        self._load_state()
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def open(cls, root: Path, bus: EventBus, config_path: Path | None = None) -> "Fleet":
+        path = config_path or root / "fleet.yaml"
+        return cls(root, load_config(path), bus, config_path=path)
+
+    # -- persistence: sessions and runs outlive the server process ---------------
+    @property
+    def _state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def _load_state(self) -> None:
+        try:
+            data = json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return
+        for raw in data.get("sessions", []):
+            try:
+                record = SessionRecord(**raw)
+            except TypeError:
+                continue
+            if Path(record.worktree).is_dir():
+                self.records[record.name] = record
+        self.runs = data.get("runs", {})
+
+    def _save_state(self) -> None:
+        data = {"sessions": [r.to_dict() for r in self.records.values()], "runs": self.runs}
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self._state_file)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start_ticking(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def shutdown(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+        for session in list(self.sessions.values()):
+            if session.alive:
+                await session.kill()
+                session.set_status("killed", "the fleet server was stopped")
+            session.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn_task(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def reload_config(self) -> None:
+        """Pick up edits to fleet.yaml; a broken file keeps the old config and says why."""
+        if self.config_path is not None and self.config_path.exists():
+            self.config = load_config(self.config_path)
+
+    def agents_info(self) -> list[dict[str, Any]]:
+        return [{"name": name, "preset": agent.preset, "role": agent.role,
+                 "running": sum(1 for s in self.sessions.values() if s.record.agent == name and s.alive)}
+                for name, agent in self.config.agents.items()]
+
+    def client_settings(self) -> dict[str, Any]:
+        return {"notify": self.config.notify, "base": self.base_branch}
+
+    # -- sessions -----------------------------------------------------------------
+    async def start_agents(self, agents: list[str], *, count: int | None = None,
+                           missing_only: bool = False) -> list[Session]:
+        """Start sessions of the named agents (all configured ones when none are named).
+
+        missing_only starts only agents with no running session: what `fleet-tui` does on open.
+        """
+        names = agents or list(self.config.agents)
+        for name in names:
+            self.agent(name)  # unknown names fail before anything starts
+        started: list[Session] = []
+        for name in names:
+            if missing_only and any(s.record.agent == name and s.alive for s in self.sessions.values()):
+                continue
+            n = count if count is not None else self.config.agents[name].count
+            started += await self.start_agent(name, count=n)
+        return started
+
+    def agent(self, name: str) -> AgentSpec:
+        if name not in self.config.agents:
+            known = ", ".join(sorted(self.config.agents)) or "none"
+            raise UsageError(f"unknown agent {name!r}: fleet.yaml defines {known}")
+        return resolve_agent(self.config, name)
+
+    def get(self, name: str) -> Session:
+        session = self.sessions.get(name)
+        if session is None:
+            if name in self.records:
+                raise FleetError(f"session {name} is not running: `fleet-tui restart {name}` starts it again")
+            known = ", ".join(sorted(self.sessions)) or "none running"
+            raise UsageError(f"no session named {name!r} (sessions: {known})")
+        return session
+
+    def _new_session_name(self, agent: str, run: str | None) -> str:
+        stem = f"{run}-{agent}" if run else agent
+        taken = set(self.sessions) | set(self.records)
+        if stem not in taken:
+            return check_name(stem, "session")
+        n = 2
+        while f"{stem}-{n}" in taken:
+            n += 1
+        return check_name(f"{stem}-{n}", "session")
+
+    async def start_agent(
+        self,
+        agent_name: str,
+        *,
+        count: int = 1,
+        run: str | None = None,
+        prompt: str | None = None,
+        base_ref: str | None = None,
+        cols: int = 120,
+        rows: int = 40,
+    ) -> list[Session]:
+        spec = self.agent(agent_name)
+        started = []
+        for _ in range(count):
+            name = self._new_session_name(agent_name, run)
+            branch = worktree.session_branch(name)
+            wt = await asyncio.to_thread(
+                worktree.create_worktree,
+                self.root,
+                self.worktree_folder,
+                name,
+                branch,
+                base_ref or self.base_branch,
+                copy_files=list(self.config.copy),
+            )
+            record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
+                                   base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt)
+            self.records[name] = record
+            self._save_state()
+            if self.config.setup:
+                await self._run_setup(record)
+            session = self._make_session(record, spec, prompt, cols, rows)
+            started.append(session)
+        return started
+
+    async def _run_setup(self, record: SessionRecord) -> None:
+        results = await asyncio.to_thread(
+            worktree.run_setup, Path(record.worktree), list(self.config.setup), self.config.setup_timeout
+        )
+        for result in results:
+            ok = getattr(result, "ok", None)
+            if ok is None:
+                ok = getattr(result, "exit_code", 1) == 0 and not getattr(result, "timed_out", False)
+            cmd = " ".join(getattr(result, "argv", []) or [str(getattr(result, "command", ""))])
+            self.bus.emit(
+                EventKind.SETUP if ok else EventKind.ERROR,
+                f"setup {'ran' if ok else 'FAILED'}: {cmd}",
+                record.name,
+                ok=ok,
+            )
+
+    def _argv_for(self, spec: AgentSpec, prompt: str | None) -> list[str]:
+        # {python} lets presets (the demo agent) run with the interpreter fleet_tui itself runs on.
+        return [sys.executable if part == "{python}" else part for part in spec.argv(prompt)]
+
+    def _make_session(self, record: SessionRecord, spec: AgentSpec, prompt: str | None,
+                      cols: int = 120, rows: int = 40) -> Session:
+        prompt_as_arg = prompt is not None and spec.prompt_mode == "arg"
+        usage_dir = self.state_dir / "usage"
+        usage_dir.mkdir(exist_ok=True)
+        session = Session(
+            record,
+            argv=self._argv_for(spec, prompt if prompt_as_arg else None),
+            env=spec.env(dict(os.environ)),
+            status_rules=spec.status_rules,
+            budget=spec.budget,
+            usage_format=spec.usage_format,
+            usage_log=usage_dir / f"{record.name}.jsonl",
+            cols=cols,
+            rows=rows,
+            on_change=self.on_screen_change,
+            on_exit=self._session_exited,
+        )
+        try:
+            session.start()
+        except FleetError as error:
+            self.bus.emit(EventKind.ERROR, str(error), record.name)
+            raise
+        self.sessions[record.name] = session
+        self.bus.emit(EventKind.SPAWNED, f"started {record.agent} on {record.branch} (pid {session.pid})",
+                      record.name, pid=session.pid, branch=record.branch, worktree=record.worktree,
+                      argv=session.argv[:1])
+        if prompt is not None:
+            if prompt_as_arg:
+                self._record_prompt(session, prompt, "as an argument")
+            else:
+                # Agents with no flag for a role prompt get it in front of their first prompt.
+                self._spawn_task(self._deliver_when_ready(session, spec, spec.first_prompt(prompt)))
+        self.on_sessions_change()
+        return session
+
+    def _session_exited(self, session: Session) -> None:
+        if session.status == "exited":
+            self.bus.emit(EventKind.EXITED, f"exited with code {session.exit_code}", session.name,
+                          code=session.exit_code)
+        self.on_sessions_change()
+
+    async def restart(self, name: str) -> Session:
+        session = self.sessions.get(name)
+        record = self.records.get(name)
+        if record is None:
+            self.get(name)  # raises the right error
+        if session is not None and session.alive:
+            await session.kill()
+            session.close()
+        spec = self.agent(record.agent)
+        cols, rows = (session.terminal.cols, session.terminal.rows) if session else (120, 40)
+        new = self._make_session(record, spec, None, cols, rows)
+        self.bus.emit(EventKind.RESTARTED, f"restarted {record.agent} in its worktree", name)
+        return new
+
+    async def kill(self, name: str, reason: str = "killed by the user") -> dict[str, Any]:
+        session = self.get(name)
+        if not session.alive:
+            raise FleetError(f"session {name} is not running ({session.status})")
+        session.set_status("killed", reason)
+        report = await session.kill()
+        took = getattr(report, "seconds", None)
+        self.bus.emit(EventKind.KILLED, f"{reason}; worktree kept at {session.record.worktree}", name,
+                      seconds=took)
+        self.on_sessions_change()
+        return {"session": name, "seconds": took}
+
+    def pause(self, name: str, reason: str = "paused by the user") -> None:
+        session = self.get(name)
+        if not session.alive:
+            raise FleetError(f"session {name} is not running ({session.status})")
+        session.pause()
+        session.set_status("paused", reason)
+        self.bus.emit(EventKind.PAUSED, reason, name)
+        self.on_sessions_change()
+
+    def resume(self, name: str) -> None:
+        session = self.get(name)
+        if session.status not in ("paused", "over_budget") or not session.alive:
+            raise FleetError(f"session {name} is not paused ({session.status})")
+        session.resume()
+        session.set_status("working", "resumed by the user")
+        self.bus.emit(EventKind.RESUMED, "resumed", name)
+        self.on_sessions_change()
+
+    # -- input ----------------------------------------------------------------------
+    def input(self, name: str, data: bytes) -> None:
+        self.get(name).write(data)
+
+    def keys(self, name: str, keys: list[str]) -> None:
+        session = self.get(name)
+        modes = session.terminal.modes()
+        try:
+            data = b"".join(encode_key(key, modes) for key in keys)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        session.write(data)
+
+    async def send(self, name: str, text: str) -> None:
+        """Type text into a running session, then submit it."""
+        session = self.get(name)
+        await self._type_prompt(session, text)
+        self._record_prompt(session, text, "typed")
+
+    async def _type_prompt(self, session: Session, text: str) -> None:
+        modes = session.terminal.modes()
+        if "\n" in text and modes.get("bracketed_paste"):
+            session.write(encode_paste(text, True))
+        else:
+            session.write(text.replace("\n", " ").encode())
+        await asyncio.sleep(PROMPT_ENTER_DELAY)
+        session.write(b"\r")
+
+    def _record_prompt(self, session: Session, text: str, how: str) -> None:
+        preview = text if len(text) <= 80 else text[:77] + "..."
+        self.bus.emit(EventKind.PROMPT, f"prompt {how}: {preview}", session.name, prompt=text,
+                      run=session.record.run)
+
+    async def _deliver_when_ready(self, session: Session, spec: AgentSpec, prompt: str) -> None:
+        """Wait for the agent to accept input (answering a first-start trust dialog), then type."""
+        deadline = time.monotonic() + PROMPT_READY_TIMEOUT
+        trust = spec.trust_dialog
+        answered_trust = False
+        ready = re.compile(spec.ready) if spec.ready else None
+        quiet_since = None
+        while time.monotonic() < deadline and session.alive:
+            await asyncio.sleep(0.2)
+            screen = "\n".join(session.terminal.display())
+            if trust and not answered_trust and re.search(trust["match"], screen):
+                session.write(b"".join(encode_key(k, session.terminal.modes()) for k in trust.get("keys", ["enter"])))
+                answered_trust = True
+                self.bus.emit(EventKind.STATUS, "answered the first-start trust dialog", session.name)
+                continue
+            if ready is not None:
+                if ready.search(screen):
+                    break
+            elif session.status == "idle":
+                # No ready pattern: an agent that has drawn something and gone quiet is ready.
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 0.3:
+                    break
+        else:
+            if session.alive:
+                self.bus.emit(EventKind.ERROR, "the agent never became ready; prompt not sent", session.name)
+            return
+        await self._type_prompt(session, prompt)
+        self._record_prompt(session, prompt, "typed once ready")
+
+    # -- runs: one prompt to several sessions -----------------------------------
+    def _next_run_id(self) -> str:
+        numbers = [int(r[1:]) for r in self.runs if r[1:].isdigit()]
+        return f"r{max(numbers, default=0) + 1}"
+
+    async def fanout(self, prompt: str, *, agents: list[str] | None = None, count: int = 1,
+                     sessions: list[str] | None = None, role: str | None = None) -> dict[str, Any]:
+        """Start a run: the prompt goes to N new sessions (agents, repeats allowed) or to running ones.
+
+        New sessions all branch from the same base commit, so their attempts compare fairly.
+        """
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
+        if role is not None:
+            sessions = [s.name for s in self.sessions.values() if s.alive and s.record.role == role]
+            if not sessions:
+                raise UsageError(f"no running session has the role {role!r}")
+        run_id = self._next_run_id()
+        base_commit = gitrepo.head_commit(self.root, self.base_branch)
+        run = {"id": run_id, "prompt": prompt, "base_branch": self.base_branch, "base_commit": base_commit,
+               "created": time.time(), "sessions": []}
+        if sessions:
+            targets = [self.get(name) for name in sessions]
+            for session in targets:
+                if not session.alive:
+                    raise FleetError(f"session {session.name} is not running ({session.status})")
+            self.runs[run_id] = run
+            for session in targets:
+                await self.send(session.name, prompt)
+                run["sessions"].append(session.name)
+        else:
+            names = agents or list(self.config.agents)
+            specs = [self.agent(name) for name in names]  # unknown agents fail before anything starts
+            if count < 1 or count * len(specs) > 32:
+                raise UsageError("a run starts 1 to 32 sessions")
+            self.runs[run_id] = run
+            for spec in specs:
+                started = await self.start_agent(spec.name, count=count, run=run_id, prompt=prompt,
+                                                 base_ref=base_commit)
+                run["sessions"] += [s.name for s in started]
+        self._save_state()
+        self.bus.emit(EventKind.FANOUT, f"run {run_id}: prompt sent to {len(run['sessions'])} sessions "
+                      f"({', '.join(run['sessions'])})", None, run=run_id, sessions=run["sessions"], prompt=prompt)
+        return {"run": run_id, "sessions": run["sessions"], "base_commit": base_commit}
+
+    def latest_run(self) -> str:
+        if not self.runs:
+            raise UsageError("there is no run yet: `fleet-tui fanout \"PROMPT\"` starts one")
+        return max(self.runs, key=lambda r: self.runs[r]["created"])
+
+    # -- compare, merge, discard -------------------------------------------------
+    def run(self, run_id: str | None) -> dict[str, Any]:
+        run_id = run_id or self.latest_run()
+        if run_id not in self.runs:
+            raise UsageError(f"no run named {run_id!r} (runs: {', '.join(self.runs) or 'none'})")
+        return self.runs[run_id]
+
+    def _checks(self) -> dict[str, list[str]]:
+        return {name: self._expand_python(to_argv(cmd)) for name, cmd in self.config.checks.items()}
+
+    @staticmethod
+    def _expand_python(argv: list[str]) -> list[str]:
+        return [sys.executable if part == "{python}" else part for part in argv]
+
+    async def compare(self, run_id: str | None = None) -> dict[str, Any]:
+        """Capture each attempt's work as a commit, run every check in every worktree, rank them."""
+        run = self.run(run_id)
+        attempts = [self.records[n] for n in run["sessions"] if n in self.records]
+        for record in attempts:
+            await asyncio.to_thread(compare.capture_work, record.worktree,
+                                    f"fleet: work of {record.name} for run {run['id']}")
+        results = await asyncio.to_thread(
+            run_checks_in, {r.name: r.worktree for r in attempts}, self._checks(), self.config.check_timeout,
+            max(1, os.cpu_count() or 1))
+        rows, summaries = [], []
+        for record in attempts:
+            diff = await asyncio.to_thread(compare.diff_stats, self.root, record.base_commit, record.branch)
+            session = self.sessions.get(record.name)
+            budget = session.meter.snapshot() if session else {}
+            cost = (budget.get("cost") or {}).get("used")
+            duration = (budget.get("active") or {}).get("used") or (budget.get("time") or {}).get("used") or 0.0
+            checks = results.get(record.name, {})
+            summaries.append(compare.summarize(record.name, diff, checks, cost, duration))
+            for check in checks.values():
+                self.bus.emit(EventKind.CHECK, f"check {check.name} {'passed' if check.passed else 'FAILED'} "
+                              f"in {check.duration:.1f}s", record.name, check=check.name, passed=check.passed)
+            rows.append({
+                "session": record.name, "agent": record.agent, "branch": record.branch,
+                "worktree": record.worktree, "status": session.status if session else "stopped",
+                "duration": duration, "cost": cost,
+                "tokens": (budget.get("tokens") or {}).get("used"),
+                "files_changed": diff.files_changed, "added": diff.added, "removed": diff.removed,
+                "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
+                          for f in diff.files],
+                "checks": {name: {"passed": c.passed, "exit_code": c.exit_code, "duration": c.duration,
+                                  "timed_out": c.timed_out, "output": c.output} for name, c in checks.items()},
+                "checks_passed": sum(c.passed for c in checks.values()), "checks_total": len(checks),
+            })
+        order = {summary.name: i for i, summary in enumerate(compare.rank(summaries))}
+        rows.sort(key=lambda row: order[row["session"]])
+        for i, row in enumerate(rows, start=1):
+            row["rank"] = i
+        moved = await asyncio.to_thread(merge.base_moved, self.root, run["base_branch"], run["base_commit"])
+        self.bus.emit(EventKind.COMPARED, f"run {run['id']} compared: best is "
+                      f"{rows[0]['session'] if rows else 'nothing'}", None, run=run["id"])
+        return {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
+                "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
+                "check_names": list(self.config.checks), "attempts": rows}
+
+    def _record(self, name: str) -> SessionRecord:
+        if name not in self.records:
+            raise UsageError(f"no session named {name!r} (sessions: {', '.join(self.records) or 'none'})")
+        return self.records[name]
+
+    async def merge_summary(self, name: str) -> dict[str, Any]:
+        record = self._record(name)
+        await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
+        base = self._base_of(record)
+        summary = await asyncio.to_thread(merge.merge_summary, self.root, base, record.branch, record.base_commit)
+        others = [n for n in self.runs.get(record.run, {}).get("sessions", []) if n != name and n in self.records]
+        return {**summary, "session": name, "base": base, "discard": others}
+
+    def _base_of(self, record: SessionRecord) -> str:
+        return self.runs.get(record.run, {}).get("base_branch", self.base_branch) if record.run else self.base_branch
+
+    async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
+        """Merge an attempt into the base branch, then clean up the rest of its run unless kept."""
+        record = self._record(name)
+        session = self.sessions.get(name)
+        if session is not None and session.alive and session.status == "working":
+            raise FleetError(f"{name} is still working: wait until it is idle, or `fleet-tui kill {name}` first")
+        base = self._base_of(record)
+        await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
+        result = await asyncio.to_thread(merge.merge_attempt, self.root, base, record.branch, strategy,
+                                         None, record.worktree)
+        self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+                      name, commit=result.commit, strategy=strategy, base=base)
+        discarded = []
+        if not keep:
+            others = [n for n in self.runs.get(record.run, {}).get("sessions", []) if n != name] if record.run else []
+            for other in others:
+                if other in self.records:
+                    await self.discard(other)
+                    discarded.append(other)
+            # The winner's work is on the base branch now; its branch stays as a record of the attempt.
+            await self.discard(name, keep_branch=True)
+        return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files,
+                "discarded": discarded}
+
+    async def discard(self, name: str, keep_branch: bool = False) -> None:
+        record = self._record(name)
+        session = self.sessions.pop(name, None)
+        if session is not None:
+            if session.alive:
+                await session.kill()
+            session.close()
+        await asyncio.to_thread(worktree.remove_worktree, self.root, Path(record.worktree), record.branch,
+                                keep_branch)
+        del self.records[name]
+        self._save_state()
+        self.bus.emit(EventKind.DISCARDED, "worktree removed" + (", branch kept" if keep_branch else
+                      " with its branch"), name, branch=record.branch)
+        self.on_sessions_change()
+
+    # -- the tick: status and budgets -------------------------------------------
+    async def _tick_forever(self) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            n += 1
+            try:
+                self.tick(measure=n % MEASURE_EVERY == 0)
+            except Exception as error:  # one bad tick must not stop status and budgets for good
+                self.bus.emit(EventKind.ERROR, f"internal error in the status tick: {error!r}")
+
+    def tick(self, measure: bool = True) -> None:
+        changed = False
+        for session in list(self.sessions.values()):
+            change = session.detect_status()
+            if change:
+                status, reason = change
+                self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status)
+                changed = True
+            if measure and session.alive:
+                for crossing in session.measure():
+                    self._budget_crossing(session, crossing)
+                changed = True
+        if changed:
+            self.on_sessions_change()
+
+    def _budget_crossing(self, session: Session, crossing: Any) -> None:
+        meter, used, limit = crossing.meter, crossing.used, crossing.limit
+        if crossing.kind == "warning":
+            self.bus.emit(EventKind.BUDGET_WARNING, f"{meter} at 80% of its budget ({_fmt(meter, used)} of "
+                          f"{_fmt(meter, limit)})", session.name, meter=meter, used=used, limit=limit)
+            return
+        action = session.budget.on_exceed
+        self.bus.emit(EventKind.BUDGET_EXCEEDED, f"{meter} budget exceeded ({_fmt(meter, used)} of "
+                      f"{_fmt(meter, limit)}): {'killing' if action == 'kill' else 'pausing'} it",
+                      session.name, meter=meter, used=used, limit=limit, action=action)
+        if not session.alive:
+            return
+        if action == "kill":
+            session.set_status("over_budget", f"{meter} budget exceeded; killed")
+            self._spawn_task(session.kill())
+        else:
+            session.pause()
+            session.set_status("over_budget", f"{meter} budget exceeded; paused (resume to continue)")
+
+    # -- views --------------------------------------------------------------------
+    def status(self) -> list[dict[str, Any]]:
+        infos = [s.info() for s in self.sessions.values()]
+        for name, record in self.records.items():
+            if name not in self.sessions:
+                infos.append({**record.to_dict(), "status": "stopped", "reason": "not started by this server",
+                              "pid": None, "budget": {}, "cols": 0, "rows": 0, "exit_code": None})
+        return sorted(infos, key=lambda i: (i.get("created") or 0, i["name"]))
+
+    def explain(self, name: str) -> dict[str, Any]:
+        session = self.get(name)
+        return {"name": name, "status": session.status, "reason": session.reason,
+                "title": session.terminal.title, "rules": session.status_rules or {}}
+
+
+def _fmt(meter: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if meter in ("time", "active", "cpu"):
+        minutes, seconds = divmod(int(value), 60)
+        return f"{minutes}m{seconds:02d}s"
+    if meter == "memory":
+        return f"{value / 2**20:.0f} MiB"
+    if meter == "cost":
+        return f"${value:.2f}"
+    return f"{int(value):,}"

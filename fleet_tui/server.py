@@ -1,0 +1,387 @@
+"""The fleet server: one per repository, the single source of truth.
+
+It is started on demand by any client, detached into its own session so it
+outlives the shell (and the SSH link) that started it, and stopped by
+`fleet-tui down`. Clients send requests; attached clients also receive every
+event and their sessions' screens: a full snapshot first, then changed lines,
+the focused session at once and the others at most every OTHER_INTERVAL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fleet_tui import __version__, protocol
+from fleet_tui.core import gitrepo
+from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
+from fleet_tui.core.fleet import Fleet
+from fleet_tui.core.session import Session
+from fleet_tui.errors import FleetError
+from fleet_tui.paths import socket_path
+
+FOCUS_INTERVAL = 0.0  # the focused pane is sent as soon as it changes
+OTHER_INTERVAL = 0.1  # the rest at most ten times a second
+SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
+MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
+
+log = logging.getLogger("fleet_tui.server")
+
+
+class ClientConnection:
+    """One connected client and what it has yet to receive."""
+
+    def __init__(self, server: "FleetServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.attached = False
+        self.focus: str | None = None
+        self.pending: dict[str, set[int]] = {}
+        self.last_sent: dict[str, float] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if not self.closed:
+            self.writer.write(protocol.encode(message))
+
+    # -- screens --------------------------------------------------------------------
+    def mark(self, name: str, rows: set[int] | None) -> None:
+        """Rows of a session to send; None means the whole screen."""
+        if rows is None:
+            self.pending[name] = set(range(self.server.fleet.sessions[name].terminal.rows)) | {-1}
+        else:
+            self.pending.setdefault(name, set()).update(rows)
+
+    def flush(self) -> None:
+        self.timer = None
+        if self.closed or not self.pending:
+            return
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > MAX_BUFFERED:
+            self._flush_later(0.05)
+            return
+        now = time.monotonic()
+        wait = None
+        for name in list(self.pending):
+            session = self.server.fleet.sessions.get(name)
+            if session is None:
+                del self.pending[name]
+                continue
+            interval = FOCUS_INTERVAL if name == self.focus else OTHER_INTERVAL
+            due = self.last_sent.get(name, 0.0) + interval
+            if now < due:
+                wait = min(wait or interval, due - now)
+                continue
+            rows = self.pending.pop(name)
+            self.last_sent[name] = now
+            self.send(screen_message(session, rows))
+        if wait is not None:
+            self._flush_later(wait)
+
+    def _flush_later(self, delay: float) -> None:
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(delay, self.flush)
+
+
+def screen_message(session: Session, rows: set[int]) -> dict[str, Any]:
+    term = session.terminal
+    full = -1 in rows
+    wanted = range(term.rows) if full else sorted(y for y in rows if 0 <= y < term.rows)
+    return protocol.screen_update(
+        session.name,
+        full=full,
+        cols=term.cols,
+        rows=term.rows,
+        lines=[(y, term.line(y)) for y in wanted],
+        cursor=(term.cursor_x, term.cursor_y, term.cursor_visible),
+        title=term.title,
+        modes=term.modes(),
+    )
+
+
+class FleetServer:
+    def __init__(self, root: Path, fleet: Fleet, bus: EventBus, store: AuditStore):
+        self.root = root
+        self.fleet = fleet
+        self.bus = bus
+        self.store = store
+        self.clients: set[ClientConnection] = set()
+        self.stopping = asyncio.Event()
+        self._changed: set[str] = set()
+        self._collect_scheduled = False
+        self._sessions_timer: asyncio.TimerHandle | None = None
+        fleet.on_screen_change = self._screen_changed
+        fleet.on_sessions_change = self._sessions_changed
+        bus.listeners.append(self._broadcast_event)
+
+    # -- fan-out of changes to attached clients ----------------------------------------
+    def _screen_changed(self, session: Session) -> None:
+        self._changed.add(session.name)
+        if not self._collect_scheduled:
+            self._collect_scheduled = True
+            asyncio.get_running_loop().call_soon(self._collect)
+
+    def _collect(self) -> None:
+        # Many pty reads between two loop turns become one set of dirty rows per session.
+        self._collect_scheduled = False
+        changed, self._changed = self._changed, set()
+        attached = [c for c in self.clients if c.attached]
+        for name in changed:
+            session = self.fleet.sessions.get(name)
+            if session is None:
+                continue
+            rows = session.terminal.take_dirty()
+            for client in attached:
+                client.mark(name, rows)
+        for client in attached:
+            client.flush()
+
+    def _sessions_changed(self) -> None:
+        if self._sessions_timer is None:
+            self._sessions_timer = asyncio.get_running_loop().call_later(SESSIONS_INTERVAL, self._send_sessions)
+
+    def _send_sessions(self) -> None:
+        self._sessions_timer = None
+        message = {"t": "sessions", "sessions": self.fleet.status()}
+        for client in self.clients:
+            if client.attached:
+                client.send(message)
+
+    def _broadcast_event(self, event: Event) -> None:
+        message = {"t": "event", "event": event.wire()}
+        for client in self.clients:
+            if client.attached:
+                client.send(message)
+
+    # -- connections ----------------------------------------------------------------
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not _same_user(writer):
+            writer.close()
+            return
+        client = ClientConnection(self, reader, writer)
+        self.clients.add(client)
+        try:
+            while not reader.at_eof():
+                try:
+                    line = await reader.readline()
+                except (ConnectionError, ValueError):
+                    break
+                if not line:
+                    break
+                await self._answer(client, line)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            client.closed = True
+            if client.timer:
+                client.timer.cancel()
+            self.clients.discard(client)
+            writer.close()
+
+    async def _answer(self, client: ClientConnection, line: bytes) -> None:
+        request_id = None
+        try:
+            request = protocol.decode(line)
+            request_id = request.get("id")
+            handler = getattr(self, "cmd_" + str(request.get("cmd", "")), None)
+            if handler is None:
+                raise FleetError(f"unknown command {request.get('cmd')!r}")
+            result = await handler(client, **(request.get("args") or {}))
+            client.send({"t": "reply", "id": request_id, "ok": True, "result": result})
+        except FleetError as error:
+            client.send({"t": "reply", "id": request_id, "ok": False, "error": str(error),
+                         "exit_code": error.exit_code})
+        except (ValueError, TypeError) as error:
+            client.send({"t": "reply", "id": request_id, "ok": False, "error": f"bad request: {error}",
+                         "exit_code": 2})
+        except Exception as error:  # the server must survive any one request
+            log.exception("request failed")
+            client.send({"t": "reply", "id": request_id, "ok": False, "error": f"internal error: {error!r}"})
+
+    # -- commands ---------------------------------------------------------------------
+    async def cmd_ping(self, client, **_):
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+
+    async def cmd_status(self, client, **_):
+        return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
+
+    async def cmd_explain(self, client, session: str, **_):
+        return self.fleet.explain(session)
+
+    async def cmd_agents(self, client, **_):
+        self.fleet.reload_config()
+        return {"agents": self.fleet.agents_info()}
+
+    async def cmd_config(self, client, **_):
+        return self.fleet.client_settings()
+
+    async def cmd_start(self, client, agents: list[str] | None = None, count: int | None = None,
+                        missing_only: bool = False, **_):
+        self.fleet.reload_config()
+        started = await self.fleet.start_agents(agents or [], count=count, missing_only=missing_only)
+        return {"sessions": [s.name for s in started]}
+
+    async def cmd_screen(self, client, session: str, **_):
+        term = self.fleet.get(session).terminal
+        return {"lines": term.display(), "cols": term.cols, "rows": term.rows,
+                "cursor": [term.cursor_x, term.cursor_y], "title": term.title}
+
+    async def cmd_input(self, client, session: str, data: str, **_):
+        self.fleet.input(session, data.encode("utf-8", "surrogateescape"))
+        return None
+
+    async def cmd_send(self, client, session: str, text: str, **_):
+        await self.fleet.send(session, text)
+        return None
+
+    async def cmd_keys(self, client, session: str, keys: list[str], **_):
+        self.fleet.keys(session, keys)
+        return None
+
+    async def cmd_resize(self, client, session: str, cols: int, rows: int, **_):
+        self.fleet.get(session).resize(int(cols), int(rows))
+        return None
+
+    async def cmd_focus(self, client, session: str | None = None, **_):
+        client.focus = session
+        return None
+
+    async def cmd_kill(self, client, session: str, **_):
+        return await self.fleet.kill(session)
+
+    async def cmd_pause(self, client, session: str, **_):
+        self.fleet.pause(session)
+
+    async def cmd_resume(self, client, session: str, **_):
+        self.fleet.resume(session)
+
+    async def cmd_restart(self, client, session: str, **_):
+        return {"session": (await self.fleet.restart(session)).name}
+
+    async def cmd_log(self, client, limit: int = 200, **_):
+        entries = self.store.read()[-limit:] if limit else self.store.read()
+        return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
+
+    async def cmd_fanout(self, client, prompt: str, agents: list[str] | None = None, count: int = 1,
+                         sessions: list[str] | None = None, role: str | None = None, **_):
+        self.fleet.reload_config()
+        return await self.fleet.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
+
+    async def cmd_compare(self, client, run: str | None = None, **_):
+        self.fleet.reload_config()
+        return await self.fleet.compare(run)
+
+    async def cmd_diff(self, client, session: str, path: str | None = None, **_):
+        record = self.fleet._record(session)
+        from fleet_tui.core.compare import diff_text
+
+        return {"diff": await asyncio.to_thread(diff_text, self.root, record.base_commit, record.branch, path)}
+
+    async def cmd_merge_summary(self, client, session: str, **_):
+        return await self.fleet.merge_summary(session)
+
+    async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
+        return await self.fleet.merge(session, strategy, keep)
+
+    async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
+        await self.fleet.discard(session, keep_branch)
+
+    async def cmd_attach(self, client, focus: str | None = None, **_):
+        client.attached, client.focus = True, focus
+        client.send({"t": "sessions", "sessions": self.fleet.status()})
+        for name in self.fleet.sessions:
+            client.mark(name, None)
+        for event in list(self.bus.recent)[-100:]:
+            client.send({"t": "event", "event": event.wire()})
+        client.flush()
+        return None
+
+    async def cmd_down(self, client, **_):
+        asyncio.get_running_loop().call_later(0.05, self.stopping.set)
+        return {"stopped": len([s for s in self.fleet.sessions.values() if s.alive]), "pid": os.getpid()}
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    """The socket folder is private already; also check the peer's uid (SO_PEERCRED)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
+async def serve(root: Path, config_path: Path | None = None) -> None:
+    root = gitrepo.find_repo_root(root)
+    state_dir = gitrepo.git_common_dir(root) / "fleet"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(state_dir / "server.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.info("another fleet server already runs for %s", root)
+        return
+    store = AuditStore(state_dir / "audit.jsonl")
+    bus = EventBus(store)
+    fleet = Fleet.open(root, bus, config_path)
+    server = FleetServer(root, fleet, bus, store)
+    path = socket_path(root)
+    if path.exists():
+        path.unlink()
+    old_umask = os.umask(0o177)  # the socket is created 0600: only its user can connect
+    try:
+        listener = await asyncio.start_unix_server(server.handle, path=str(path), limit=protocol.MAX_MESSAGE_BYTES)
+    finally:
+        os.umask(old_umask)
+    (state_dir / "server.pid").write_text(str(os.getpid()))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
+    bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    fleet.start_ticking()
+    try:
+        await server.stopping.wait()
+    finally:
+        listener.close()
+        await fleet.shutdown()
+        bus.emit(EventKind.SERVER, "fleet server stopped")
+        for client in list(server.clients):
+            client.writer.close()
+        if path.exists():
+            path.unlink()
+        (state_dir / "server.pid").unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fleet_tui.server")
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--config", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(serve(args.root, args.config))
+    except FleetError as error:
+        print(f"fleet-tui server: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
