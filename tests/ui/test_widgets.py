@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fleet_tui.protocol import ScreenMirror, screen_update
+from fleet_tui.protocol import screen_update
 from fleet_tui.ui import theme
 from fleet_tui.ui.app import FleetApp, osc9
 from fleet_tui.ui.widgets.budget_meters import budget_bar, meter_colour
