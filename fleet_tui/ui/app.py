@@ -363,10 +363,10 @@ class FleetApp(App[int]):
             await self.client.close()
 
 
-def run_tui(root: Path) -> int:
+def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
 
-    app = FleetApp(lambda: FleetClient.connect(root))
+    app = FleetApp(lambda: FleetClient.connect(root, config_path=config_path))
     app.run()
     return app.return_code or 0
