@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prompt")
     p.add_argument("--agents", default=None, help="comma-separated agents, e.g. claude,codex (default: all)")
     p.add_argument("-n", "--count", type=int, default=1, help="sessions per agent")
+    p.add_argument("--sessions", default=None, help="send to these running sessions instead (comma-separated)")
+    p.add_argument("--role", default=None, help="send to the running sessions of this role instead")
     p.add_argument("--json", action="store_true")
     p = command("compare", "compare a run's attempts: checks, diff size, time, cost", cmd_compare)
     p.add_argument("run", nargs="?", help="run id (default: the latest run)")
@@ -264,8 +267,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_fanout(args: argparse.Namespace) -> int:
-    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else []
-    result = _call(args, "fanout", prompt=args.prompt, agents=agents, count=args.count)
+    def names(text: str | None) -> list[str]:
+        return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+    result = _call(args, "fanout", prompt=args.prompt, agents=names(args.agents), count=args.count,
+                   sessions=names(args.sessions) or None, role=args.role)
     if args.json:
         _print_json(result)
     else:
@@ -348,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug of ours: still one line, the traceback on request
+        if os.environ.get("FLEET_DEBUG"):
+            raise
+        print(f"fleet-tui: internal error: {error!r} (run again with FLEET_DEBUG=1 and report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -45,10 +45,14 @@ def _check_cell(check: dict[str, Any] | None) -> str:
 
 def render_merge_summary(summary: dict[str, Any]) -> str:
     lines = [f"merge {summary['session']} ({summary['branch']}) into {summary['base']}:",
-             f"  {summary.get('commits', 0)} commit(s), {summary.get('files_changed', 0)} file(s), "
+             f"  {len(summary.get('commits', []))} commit(s), {summary.get('files_changed', 0)} file(s), "
              f"+{summary.get('added', 0)}/-{summary.get('removed', 0)}"]
-    for f in summary.get("files", [])[:20]:
-        lines.append(f"    {f.get('status', 'M')} {f['path']} (+{f.get('added', 0)}/-{f.get('removed', 0)})")
+    for commit in summary.get("commits", [])[:10]:
+        lines.append(f"    {commit['commit'][:10]} {commit['subject']}")
+    for path in summary.get("files", [])[:20]:
+        lines.append(f"    {path}")
+    if summary.get("conflicts"):
+        lines.append(f"  WILL CONFLICT in: {', '.join(summary['conflicts'])} (the merge would be refused)")
     if summary.get("base_moved"):
         lines.append(f"  note: {summary['base']} has moved since the run began; the checks ran on the old base")
     others = summary.get("discard", [])

@@ -89,10 +89,12 @@ class Fleet:
     async def shutdown(self) -> None:
         if self._ticker:
             self._ticker.cancel()
-        for session in list(self.sessions.values()):
-            if session.alive:
-                await session.kill()
-                session.set_status("killed", "the fleet server was stopped")
+        running = [s for s in self.sessions.values() if s.alive]
+        for session in running:
+            session.set_status("killed", "the fleet server was stopped")
+        # In parallel: each kill may wait out its grace period (interactive shells ignore TERM).
+        await asyncio.gather(*(session.kill() for session in running))
+        for session in self.sessions.values():
             session.close()
         for task in list(self._tasks):
             task.cancel()
@@ -114,7 +116,7 @@ class Fleet:
                 for name, agent in self.config.agents.items()]
 
     def client_settings(self) -> dict[str, Any]:
-        return {"notify": self.config.notify, "base": self.base_branch}
+        return {"notify": self.config.notify, "base": self.base_branch}  # leader, confirm_kill: user settings
 
     # -- sessions -----------------------------------------------------------------
     async def start_agents(self, agents: list[str], *, count: int | None = None,

@@ -1,0 +1,123 @@
+"""Issue 4 through the real CLI and server: fan out one prompt to demo agents in fresh
+worktrees, run the same checks on every attempt, rank them, merge the winner, clean up
+the rest; and the ways a merge is refused without losing anything."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fleet_tui.demo.repo import create_demo_repo
+from tests.fleet.conftest import FleetCli
+
+FLEET = textwrap.dedent(
+    """\
+    checks:
+      tests: "{python} -m unittest -q"
+    agents:
+      careful: {preset: demo, args: [--style, clean], auto_approve: true}
+      thorough: {preset: demo, args: [--style, big], auto_approve: true}
+      hasty: {preset: demo, args: [--style, sloppy], auto_approve: true}
+      shell: {command: [bash, --norc, --noprofile], role: helper}
+    """
+)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def demo(tmp_path, runtime_dir):
+    repo = create_demo_repo(tmp_path / "calc")
+    (repo / "fleet.yaml").write_text(FLEET)
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "test fleet")
+    cli = FleetCli(repo, runtime_dir)
+    cli.env["FLEET_DEMO_SPEED"] = "40"
+    yield cli
+    cli.run("down", check=False)
+
+
+def fan_out_and_finish(cli: FleetCli, agents: str = "careful,thorough,hasty") -> dict:
+    run = json.loads(cli.run("fanout", "fix the median bug", "--agents", agents, "--json").stdout)
+    for name in run["sessions"]:
+        cli.wait_screen(name, "Cost: $", timeout=30)
+        cli.wait_status(name, "idle", timeout=15)
+    return run
+
+
+def test_fanout_compare_merge_cleans_up(demo):
+    run = fan_out_and_finish(demo)
+    assert run["run"] == "r1"
+    assert run["sessions"] == ["r1-careful", "r1-thorough", "r1-hasty"]
+    infos = {s["name"]: s for s in demo.status()}
+    assert {infos[n]["base_commit"] for n in run["sessions"]} == {run["base_commit"]}, "one base for all"
+
+    # Who got which prompt when is on the record.
+    events = [json.loads(line) for line in demo.run("log", "--json", "-n", "0").stdout.splitlines()]
+    prompted = {e["session"] for e in events if e["kind"] == "prompt"}
+    assert prompted == set(run["sessions"])
+
+    result = json.loads(demo.run("compare", "--json").stdout)
+    order = [a["session"] for a in result["attempts"]]
+    assert order == ["r1-careful", "r1-thorough", "r1-hasty"], result["ranking_rule"]
+    best, bigger, broken = result["attempts"]
+    assert best["checks"]["tests"]["passed"] and bigger["checks"]["tests"]["passed"]
+    assert not broken["checks"]["tests"]["passed"] and "FAILED" in broken["checks"]["tests"]["output"]
+    assert best["added"] + best["removed"] < bigger["added"] + bigger["removed"]
+    assert best["cost"] and best["cost"] > 0, "spend comes from the agent's usage log"
+    assert not result["base_moved"]
+    text = demo.run("compare").stdout
+    assert "r1-careful" in text and "ranking:" in text
+
+    out = demo.run("merge", "r1-careful", "--strategy", "squash", "--yes").stdout
+    assert "merged r1-careful into main" in out
+    tests = subprocess.run([sys.executable, "-m", "unittest", "-q"], cwd=demo.repo, capture_output=True)
+    assert tests.returncode == 0, "the winner's fix is on the base branch"
+    branches = git(demo.repo, "branch", "--list", "fleet/*").split()
+    assert "fleet/r1-thorough" not in branches and "fleet/r1-hasty" not in branches
+    assert "fleet/r1-careful" in branches, "the winner's branch is kept as a record"
+    for name in run["sessions"]:
+        assert not Path(next(iter([]), "") or (demo.repo.parent / "calc.worktrees" / name)).exists()
+    assert demo.status() == []
+
+
+def test_dirty_base_and_conflicts_are_refused_and_nothing_is_lost(demo):
+    run = fan_out_and_finish(demo, "careful,hasty")
+    # A dirty base checkout is never overwritten.
+    calc = demo.repo / "calc.py"
+    calc.write_text(calc.read_text() + "\n# my local edit\n")
+    before = calc.read_text()
+    result = demo.run("merge", "r1-careful", "--yes", check=False)
+    assert result.returncode != 0 and "calc.py" in result.stderr and "Traceback" not in result.stderr
+    assert calc.read_text() == before
+    git(demo.repo, "checkout", "calc.py")
+
+    # Merge one attempt, keep the other; the second then conflicts on calc.py.
+    demo.run("merge", "r1-careful", "--yes", "--keep")
+    head = git(demo.repo, "rev-parse", "HEAD")
+    status = git(demo.repo, "status", "--porcelain")
+    result = demo.run("merge", "r1-hasty", "--yes", check=False)
+    assert result.returncode != 0 and "calc.py" in result.stderr
+    assert git(demo.repo, "rev-parse", "HEAD") == head
+    assert git(demo.repo, "status", "--porcelain") == status
+    assert "r1-hasty" in {s["name"] for s in demo.status()}, "the conflicting attempt is still there"
+
+
+def test_fanout_to_running_sessions_and_discard(demo):
+    demo.run("start", "shell")
+    demo.run("start", "shell")
+    run = json.loads(demo.run("fanout", "echo hello-from-fanout", "--role", "helper", "--json").stdout)
+    assert sorted(run["sessions"]) == ["shell", "shell-2"]
+    for name in run["sessions"]:
+        demo.wait_screen(name, "hello-from-fanout\n")
+    worktree = Path(demo.session("shell-2")["worktree"])
+    demo.run("discard", "shell-2", "--keep-branch")
+    assert not worktree.exists()
+    assert "fleet/shell-2" in git(demo.repo, "branch", "--list", "fleet/*")
+    assert [s["name"] for s in demo.status()] == ["shell"]
+    result = demo.run("fanout", "x", "--agents", "nobody", check=False)
+    assert result.returncode == 2 and "unknown agent" in result.stderr
