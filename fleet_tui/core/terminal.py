@@ -38,9 +38,11 @@ from fleet_tui.protocol import (
 _TOKEN = re.compile(
     r"(?P<text>[^\x00-\x1f\x7f-\x9f]+)"
     r"|\x1b\[(?P<params>[\x30-\x3f]*)(?P<inter>[\x20-\x2f]*)(?P<csi>[\x40-\x7e])"
-    r"|\x1b\](?P<osc_body>[^\x07\x1b\x9c]*)(?P<osc>\x07|\x1b\\|\x9c)"
-    r"|\x1b[P_^X][^\x1b\x9c]*(?P<string>\x1b\\|\x9c)"
-    r"|\x1b(?P<esc_inter>[\x20-\x2f]*)(?P<esc>[\x30-\x7e])"
+    # strings end at BEL (OSC only) or ST; another ESC aborts them
+    r"|\x1b\](?P<osc_body>[^\x07\x1b\x9c]*)(?P<osc>\x07|\x1b\\|\x9c|(?=\x1b[^\\]))"
+    r"|\x1b[P_^X][^\x1b\x9c]*(?P<string>\x1b\\|\x9c|(?=\x1b[^\\]))"
+    # (finals [ ] P X ^ _ open the sequences above, so never end one here)
+    r"|\x1b(?P<esc_inter>[\x20-\x2f]*)(?P<esc>[\x30-\x4f\x51-\x57\x59-\x5a\x5c\x60-\x7e])"
     r"|(?P<newline>\r?\n)"
     r"|(?P<ctl>[\x00-\x1f\x7f-\x9f])"
 )
@@ -50,6 +52,11 @@ _PARTIAL = re.compile(
     r"|[P_^X][^\x1b\x9c]*\x1b?|[\x20-\x2f]*)\Z"
 )
 _MAX_PENDING = 1 << 20  # an unterminated OSC/DCS longer than this is dropped
+_MAX_SEQUENCE = 4096  # likewise an unfinished CSI
+# What can end a string that is still open at the end of a feed().
+_OSC_END = re.compile(r"[\x07\x1b\x9c]")
+_STRING_END = re.compile(r"[\x1b\x9c]")
+_CSI_END = re.compile(r"[^\x20-\x3f]")
 
 # DEC special graphics (ESC ( 0): the line-drawing set.
 _DEC_GRAPHICS = str.maketrans(
@@ -120,7 +127,9 @@ class Terminal:
         self._styles: list[tuple[Color, Color, int]] = [(None, None, 0)]
         self._style_ids: dict[tuple[Color, Color, int], int] = {(None, None, 0): 0}
         self.history: deque[list[Run]] = deque(maxlen=scrollback)
-        self._pending = ""
+        self._pending: list[str] = []  # an escape sequence cut off by the end of a feed()
+        self._pending_len = 0
+        self._pending_end: re.Pattern | None = None  # set while inside an open string
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -209,8 +218,9 @@ class Terminal:
     # ------------------------------------------------------------------ input
     def feed(self, data: str) -> None:
         if self._pending:
-            data = self._pending + data
-            self._pending = ""
+            data = self._resume(data)
+            if not data:
+                return
         draw, csi, control = self._draw, self._csi, self._control
         for m in _TOKEN.finditer(data):
             kind = m.lastgroup
@@ -226,10 +236,8 @@ class Terminal:
             elif kind == "ctl":
                 ch = m.group()
                 if ch == "\x1b":
-                    rest = data[m.start():]
-                    if _PARTIAL.match(rest):
-                        if len(rest) <= _MAX_PENDING:
-                            self._pending = rest
+                    if _PARTIAL.match(data, m.start()):
+                        self._suspend(data[m.start():])
                         return
                 else:
                     control(ch)
@@ -238,6 +246,37 @@ class Terminal:
             elif kind == "osc":
                 self._osc_string(*m.group("osc_body", "osc"))
             # "string": DCS/APC/PM/SOS are swallowed whole
+
+    def _suspend(self, rest: str) -> None:
+        """Keep an unfinished escape sequence for the next feed()."""
+        self._pending = [rest]
+        self._pending_len = len(rest)
+        opener = rest[1:2]
+        self._pending_end = _OSC_END if opener == "]" else _STRING_END if opener and opener in "P_^X" else None
+        if self._pending_end is None and len(rest) > _MAX_SEQUENCE:
+            # no real CSI is this long: discard it up to its final byte
+            self._pending, self._pending_len, self._pending_end = [], _MAX_PENDING + 1, _CSI_END
+
+    def _resume(self, data: str) -> str:
+        """Join a kept sequence with new data. A long string (OSC 52 paste,
+        sixel...) is collected without rescanning it on every feed, and one
+        larger than _MAX_PENDING is dropped whole."""
+        if self._pending_end is not None:
+            end = self._pending_end.search(data)
+            if end is None:
+                self._pending_len += len(data)
+                if self._pending_len <= _MAX_PENDING:
+                    self._pending.append(data)
+                return ""
+            if self._pending_len + end.start() > _MAX_PENDING:
+                # skip the dropped sequence's own terminator (BEL, ST, CSI final),
+                # not a control or an ESC that begins ST or a new sequence
+                ch = data[end.start()]
+                data = data[end.start() + (ch in "\x07\x9c" or "\x40" <= ch <= "\x7e"):]
+                self._pending = []
+        data = "".join(self._pending) + data
+        self._pending, self._pending_len, self._pending_end = [], 0, None
+        return data
 
     # --------------------------------------------------------------- drawing
     def _draw(self, text: str) -> None:
@@ -489,7 +528,7 @@ class Terminal:
     # ------------------------------------------------------------------ OSC
     def _osc_string(self, body: str, terminator: str) -> None:
         number, _, text = body.partition(";")
-        if not number.isdigit():
+        if not number.isdigit() or not terminator:  # aborted by another ESC
             return
         code = int(number[:9])
         if code in (0, 2):
