@@ -367,6 +367,13 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
 
-    app = FleetApp(lambda: FleetClient.connect(root, config_path=config_path))
+    async def connect() -> FleetClient:
+        client = await FleetClient.connect(root, config_path=config_path)
+        # A fresh fleet starts its configured agents; later opens leave killed ones alone.
+        if not (await client.call("status"))["sessions"]:
+            await client.call("start")
+        return client
+
+    app = FleetApp(connect)
     app.run()
     return app.return_code or 0
