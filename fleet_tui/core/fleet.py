@@ -304,7 +304,7 @@ class Fleet:
 
     # -- input ----------------------------------------------------------------------
     def input(self, name: str, data: bytes) -> None:
-        self.get(name).write(data)
+        self.get(name).type(data)
 
     def keys(self, name: str, keys: list[str]) -> None:
         session = self.get(name)
@@ -313,7 +313,7 @@ class Fleet:
             data = b"".join(encode_key(key, modes) for key in keys)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        session.write(data)
+        session.type(data)
 
     async def send(self, name: str, text: str) -> None:
         """Type text into a running session, then submit it."""
@@ -324,9 +324,9 @@ class Fleet:
     async def _type_prompt(self, session: Session, text: str) -> None:
         modes = session.terminal.modes()
         if "\n" in text and modes.get("bracketed_paste"):
-            session.write(encode_paste(text, True))
+            session.type(encode_paste(text, True))
         else:
-            session.write(text.replace("\n", " ").encode())
+            session.type(text.replace("\n", " ").encode())
         await asyncio.sleep(PROMPT_ENTER_DELAY)
         session.write(b"\r")
 

@@ -138,6 +138,11 @@ class Session:
             raise_not_running(self)
         self.proc.write(data)
 
+    def type(self, data: bytes) -> None:
+        """Input from a person (or a prompt typed for them): its echo is not the agent working."""
+        self.write(data)
+        self.detector.on_input(time.monotonic())
+
     def resize(self, cols: int, rows: int) -> None:
         cols, rows = max(2, min(cols, 500)), max(2, min(rows, 300))
         if (cols, rows) == (self.terminal.cols, self.terminal.rows):

@@ -36,6 +36,10 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Output this soon after a keystroke is its echo (a shell, aider's prompt), not work.
+ECHO_WINDOW = 0.2
+
+
 class StatusDetector:
     """Per-session status detection, fed by the orchestrator; keeps the little state it needs."""
 
@@ -54,13 +58,20 @@ class StatusDetector:
         self.idle_after = idle_after
         self.first_output: float | None = None
         self.last_output: float | None = None
+        self.last_input: float | None = None
         self.ready_seen = False
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
+
+    def on_input(self, now: float) -> None:
+        """The user typed into the session at `now`."""
+        self.last_input = now
 
     def on_output(self, now: float) -> None:
         """The pty produced output at `now` (a monotonic clock)."""
         if self.first_output is None:
             self.first_output = now
+        if self.last_input is not None and now - self.last_input < ECHO_WINDOW:
+            return  # the echo of what the user typed is not the agent working
         self.last_output = now
 
     def decide(self, now: float, screen_rows: list[str], title: str = "",
