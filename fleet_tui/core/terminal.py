@@ -569,7 +569,10 @@ class Terminal:
         args = _ints(params)
         arg = args[0] if args else 0
         n = arg or 1
-        if final in "GABCDHKf`d":
+        # With a wrap pending, tmux's cursor sits one past the last column:
+        # CUB counts from there and erasing from there erases nothing.
+        edge = self.cols if self._wrap_pending else self.cursor_x
+        if final in "GABCDHf`d":
             self._wrap_pending = False
         if final == "G" or final == "`":
             self.cursor_x = min(n, self.cols) - 1
@@ -582,7 +585,7 @@ class Terminal:
             self.cursor_x = min(self.cursor_x + n, self.cols - 1)
             self._wrap_pending = False
         elif final == "D":
-            self.cursor_x = max(self.cursor_x - n, 0)
+            self.cursor_x = min(max(edge - n, 0), self.cols - 1)
         elif final == "H" or final == "f":
             self._goto(n - 1, (args[1] if len(args) > 1 else 0) or 1)
         elif final == "K":
@@ -598,23 +601,20 @@ class Terminal:
             self.cursor_x = 0
         elif final == "L" or final == "M":
             self._insert_delete_lines(n if final == "L" else -n)
-        elif final == "P":
+        elif final == "P" and not self._wrap_pending:  # past the edge there is nothing to shift
             self._delete_chars(n)
-        elif final == "@":
-            row = self._lines[self.cursor_y]
-            self._insert_cells(row, self.cursor_x, n)
+        elif final == "@" and not self._wrap_pending:
+            self._insert_cells(self._lines[self.cursor_y], self.cursor_x, n)
             self._touch(self.cursor_y)
-            self._wrap_pending = False
         elif final == "X":
-            self._erase_cells(self.cursor_y, self.cursor_x, min(self.cursor_x + n, self.cols))
-            self._wrap_pending = False
+            self._erase_cells(self.cursor_y, edge, min(edge + n, self.cols))
         elif final == "S":
             self._scroll_up(n)
         elif final == "T":
             if len(args) <= 1:  # CSI Ps ; ... T with more args is mouse tracking
                 self._scroll_down(n)
         elif final == "b":
-            if self._last_char:
+            if self._last_char and char_width(self._last_char) == 1:  # tmux repeats narrow chars only
                 self._draw(self._last_char * min(n, self.cols * self.rows))
         elif final == "r":
             top = (args[0] if args else 0) or 1
@@ -805,6 +805,7 @@ class Terminal:
     def _erase_line(self, how: int) -> None:
         y, x = self.cursor_y, self.cursor_x
         if how == 0:
+            x = self.cols if self._wrap_pending else x
             self._erase_cells(y, x, self.cols)
         elif how == 1:
             self._erase_cells(y, 0, x + 1)
@@ -834,8 +835,9 @@ class Terminal:
     def _insert_delete_lines(self, n: int) -> None:
         y, top, bottom = self.cursor_y, self._top, self._bottom
         if not top <= y <= bottom:
-            return
-        saved = self._top
+            bottom = self.rows - 1  # like tmux: outside the region, act down to the screen's end
+        saved_top, saved_bottom = self._top, self._bottom
+        self._bottom = bottom
         self._top = y
         if n > 0:
             self._scroll_down(n)
@@ -845,9 +847,7 @@ class Terminal:
                 del self._lines[y]
                 self._lines.insert(bottom, self._blank_row())
             self._dirty.update(range(y, bottom + 1))
-        self._top = saved
-        self.cursor_x = 0
-        self._wrap_pending = False
+        self._top, self._bottom = saved_top, saved_bottom  # like tmux, the cursor stays put
 
     def _delete_chars(self, n: int) -> None:
         row, x, cols = self._lines[self.cursor_y], self.cursor_x, self.cols
@@ -860,7 +860,6 @@ class Terminal:
         if row.chars[x] == "":
             row.chars[x] = " "
         self._touch(self.cursor_y)
-        self._wrap_pending = False
 
     # --------------------------------------------------------------- resize
     def resize(self, cols: int, rows: int) -> None:

@@ -28,32 +28,43 @@ RECORDINGS = Path(os.environ.get("FLEET_RECORDINGS")
 RECORDING_NAMES = ["claude-session.bin", "codex-session.bin", "aider-session.bin"]
 
 
-def tmux_screen(data: bytes, tmp_path: Path, cols: int, rows: int, *, colors: bool = False) -> list[str]:
-    """The final screen of a tmux pane that was sent `data`, as capture-pane prints it."""
-    path = tmp_path / f"stream-{uuid.uuid4().hex[:6]}.bin"
-    path.write_bytes(data)
+def tmux_screens(streams: dict[str, bytes], tmp_path: Path, cols: int, rows: int, *,
+                 colors: bool = False) -> dict[str, list[str]]:
+    """The final screens of tmux panes, one window per stream, as capture-pane prints them."""
     sock = f"fleet-test-{uuid.uuid4().hex[:8]}"
     tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8")
-    script = (f"stty -echo -opost; cat {shlex.quote(str(path))}; "
-              f"tmux -L {sock} wait-for -S fed; exec sleep 60")
+    commands: list[str] = ["new-session", "-d", "-x", str(cols), "-y", str(rows), "-n", "w0", "sleep 60",
+                           ";", "set", "-g", "default-size", f"{cols}x{rows}"]
+    for i, data in enumerate(streams.values()):
+        path = tmp_path / f"stream-{uuid.uuid4().hex[:6]}.bin"
+        path.write_bytes(data)
+        script = (f"stty -echo -opost; cat {shlex.quote(str(path))}; "
+                  f"tmux -L {sock} wait-for -S fed{i}; exec sleep 60")
+        commands += [";", "new-window", "-n", f"s{i}", script]
     try:
-        subprocess.run(tmux + ["new-session", "-d", "-x", str(cols), "-y", str(rows), "sh", "-c", script],
-                       env=env, check=True)
-        subprocess.run(tmux + ["wait-for", "fed"], env=env, check=True, timeout=30)
-        # tmux may still be parsing what cat wrote: capture until two agree.
-        previous = None
-        for _ in range(50):
-            out = subprocess.run(tmux + ["capture-pane", "-p", *(["-e"] if colors else []), "-t", "0"],
-                                 env=env, check=True, capture_output=True, text=True).stdout
-            if out == previous:
-                break
-            previous = out
-            time.sleep(0.1)
-        return out.split("\n")[:rows]
+        subprocess.run(tmux + commands, env=env, check=True)
+        screens = {}
+        for i, name in enumerate(streams):
+            subprocess.run(tmux + ["wait-for", f"fed{i}"], env=env, check=True, timeout=30)
+            # tmux may still be parsing what cat wrote: capture until two agree.
+            previous = None
+            for _ in range(50):
+                out = subprocess.run(tmux + ["capture-pane", "-p", *(["-e"] if colors else []), "-t", f"s{i}"],
+                                     env=env, check=True, capture_output=True, text=True).stdout
+                if out == previous:
+                    break
+                previous = out
+                time.sleep(0.05)
+            screens[name] = out.split("\n")[:rows]
+        return screens
     finally:
         subprocess.run(tmux + ["kill-server"], env=env, capture_output=True)
+
+
+def tmux_screen(data: bytes, tmp_path: Path, cols: int, rows: int, *, colors: bool = False) -> list[str]:
+    return tmux_screens({"one": data}, tmp_path, cols, rows, colors=colors)["one"]
 
 
 def ours(data: bytes, cols: int, rows: int) -> Terminal:
@@ -63,6 +74,7 @@ def ours(data: bytes, cols: int, rows: int) -> Terminal:
 
 
 def assert_same_rows(term: Terminal, expected: list[str]) -> None:
+    assert any(expected), "the tmux pane shows nothing: the comparison would prove nothing"
     got = term.display()
     differing = [(y, got[y], expected[y]) for y in range(term.rows) if got[y] != expected[y]]
     assert not differing, "rows differ from tmux (row, ours, tmux):\n" + "\n".join(map(repr, differing))
@@ -145,13 +157,41 @@ EDGE_CASES = {
     "strings are swallowed": "1\x1bP+q544e\x1b\\2\x1b_apc\x1b\\3\x1b]0;title\x074\x1b]8;;http://x\x1b\\5",
     "scroll up and down": "".join(f"r{i}\r\n" for i in range(8)) + "\x1b[2S\x1b[1T",
     "vertical and horizontal absolute moves": "\x1b[5dfive\x1b[20`col20\x1b[3;7fat",
+    # With a wrap pending tmux's cursor is one past the last column.
+    "line feed keeps a pending wrap": "a" * 40 + "\nb",
+    "cursor back from a pending wrap": "a" * 40 + "\x1b[3DX",
+    "cursor forward at a pending wrap": "a" * 40 + "\x1b[CX",
+    "erase line at a pending wrap": "a" * 40 + "\x1b[Kb",
+    "erase chars and display at a pending wrap": "a" * 40 + "\x1b[X\x1b[J",
+    "insert and delete chars at a pending wrap": "a" * 40 + "\x1b[@\x1b[PZ",
+    "backspace at column 0 of a wrapped line": "a" * 40 + "b\x08\x08X",
+    "insert and delete lines outside the region":
+        "1\r\n2\r\n3\r\n4\r\n5\r\n6\x1b[2;3r\x1b[5;1H\x1b[L\x1b[6;1H\x1b[M",
+    "insert and delete lines keep the column": "abc\r\ndef\x1b[1;3H\x1b[LX\x1b[2;2H\x1b[MY",
+    "line feeds below the region do not scroll": "\x1b[2;4r\x1b[8;1H" + "\n" * 10 + "Y",
+    "cursor up stops at the region top": "\x1b[3;6r\x1b[8;1H\x1b[20AU\x1b[4;1H\x1b[20AV",
+    "origin mode clamps to the region": "\x1b[3;6r\x1b[?6h\x1b[20;1HO",
+    "invalid region is ignored": "\x1b[5;3r\x1b[12;1H\nZ",
+    "restore without save goes home": "\x1b[5;5H\x1b8Z",
+    "tabs stop at the last column": "\x1b[1;38H\t\tZ",
+    "repeat skips wide characters": "日\x1b[3bx\x1b[2b",
+    "wide char over a wide char's right half": "日本\x1b[1;2H語",
+    "no autowrap with a wide char at the end": "\x1b[?7l" + "a" * 39 + "日\r\nq",
+    "variation selectors and joiners": "✔\ufe0f ok ❤\ufe0f ok\r\nx\u200by",
+    "C1 controls are ignored": "a\u0085b\u0084c\u008dd",
+    "erase with colour then reset": "\x1b[41m\x1b[2J\x1b[0mx",
 }
 
 
+@pytest.fixture(scope="module")
+def tmux_edge_screens(tmp_path_factory):
+    streams = {name: text.encode() for name, text in EDGE_CASES.items()}
+    return tmux_screens(streams, tmp_path_factory.mktemp("edge"), 40, 12)
+
+
 @pytest.mark.parametrize("case", EDGE_CASES)
-def test_edge_case_matches_tmux(case, tmp_path):
-    data = EDGE_CASES[case].encode()
-    assert_same_rows(ours(data, 40, 12), tmux_screen(data, tmp_path, 40, 12))
+def test_edge_case_matches_tmux(case, tmux_edge_screens):
+    assert_same_rows(ours(EDGE_CASES[case].encode(), 40, 12), tmux_edge_screens[case])
 
 
 def test_dec_line_drawing_matches_tmux_cells(tmp_path):
