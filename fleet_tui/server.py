@@ -285,7 +285,7 @@ class FleetServer:
         return await self.fleet.compare(run)
 
     async def cmd_diff(self, client, session: str, path: str | None = None, **_):
-        record = self.fleet._record(session)
+        record = self.fleet.record_of(session)
         from fleet_tui.core.compare import diff_text
 
         return {"diff": await asyncio.to_thread(diff_text, self.root, record.base_commit, record.branch, path)}

@@ -474,13 +474,13 @@ class Fleet:
                 "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
                 "check_names": list(self.config.checks), "attempts": rows}
 
-    def _record(self, name: str) -> SessionRecord:
+    def record_of(self, name: str) -> SessionRecord:
         if name not in self.records:
             raise UsageError(f"no session named {name!r} (sessions: {', '.join(self.records) or 'none'})")
         return self.records[name]
 
     async def merge_summary(self, name: str) -> dict[str, Any]:
-        record = self._record(name)
+        record = self.record_of(name)
         await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
         base = self._base_of(record)
         summary = await asyncio.to_thread(merge.merge_summary, self.root, base, record.branch, record.base_commit)
@@ -492,7 +492,7 @@ class Fleet:
 
     async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
         """Merge an attempt into the base branch, then clean up the rest of its run unless kept."""
-        record = self._record(name)
+        record = self.record_of(name)
         session = self.sessions.get(name)
         if session is not None and session.alive and session.status == "working":
             raise FleetError(f"{name} is still working: wait until it is idle, or `fleet-tui kill {name}` first")
@@ -515,7 +515,7 @@ class Fleet:
                 "discarded": discarded}
 
     async def discard(self, name: str, keep_branch: bool = False) -> None:
-        record = self._record(name)
+        record = self.record_of(name)
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
