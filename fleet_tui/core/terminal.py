@@ -52,6 +52,7 @@ _PARTIAL = re.compile(
     r"|[P_^X][^\x1b\x9c]*\x1b?|[\x20-\x2f]*)\Z"
 )
 _MAX_PENDING = 1 << 20  # an unterminated OSC/DCS longer than this is dropped
+_PRIVATE = frozenset("<=>?")  # CSI parameter prefixes of private sequences
 _MAX_SEQUENCE = 4096  # likewise an unfinished CSI
 # What can end a string that is still open at the end of a feed().
 _OSC_END = re.compile(r"[\x07\x1b\x9c]")
@@ -107,6 +108,8 @@ def _ints(params: str) -> list[int]:
     """CSI parameters as ints; empty or malformed ones become 0."""
     if not params:
         return []
+    if params.isdigit():
+        return [int(params[:9])]
     try:
         return [int(p) if p else 0 for p in params.split(";")]
     except ValueError:
@@ -221,13 +224,17 @@ class Terminal:
             data = self._resume(data)
             if not data:
                 return
-        draw, csi, control = self._draw, self._csi, self._control
+        draw, csi, sgr, control = self._draw, self._csi, self._sgr, self._control
         for m in _TOKEN.finditer(data):
             kind = m.lastgroup
             if kind == "text":
                 draw(m.group())
             elif kind == "csi":
-                csi(*m.group("params", "inter", "csi"))
+                params, inter, final = m.group("params", "inter", "csi")
+                if final == "m" and not inter and params[:1] not in _PRIVATE:
+                    sgr(params)  # the most common sequence: skip the general dispatch
+                else:
+                    csi(params, inter, final)
             elif kind == "newline":
                 if len(m.group()) == 2:
                     self.cursor_x = 0
@@ -557,7 +564,7 @@ class Terminal:
         if inter:
             return  # cursor style (CSI Ps SP q), DECRQM, DECSTR...: nothing to draw
         private = ""
-        if params and params[0] in "<=>?":
+        if params[:1] in _PRIVATE:
             private, params = params[0], params[1:]
         if final == "m":
             if not private:
