@@ -52,6 +52,7 @@ _PARTIAL = re.compile(
     r"|[P_^X][^\x1b\x9c]*\x1b?|[\x20-\x2f]*)\Z"
 )
 _MAX_PENDING = 1 << 20  # an unterminated OSC/DCS longer than this is dropped
+_MAX_KEPT = 256  # notifications / OSC markers held until taken
 _PRIVATE = frozenset("<=>?")  # CSI parameter prefixes of private sequences
 _MAX_SEQUENCE = 4096  # likewise an unfinished CSI
 # What can end a string that is still open at the end of a feed().
@@ -133,6 +134,11 @@ class Terminal:
         self._pending: list[str] = []  # an escape sequence cut off by the end of a feed()
         self._pending_len = 0
         self._pending_end: re.Pattern | None = None  # set while inside an open string
+        self.title = ""
+        self.bells = 0
+        # Bounded so a session nobody reads from cannot grow without limit.
+        self._notifications: deque[str] = deque(maxlen=_MAX_KEPT)
+        self._osc: deque[tuple[int, str]] = deque(maxlen=_MAX_KEPT)
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -158,10 +164,6 @@ class Terminal:
         self._saved: _Cursor | None = None
         self._saved_alt: _Cursor | None = None
         self._last_char = ""
-        self.title = getattr(self, "title", "")
-        self.bells = getattr(self, "bells", 0)
-        self._notifications: list[str] = getattr(self, "_notifications", [])
-        self._osc: list[tuple[int, str]] = getattr(self, "_osc", [])
         self._modes = {"app_cursor": False, "app_keypad": False, "bracketed_paste": False,
                        "mouse": 0, "mouse_sgr": False, "focus": False, "alt": False, "sync": False}
         self._dirty: set[int] = set()
@@ -171,12 +173,14 @@ class Terminal:
         return dict(self._modes)
 
     def take_notifications(self) -> list[str]:
-        out, self._notifications = self._notifications, []
+        out = list(self._notifications)
+        self._notifications.clear()
         return out
 
     def take_osc(self) -> list[tuple[int, str]]:
         """OSC strings other than title/notify/colour queries, e.g. (7501, "state=idle")."""
-        out, self._osc = self._osc, []
+        out = list(self._osc)
+        self._osc.clear()
         return out
 
     def take_dirty(self) -> set[int]:
@@ -220,7 +224,7 @@ class Terminal:
 
     # ------------------------------------------------------------------ input
     def feed(self, data: str) -> None:
-        if self._pending:
+        if self._pending_len:
             data = self._resume(data)
             if not data:
                 return

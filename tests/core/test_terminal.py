@@ -323,3 +323,13 @@ def test_unterminated_string_does_not_swallow_forever():
     t.feed("\x07after")
     assert t.display()[0] == "after"
     assert (t.title, t.bells) == ("", 0)
+
+
+def test_overlong_sequence_split_across_feeds_is_discarded_whole():
+    t = term()
+    t.feed("a\x1b[")
+    for _ in range(100):
+        t.feed("1;" * 50)  # far longer than any real CSI
+    t.feed("1mb")
+    assert t.display()[0] == "ab"
+    assert t.line(0) == [("ab", None, None, 0)]
