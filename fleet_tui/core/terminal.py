@@ -381,7 +381,7 @@ class Terminal:
         x = self.cursor_x if self._wrap_pending else self.cursor_x - 1
         if x > 0 and row.chars[x] == "":
             x -= 1
-        if x >= 0 and row.chars[x] != " ":
+        if x >= 0 and row.chars[x] != " " and len(row.chars[x]) < 16:  # a cell holds a few marks, not a flood
             row.chars[x] += ch
             row.runs = None
             self._dirty.add(self.cursor_y)
@@ -471,7 +471,7 @@ class Terminal:
 
     def _tab(self, n: int) -> None:
         x = self.cursor_x
-        for _ in range(n):
+        for _ in range(min(n, self.cols)):
             x = min((t for t in self._tabs if t > x), default=self.cols - 1)
         self.cursor_x = min(x, self.cols - 1)
         self._wrap_pending = False
@@ -543,7 +543,7 @@ class Terminal:
             return
         code = int(number[:9])
         if code in (0, 2):
-            self.title = text
+            self.title = text[:1024]
         elif code == 9:
             self._notifications.append(text)
         elif code == 777:

@@ -61,6 +61,8 @@ def test_tab_forward_and_back():
     assert t.display()[0] == "a" + " " * 15 + "b"
     t.feed("\x1b[Zc")
     assert t.display()[0] == "a" + " " * 15 + "c"
+    t.feed("\x1b[999999999Id\x1b[999999999Ze")  # huge counts stop at the edges
+    assert t.display()[0] == "e" + " " * 15 + "c" + " " * 12 + "d"
 
 
 def test_index_next_line_reverse_index_and_scroll_region():
