@@ -192,3 +192,15 @@ def kill_tree(pid: int) -> None:
         for p in procs:
             with contextlib.suppress(psutil.Error):
                 p.send_signal(signal.SIGKILL)
+
+
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a core (/proc schedstat)."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[1])
+    except OSError:
+        pass
+    return total / 1e9

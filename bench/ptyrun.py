@@ -41,8 +41,9 @@ class PtyProgram:
             asyncio.get_running_loop().remove_reader(self.master)
             return
         self.total += len(data)
-        if self.keep:
-            self.buffer += data
+        self.buffer += data
+        if not self.keep and len(self.buffer) > 65536:  # only a tail, for error reports
+            del self.buffer[:-32768]
         for needle, fut in list(self.waiters):
             if not fut.done() and needle in self.buffer:
                 fut.set_result(time.perf_counter())
@@ -59,6 +60,12 @@ class PtyProgram:
             return await asyncio.wait_for(fut, timeout)
         finally:
             self.waiters = [w for w in self.waiters if w[1] is not fut]
+
+    def tail(self) -> str:
+        import re
+
+        text = re.sub(rb"\x1b\[[0-9;?]*[a-zA-Z]|\x1b[()][A-Z0-9]|\x1b[=>]", b"", bytes(self.buffer[-8000:]))
+        return text.decode(errors="replace")[-2000:]
 
     def close(self) -> None:
         try:
