@@ -20,6 +20,7 @@ from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
 from fleet_tui.ui.screens.agent_picker import AgentPicker
+from fleet_tui.ui.screens.compare import CompareScreen
 from fleet_tui.ui.screens.confirm import ConfirmScreen
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
@@ -41,6 +42,9 @@ ACTION_STATUSES = {
     "resume": {"paused"},
     "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
 }
+RUNNING = ACTION_STATUSES["kill"]
+# What stays usable while the prompt bar has the keyboard.
+PROMPT_BAR_ACTIONS = {"command_palette", "show_keys"}
 
 
 def osc9(text: str) -> str:
@@ -241,6 +245,10 @@ class FleetApp(App[int]):
             return action == "navigate"
         if action == "navigate":
             return False
+        if action in keymap.NAV_ACTIONS and action not in PROMPT_BAR_ACTIONS:
+            # The grid's single keys mean nothing over the compare, the diff, a dialog or the prompt bar.
+            if len(self.screen_stack) > 1 or self.query_one(PromptBar).is_open:
+                return False
         if action in keymap.PANE_ACTIONS:
             pane = self.focused_pane
             if pane is None:
@@ -324,6 +332,68 @@ class FleetApp(App[int]):
             self.push_screen(AgentPicker(self.agents), picked)
         else:
             self.notify("No agents are configured in fleet.yaml.", severity="warning")
+
+    def action_toggle_mark(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            pane.marked = not pane.marked
+
+    # ------------------------------------------------------------------ runs
+    def action_open_prompt(self) -> None:
+        running = [info for info in self.sessions.values() if info["status"] in RUNNING]
+        roles = sorted({info["role"] for info in running if info.get("role")})
+        marked = [pane for pane in self.query(TerminalPane) if pane.marked]
+        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles)
+        self.refresh_bindings()
+
+    @on(PromptBar.Closed)
+    def prompt_closed(self) -> None:
+        panes = self.query_one(PaneGrid).panes
+        if panes and self.focused_pane is None:
+            panes[0].focus()
+        self.refresh_bindings()
+
+    @on(PromptBar.Send)
+    def send_prompt(self, message: PromptBar.Send) -> None:
+        """Turn the bar's target into a fan-out; a prompt for several running agents is confirmed first."""
+        target = message.target
+        if target == "new":
+            agents = [agent for agent, count in message.counts.items() for _ in range(count)]
+            if not agents:
+                self.notify("Choose at least one agent.", severity="warning")
+                return
+            self.fan_out(message.prompt, agents=agents)
+            return
+        if target == "marked":
+            sessions = [pane.session for pane in self.query(TerminalPane) if pane.marked]
+            args: dict[str, Any] = {"sessions": sessions}
+        elif target.startswith("role:"):
+            role = target.removeprefix("role:")
+            sessions = [n for n, info in self.sessions.items() if info["status"] in RUNNING and info.get("role") == role]
+            args = {"role": role}
+        else:
+            sessions = [n for n, info in self.sessions.items() if info["status"] in RUNNING]
+            args = {"sessions": sessions}
+        if len(sessions) <= 1:
+            self.fan_out(message.prompt, **args)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fan_out(message.prompt, **args)
+
+        question = f"Send this prompt to {len(sessions)} running sessions: {', '.join(sessions)}?"
+        self.push_screen(ConfirmScreen(question, yes="Send"), answered)
+
+    @work(group="commands")
+    async def fan_out(self, prompt: str, **args: Any) -> None:
+        run = await self.call_server("fanout", prompt=prompt, **args)
+        if run is not None:
+            self.query_one(PromptBar).sent()
+            self.notify(f"run {run['run']}: sent to {', '.join(run['sessions'])}")
+
+    def action_compare(self) -> None:
+        self.push_screen(CompareScreen())
 
     def action_toggle_feed_filter(self) -> None:
         feed = self.query_one(EventFeed)

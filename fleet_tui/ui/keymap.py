@@ -13,7 +13,7 @@ from textual.binding import Binding
 DEFAULT_LEADER = "ctrl+backslash"
 
 # Actions that need a focused pane; the footer greys them out when there is none.
-PANE_ACTIONS = {"steer", "zoom", "kill", "pause", "resume", "restart"}
+PANE_ACTIONS = {"steer", "zoom", "kill", "pause", "resume", "restart", "toggle_mark"}
 
 NAV_BINDINGS = [
     Binding("left,h", "move('left')", "pane", show=False),
@@ -29,6 +29,9 @@ NAV_BINDINGS = [
     Binding("r", "resume", "resume"),
     Binding("R", "restart", "restart"),
     Binding("n", "new_session", "new"),
+    Binding("slash", "open_prompt", "prompt", key_display="/"),
+    Binding("m", "toggle_mark", "mark"),
+    Binding("c", "compare", "compare"),
     Binding("f", "toggle_feed_filter", "filter feed"),
     Binding("colon", "command_palette", "commands", key_display=":"),
     Binding("ctrl+p", "command_palette", show=False, priority=True),
@@ -44,3 +47,7 @@ def key_label(key: str) -> str:
     """How a Textual key name reads in the UI: "ctrl+backslash" -> "ctrl+\\"."""
     names = {"backslash": "\\", "right_square_bracket": "]", "left_square_bracket": "["}
     return "+".join(names.get(part, part) for part in key.split("+"))
+
+
+# The grid's own actions: over another screen or the open prompt bar they are switched off.
+NAV_ACTIONS = {binding.action.split("(")[0] for binding in NAV_BINDINGS} - {"navigate"}

@@ -98,3 +98,18 @@ def save_setting(key: str, value: Any) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     temporary.replace(path)
+
+
+def rich_colours(variables: dict[str, str]) -> dict[str, str]:
+    """The theme's CSS variables as colours Rich can parse: any alpha is flattened onto the background."""
+    from textual.color import Color
+
+    background = Color.parse(variables.get("background", "#000000"))
+    colours = {}
+    for name, value in variables.items():
+        try:
+            colour = Color.parse(value)
+        except Exception:  # not a colour (a text style, a number)
+            continue
+        colours[name] = background.blend(colour.with_alpha(1.0), colour.a).hex6 if colour.a < 1 else colour.hex6
+    return colours

@@ -15,6 +15,8 @@ import pytest
 from fleet_tui.errors import FleetError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fleet.json"
+# A real run of the demo fleet (fan-out, compare, diffs, merge summaries): make_run_fixture.py.
+RUN_FIXTURE = Path(__file__).parent / "fixtures" / "run.json"
 
 
 class RecordedFleet:
@@ -32,6 +34,7 @@ class RecordedFleet:
         self.sessions = {info["name"]: info for info in data["sessions"][:sessions]}
         self.screens = [screen for screen in data["screens"] if screen["s"] in self.sessions]
         self.events = data["events"]
+        self.run = json.loads(RUN_FIXTURE.read_text(encoding="utf-8"))
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.closed = False
         self._pushed: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -102,6 +105,28 @@ class RecordedFleet:
             names.append(name)
         self.push_sessions()
         return {"sessions": names}
+
+    def cmd_fanout(self, prompt: str, agents: list[str] | None = None, count: int = 1,
+                   sessions: list[str] | None = None, role: str | None = None) -> dict[str, Any]:
+        if role is not None:
+            sessions = [n for n, info in self.sessions.items() if info.get("role") == role]
+        if not sessions:
+            sessions = self.cmd_start(agents or [], count)["sessions"]
+        return {"run": "r1", "sessions": sessions, "base_commit": self.run["compare"]["base_commit"]}
+
+    def cmd_compare(self, run: str | None = None) -> dict[str, Any]:
+        return copy.deepcopy(self.run["compare"])
+
+    def cmd_diff(self, session: str, path: str | None = None) -> dict[str, Any]:
+        return {"diff": self.run["diffs"][session][path or ""]}
+
+    def cmd_merge_summary(self, session: str) -> dict[str, Any]:
+        return copy.deepcopy(self.run["merge_summaries"][session])
+
+    def cmd_merge(self, session: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
+        summary = self.run["merge_summaries"][session]
+        return {"base": summary["base"], "strategy": strategy, "commit": "0" * 40, "files": summary["files"],
+                "discarded": [] if keep else summary["discard"]}
 
     def cmd_log(self, limit: int = 100) -> dict[str, Any]:
         return {"events": self.events[-limit:]}

@@ -1,13 +1,134 @@
-"""The prompt bar that will fan one prompt out to several agents (fan-out lands later).
+"""The prompt bar: one prompt, fanned out to new sessions or to sessions already running.
 
-For now it only exists so the layout has its place; it stays hidden.
+The bar only gathers the prompt and the target; the app decides what that means (which
+sessions, whether to ask first), so the bar never talks to the server.
 """
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from typing import Any
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Label, Select, TextArea
+
+SEND_HINT = "ctrl+s send · enter new line · esc close"
 
 
-class PromptBar(Input):
+class AgentCounter(Widget, can_focus=True):
+    """How many new sessions of one agent: +/- or a digit changes it."""
+
+    BINDINGS = [
+        Binding("plus,equals_sign,up", "change(1)", "more", show=False),
+        Binding("minus,down", "change(-1)", "fewer", show=False),
+    ]
+    count: reactive[int] = reactive(1)
+
+    def __init__(self, agent: str, count: int = 1) -> None:
+        super().__init__(id=f"count-{agent}")
+        self.agent = agent
+        self.set_reactive(AgentCounter.count, count)
+
+    def render(self) -> str:
+        return f"{self.agent} [b]×{self.count}[/]"
+
+    def action_change(self, step: int) -> None:
+        self.count = max(0, min(9, self.count + step))
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.character.isdigit():
+            event.stop()
+            self.count = int(event.character)
+
+    def on_click(self) -> None:
+        self.count = (self.count + 1) % 10
+
+    def watch_count(self, count: int) -> None:
+        self.set_class(count == 0, "-zero")
+
+
+class PromptBar(Vertical):
+    BINDINGS = [
+        # ctrl+s reaches us over SSH too (Textual's raw mode turns XON/XOFF off).
+        Binding("ctrl+s,alt+enter", "send", "send", priority=True),
+        Binding("escape", "close", "close"),
+    ]
+
+    class Send(Message):
+        """Send `prompt` to `target`: "new" (with agent counts), "all", "marked" or "role:NAME"."""
+
+        def __init__(self, prompt: str, target: str, counts: dict[str, int]) -> None:
+            super().__init__()
+            self.prompt = prompt
+            self.target = target
+            self.counts = counts
+
+    class Closed(Message):
+        pass
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder="prompt for the fleet…", id=id)
+        super().__init__(id=id)
+        self.border_title = "prompt"
+        self.border_subtitle = SEND_HINT
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="targets"):
+            yield Label("to", id="to")
+            yield Select([("new sessions", "new")], value="new", allow_blank=False, compact=True, id="target")
+            yield Horizontal(id="counters")
+        yield TextArea(id="prompt-text", compact=True, placeholder="what should the fleet do?")
+
+    @property
+    def is_open(self) -> bool:
+        return self.has_class("-open")
+
+    def open(self, agents: list[dict[str, Any]], *, running: int, marked: int, roles: list[str]) -> None:
+        """Show the bar with targets that make sense right now, keeping what was typed."""
+        options = [("new sessions", "new")]
+        if running:
+            options.append((f"all running ({running})", "all"))
+        if marked:
+            options.append((f"marked panes ({marked})", "marked"))
+        options += [(f"role {role}", f"role:{role}") for role in roles]
+        target = self.query_one("#target", Select)
+        previous = target.value
+        target.set_options(options)
+        values = [value for _, value in options]
+        # Marking panes says where the next prompt goes.
+        target.value = "marked" if marked else previous if previous in values else "new"
+        counters = self.query_one("#counters")
+        known = {counter.agent: counter.count for counter in counters.query(AgentCounter)}
+        counters.remove_children()
+        counters.mount_all(AgentCounter(a["name"], known.get(a["name"], 1)) for a in agents)
+        self._show_counters(target.value)
+        self.add_class("-open")
+        self.query_one(TextArea).focus()
+
+    def action_close(self) -> None:
+        self.remove_class("-open")
+        self.post_message(self.Closed())
+
+    def action_send(self) -> None:
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self.notify("Type a prompt first.", severity="warning")
+            return
+        counts = {counter.agent: counter.count for counter in self.query(AgentCounter)}
+        self.post_message(self.Send(text, str(self.query_one("#target", Select).value), counts))
+
+    def sent(self) -> None:
+        """The prompt went out: clear it for the next one and get out of the way."""
+        self.query_one(TextArea).clear()
+        self.action_close()
+
+    @on(Select.Changed, "#target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        self._show_counters(event.value)
+
+    def _show_counters(self, target: object) -> None:
+        self.query_one("#counters").display = target == "new"

@@ -87,6 +87,7 @@ class TerminalPane(Widget, can_focus=True):
 
     steering: reactive[bool] = reactive(False, init=False)
     attention: reactive[bool] = reactive(False)
+    marked: reactive[bool] = reactive(False, init=False)  # a target of the next prompt
 
     class Input(Message):
         """Bytes for the session's pty, already encoded the way a terminal would."""
@@ -166,12 +167,17 @@ class TerminalPane(Widget, can_focus=True):
             self.set_class(name == status, f"-{name.replace('_', '-')}")
         symbol = STATUS_SYMBOLS.get(status, "?")
         variable = "$status-" + status.replace("_", "-")
-        self.border_title = f"[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
+        mark = "[$accent]✚[/] " if self.marked else ""
+        self.border_title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
         bar = budget_bar(info.get("budget") or {})
         self.border_subtitle = f"{info.get('branch') or ''}  {bar}".strip()
 
     def watch_attention(self, attention: bool) -> None:
         self.set_class(attention, "-attention")
+
+    def watch_marked(self, marked: bool) -> None:
+        self.set_class(marked, "-marked")
+        self.update_info(self.info)
 
     def watch_steering(self, steering: bool) -> None:
         self.set_class(steering, "-steering")

@@ -1,0 +1,163 @@
+"""The compare screen: a run's attempts side by side, ranked, one key from the diff or the merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from fleet_tui.ui.theme import rich_colours
+from fleet_tui.comparetable import _duration
+from fleet_tui.errors import FleetError
+
+
+def check_cell(check: dict[str, Any] | None, colours: dict[str, str]) -> Text:
+    if not check:
+        return Text("-", style="dim")
+    if check.get("timed_out"):
+        return Text("timeout", style=f"bold {colours['warning']}")
+    return Text("pass", style=colours["success"]) if check.get("passed") else Text("FAIL", style=f"bold {colours['error']}")
+
+
+class CompareScreen(Screen):
+    """Runs `compare` (which runs the checks in every worktree) in a worker, then lists the attempts."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "back"),
+        Binding("enter", "diff", "diff", key_display="⏎", priority=True),
+        Binding("o", "output", "check output"),
+        Binding("m", "merge", "merge"),
+        Binding("r", "refresh", "re-run checks"),
+    ]
+
+    def __init__(self, run: str | None = None) -> None:
+        super().__init__()
+        self.run_id = run
+        self.result: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="compare"):
+            yield Label("comparing…", id="run-title")
+            yield Label("", id="base-moved")
+            yield DataTable(id="attempts", cursor_type="row", zebra_stripes=True)
+            yield Label("", id="ranking-rule")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#base-moved").display = False
+        self.action_refresh()
+
+    @work(exclusive=True, group="compare")
+    async def action_refresh(self) -> None:
+        table = self.query_one(DataTable)
+        table.loading = True
+        try:
+            self.result = await self.app.client.call("compare", run=self.run_id)
+        except FleetError as error:
+            self.notify(str(error), severity="error")
+            self.query_one("#run-title", Label).update(Text(str(error), style="bold"))
+            return
+        finally:
+            table.loading = False
+        self.run_id = self.result["run"]
+        self.show(self.result)
+
+    def show(self, result: dict[str, Any]) -> None:
+        self.query_one("#run-title", Label).update(Text.assemble(
+            (f"run {result['run']} ", "bold"), (repr(result["prompt"]), "italic"),
+            (f"   base {result['base_branch']} @ {result['base_commit'][:10]}", "dim")))
+        moved = self.query_one("#base-moved", Label)
+        moved.display = bool(result.get("base_moved"))
+        moved.update(f"⚠ {result['base_branch']} has moved since the run began: the checks ran on the old base.")
+        self.query_one("#ranking-rule", Label).update(Text.assemble(("ranking: ", "bold"), result["ranking_rule"]))
+        table = self.query_one(DataTable)
+        selected = self.selected
+        table.clear(columns=True)
+        check_names = result.get("check_names", [])
+        colours = rich_colours(self.app.get_css_variables())
+        table.add_columns("#", "attempt", "agent", "status", "time", "cost", "files", "+/-", *check_names)
+        for attempt in result["attempts"]:
+            checks = attempt.get("checks", {})
+            cost = attempt.get("cost")
+            table.add_row(
+                Text(str(attempt["rank"]), style="bold"), attempt["session"], attempt["agent"], attempt["status"],
+                _duration(attempt.get("duration")), f"${cost:.2f}" if cost is not None else "-",
+                str(attempt.get("files_changed", 0)),
+                Text.assemble((f"+{attempt.get('added', 0)}", colours["success"]), "/",
+                              (f"-{attempt.get('removed', 0)}", colours["error"])),
+                *(check_cell(checks.get(name), colours) for name in check_names),
+                key=attempt["session"],
+            )
+        if selected is not None and selected["session"] in table.rows:
+            table.move_cursor(row=table.get_row_index(selected["session"]))
+        table.focus()
+
+    @property
+    def selected(self) -> dict[str, Any] | None:
+        if not self.result or not self.result["attempts"]:
+            return None
+        table = self.query_one(DataTable)
+        row = min(table.cursor_row, len(self.result["attempts"]) - 1)
+        return self.result["attempts"][row]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("diff", "output", "merge") and self.selected is None:
+            return None
+        return True
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_diff()
+
+    def action_diff(self) -> None:
+        from fleet_tui.ui.screens.diff import DiffScreen
+
+        if self.result and self.selected:
+            self.app.push_screen(DiffScreen(self.result["attempts"], self.selected["session"]))
+
+    def action_output(self) -> None:
+        if self.selected:
+            self.app.push_screen(CheckOutputScreen(self.selected))
+
+    def action_merge(self) -> None:
+        from fleet_tui.ui.screens.merge import MergeScreen
+
+        attempt = self.selected
+        if attempt is None:
+            return
+
+        def merged(result: dict[str, Any] | None) -> None:
+            if result is not None:
+                self.dismiss()
+
+        self.app.push_screen(MergeScreen(attempt["session"]), merged)
+
+
+class CheckOutputScreen(ModalScreen[None]):
+    """Every check's full output for one attempt: what failed, and why."""
+
+    BINDINGS = [Binding("escape,q,o", "dismiss(None)", "close")]
+
+    def __init__(self, attempt: dict[str, Any]) -> None:
+        super().__init__()
+        self.attempt = attempt
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="output-dialog"):
+            yield Label(Text(f"checks of {self.attempt['session']}", style="bold"))
+            with VerticalScroll():
+                checks = self.attempt.get("checks", {})
+                colours = rich_colours(self.app.get_css_variables())
+                if not checks:
+                    yield Static("No checks are configured (checks: in fleet.yaml).")
+                for name, check in checks.items():
+                    yield Static(Text.assemble(check_cell(check, colours), f"  {name}  ",
+                                               (f"exit {check.get('exit_code')}, {check.get('duration', 0):.1f}s",
+                                                "dim")), classes="check-title")
+                    yield Static(Text(check.get("output") or "(no output)"), classes="check-output")

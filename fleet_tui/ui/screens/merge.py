@@ -1,0 +1,125 @@
+"""The approval gate before a merge: what lands on the base branch, how, and what is thrown away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Static
+
+from fleet_tui.ui.theme import rich_colours
+from fleet_tui.errors import FleetError
+
+STRATEGIES = ("merge", "squash", "rebase")
+
+
+class MergeScreen(ModalScreen[dict[str, Any] | None]):
+    """Dismisses with the server's merge result, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+
+    def __init__(self, session: str) -> None:
+        super().__init__()
+        self.session = session
+        self.summary: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(Text(f"Merge {self.session}?", style="bold"), id="question")
+            with VerticalScroll(id="summary"):
+                yield Static(id="summary-text")
+            with Horizontal(id="options"):
+                with RadioSet(id="strategy"):
+                    for strategy in STRATEGIES:
+                        yield RadioButton(strategy, value=strategy == "merge", id=strategy)
+                yield Checkbox("keep the other attempts", id="keep")
+            yield Label("", id="refusal")
+            with Horizontal(id="buttons"):
+                yield Button("Merge", variant="success", id="confirm", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#refusal").display = False
+        self.query_one("#cancel", Button).focus()
+        self.load_summary()
+
+    @work(exclusive=True, group="merge")
+    async def load_summary(self) -> None:
+        summary_box = self.query_one("#summary")
+        summary_box.loading = True
+        try:
+            summary = await self.app.client.call("merge_summary", session=self.session)
+        except FleetError as error:
+            self.refuse(str(error))
+            return
+        finally:
+            summary_box.loading = False
+        self.summary = summary
+        self.query_one("#summary-text", Static).update(self.describe(summary))
+        # A predicted conflict would be refused anyway: don't offer the button.
+        self.query_one("#confirm", Button).disabled = bool(summary.get("conflicts"))
+
+    def describe(self, summary: dict[str, Any]) -> Text:
+        colours = rich_colours(self.app.get_css_variables())
+        text = Text()
+        text.append(f"{summary['branch']} → {summary['base']}\n", style="bold")
+        text.append(f"{len(summary.get('commits', []))} commit(s), {summary.get('files_changed', 0)} file(s), ")
+        text.append(f"+{summary.get('added', 0)}", style=colours["success"])
+        text.append("/")
+        text.append(f"-{summary.get('removed', 0)}\n", style=colours["error"])
+        for commit in summary.get("commits", [])[:8]:
+            text.append(f"  {commit['commit'][:8]} ", style="dim")
+            text.append(f"{commit['subject']}\n")
+        for path in summary.get("files", [])[:12]:
+            text.append(f"  {path}\n", style=colours["accent"])
+        if summary.get("base_moved"):
+            text.append(f"⚠ {summary['base']} has moved since the run began: the checks ran on the old base.\n",
+                        style=f"bold {colours['warning']}")
+        if summary.get("conflicts"):
+            text.append(f"✗ will conflict in {', '.join(summary['conflicts'])}: the merge would be refused.\n",
+                        style=f"bold {colours['error']}")
+        if summary.get("discard") and not self.query_one("#keep", Checkbox).value:
+            text.append("then discard: ", style="bold")
+            text.append(", ".join(summary["discard"]) + "\n")
+        return text
+
+    def refuse(self, message: str) -> None:
+        refusal = self.query_one("#refusal", Label)
+        refusal.update(message)
+        refusal.display = True
+        self.notify(message, severity="error")
+
+    @on(Checkbox.Changed, "#keep")
+    def _keep_changed(self) -> None:
+        if self.summary is not None:  # kept attempts drop out of the "then discard" line
+            self.query_one("#summary-text", Static).update(self.describe(self.summary))
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.merge()
+
+    @work(exclusive=True, group="merge")
+    async def merge(self) -> None:
+        strategy = self.query_one(RadioSet).pressed_button
+        keep = self.query_one("#keep", Checkbox).value
+        confirm = self.query_one("#confirm", Button)
+        confirm.disabled = True
+        try:
+            result = await self.app.client.call("merge", session=self.session,
+                                                strategy=strategy.id if strategy else "merge", keep=keep)
+        except FleetError as error:
+            confirm.disabled = False
+            self.refuse(str(error))
+            return
+        discarded = f"; discarded {', '.join(result['discarded'])}" if result.get("discarded") else ""
+        self.notify(f"merged {self.session} into {result['base']} ({result['strategy']}){discarded}")
+        self.dismiss(result)
