@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import deque
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import groupby
 from typing import Callable
@@ -99,6 +100,65 @@ class _Row:
         self.runs: list[Run] | None = None  # cached line() result
 
 
+class History(Sequence):
+    """Scrolled-off lines, oldest first, read as list[Run] like line().
+
+    Stored compactly, since a session keeps thousands: one string for the
+    text, one string whose code points are the run lengths, and a tuple of
+    shared (fg, bg, attrs) styles; a single-style line is just (text, style).
+    That is about a third of the memory of run tuples.
+    """
+
+    def __init__(self, maxlen: int):
+        self._lines: deque[tuple] = deque(maxlen=maxlen)
+        self._styles: dict[tuple, tuple] = {}
+
+    def append(self, runs: list[Run]) -> None:
+        share = self._styles.setdefault
+        if len(runs) == 1:
+            text, *style = runs[0]
+            self._lines.append((text, share(tuple(style), tuple(style))))
+        elif not runs:
+            self._lines.append(("", _DEFAULT))
+        else:
+            styles = tuple(share(run[1:], run[1:]) for run in runs)
+            if len(self._styles) > _MAX_STYLES:
+                self._styles.clear()  # only sharing is lost, never content
+            self._lines.append(("".join([run[0] for run in runs]),
+                                "".join([chr(len(run[0])) for run in runs]), styles))
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._styles.clear()
+
+    @staticmethod
+    def _decode(entry: tuple) -> list[Run]:
+        if len(entry) == 2:
+            text, (fg, bg, attrs) = entry
+            return [(text, fg, bg, attrs)] if text else []
+        text, lengths, styles = entry
+        runs, x = [], 0
+        for length, (fg, bg, attrs) in zip(lengths, styles):
+            end = x + ord(length)
+            runs.append((text[x:end], fg, bg, attrs))
+            x = end
+        return runs
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._decode(self._lines[i]) for i in range(*index.indices(len(self._lines)))]
+        return self._decode(self._lines[index])
+
+    def __iter__(self) -> Iterator[list[Run]]:
+        return map(self._decode, self._lines)
+
+
+_DEFAULT = (None, None, 0)
+
+
 class _Cursor:
     """What DECSC saves."""
 
@@ -130,7 +190,7 @@ class Terminal:
         self._respond = respond
         self._styles: list[tuple[Color, Color, int]] = [(None, None, 0)]
         self._style_ids: dict[tuple[Color, Color, int], int] = {(None, None, 0): 0}
-        self.history: deque[list[Run]] = deque(maxlen=scrollback)
+        self.history = History(scrollback)
         self._pending: list[str] = []  # an escape sequence cut off by the end of a feed()
         self._pending_len = 0
         self._pending_end: re.Pattern | None = None  # set while inside an open string

@@ -261,6 +261,18 @@ def test_history_keeps_scrolled_off_lines_as_runs():
     assert len(t.history) == 0
 
 
+def test_history_lines_read_back_exactly():
+    t = term("a\x1b[1m日本\x1b[0;44m \x1b[0m\r\n\r\n\x1b[38;2;1;2;3mrgb\x1b[0m   x\r\n\r\n", rows=2)
+    expected = [
+        [("a", None, None, 0), ("日本", None, None, ATTR_BOLD), (" ", None, 4, 0)],
+        [],
+        [("rgb", "#010203", None, 0), ("   x", None, None, 0)],
+    ]
+    assert list(t.history) == expected
+    assert t.history[-2:] == expected[1:]
+    assert t.history[0] == expected[0] and t.history[-1] == expected[-1]
+
+
 def test_resize_keeps_content_and_clamps_cursor():
     t = term("1\r\n2\r\n3\r\n4\r\n5abcdef", cols=10)
     t.resize(4, 3)
