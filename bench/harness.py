@@ -43,8 +43,8 @@ def busy_cmd(rate: float, counter_dir: Path | None = None) -> list[str]:
 class Sandbox:
     """A temporary folder with private runtime dirs; `os.environ` points at them while open."""
 
-    def __init__(self, name: str):
-        self.path = Path(tempfile.mkdtemp(prefix=f"fleet-bench-{name}-"))
+    def __init__(self, name: str, base: str | None = None):
+        self.path = Path(tempfile.mkdtemp(prefix=f"fleet-bench-{name}-", dir=base))
         self.runtime = self.path / "run"
         self.runtime.mkdir(mode=0o700)
         self._saved: dict[str, str | None] = {}
