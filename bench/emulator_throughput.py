@@ -62,12 +62,14 @@ def tmux_seconds(path: Path, cols: int, rows: int) -> float:
     tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
     env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8")
-    script = f"stty -echo -opost; cat {shlex.quote(str(path))}; tmux -L {sock} wait-for -S fed"
+    # The pane stays alive after signalling: a server exiting under a waiting
+    # client can leave that client hanging.
+    script = f"stty -echo -opost; cat {shlex.quote(str(path))}; tmux -L {sock} wait-for -S fed; exec sleep 60"
     try:
         start = time.perf_counter()
         subprocess.run(tmux + ["new-session", "-d", "-x", str(cols), "-y", str(rows), "sh", "-c", script],
                        env=env, check=True)
-        subprocess.run(tmux + ["wait-for", "fed"], env=env, check=True, timeout=120)
+        subprocess.run(tmux + ["wait-for", "fed"], env=env, check=True, timeout=60)
         return time.perf_counter() - start
     finally:
         subprocess.run(tmux + ["kill-server"], env=env, capture_output=True)
