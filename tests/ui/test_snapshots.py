@@ -48,3 +48,57 @@ def test_kill_confirmation(snap_compare):
         await pilot.press("3", "x")
 
     assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=ask_to_kill)
+
+
+async def compared(pilot):
+    """The compare screen over the recorded real run, once its worker has answered."""
+    from fleet_tui.ui.screens.compare import CompareScreen
+
+    await until_ready(pilot)
+    await pilot.press("c")
+    while not (isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.result):
+        await pilot.pause()
+
+
+def test_compare_screen(snap_compare):
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=compared)
+
+
+def test_diff_viewer(snap_compare):
+    async def open_diff(pilot):
+        await compared(pilot)
+        await pilot.press("enter")
+        while "r1-careful" not in getattr(pilot.app.screen, "diffs", {}):
+            await pilot.pause()
+
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=open_diff)
+
+
+def test_diff_viewer_side_by_side_on_the_next_attempt(snap_compare):
+    async def next_attempt_side_by_side(pilot):
+        await compared(pilot)
+        await pilot.press("enter", "right_square_bracket", "s")
+        while "r1-thorough" not in pilot.app.screen.diffs:
+            await pilot.pause()
+
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=next_attempt_side_by_side)
+
+
+def test_merge_approval_gate(snap_compare):
+    async def ask_to_merge(pilot):
+        await compared(pilot)
+        await pilot.press("m")
+        while getattr(pilot.app.screen, "summary", None) is None:
+            await pilot.pause()
+
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=ask_to_merge)
+
+
+def test_prompt_bar(snap_compare):
+    async def open_prompt(pilot):
+        await until_ready(pilot)
+        await pilot.press("2", "m", "slash")
+        for key in ["f", "i", "x", "space", "i", "t"]:
+            await pilot.press(key)
+
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=open_prompt)
