@@ -111,25 +111,18 @@ class History(Sequence):
 
     def __init__(self, maxlen: int):
         self._lines: deque[tuple] = deque(maxlen=maxlen)
-        self._styles: dict[tuple, tuple] = {}
 
-    def append(self, runs: list[Run]) -> None:
-        share = self._styles.setdefault
-        if len(runs) == 1:
-            text, *style = runs[0]
-            self._lines.append((text, share(tuple(style), tuple(style))))
-        elif not runs:
+    def append(self, texts: list[str], styles: list[tuple]) -> None:
+        """Add a line given as pieces of text and their (shared) style tuples."""
+        if len(texts) == 1:
+            self._lines.append((texts[0], styles[0]))
+        elif not texts:
             self._lines.append(("", _DEFAULT))
         else:
-            styles = tuple(share(run[1:], run[1:]) for run in runs)
-            if len(self._styles) > _MAX_STYLES:
-                self._styles.clear()  # only sharing is lost, never content
-            self._lines.append(("".join([run[0] for run in runs]),
-                                "".join([chr(len(run[0])) for run in runs]), styles))
+            self._lines.append(("".join(texts), "".join([chr(len(t)) for t in texts]), tuple(styles)))
 
     def clear(self) -> None:
         self._lines.clear()
-        self._styles.clear()
 
     @staticmethod
     def _decode(entry: tuple) -> list[Run]:
@@ -260,24 +253,28 @@ class Terminal:
         return row.runs
 
     def _encode(self, row: _Row) -> list[Run]:
-        chars, styles, table = row.chars, row.styles, self._styles
-        if styles.count(styles[0]) == len(styles):  # one style: the common case
-            fg, bg, attrs = table[styles[0]]
-            runs = [("".join(chars), fg, bg, attrs)]
+        texts, styles = self._segments(row)
+        return [(text, fg, bg, attrs) for text, (fg, bg, attrs) in zip(texts, styles)]
+
+    def _segments(self, row: _Row) -> tuple[list[str], list[tuple]]:
+        """The row's text cut where the style changes, each piece with its
+        style tuple from the table; trailing default blanks dropped."""
+        chars, ids, table = row.chars, row.styles, self._styles
+        if ids.count(ids[0]) == len(ids):  # one style: the common case
+            texts, styles = ["".join(chars)], [table[ids[0]]]
         else:
-            runs, x = [], 0
-            for style, group in groupby(styles):
+            texts, styles, x = [], [], 0
+            for sid, group in groupby(ids):
                 n = len(list(group))
-                runs.append(("".join(chars[x:x + n]), *table[style]))
+                texts.append("".join(chars[x:x + n]))
+                styles.append(table[sid])
                 x += n
-        last = runs[-1]
-        if last[1] is None and last[2] is None and last[3] == 0:
-            text = last[0].rstrip(" ")
-            if text:
-                runs[-1] = (text, None, None, 0)
-            else:
-                runs.pop()
-        return runs
+        if styles[-1] == _DEFAULT:
+            texts[-1] = texts[-1].rstrip(" ")
+            if not texts[-1]:
+                texts.pop()
+                styles.pop()
+        return texts, styles
 
     def display(self) -> list[str]:
         return ["".join(row.chars).rstrip(" ") for row in self._lines]
@@ -475,7 +472,7 @@ class Terminal:
         for _ in range(n):
             row = lines.pop(top)
             if full and self._primary is None and self.scrollback:
-                self.history.append(row.runs if row.runs is not None else self._encode(row))
+                self.history.append(*self._segments(row))
             lines.insert(bottom, self._blank_row())
         if full:
             self._all_dirty = True
@@ -949,7 +946,7 @@ class Terminal:
                 if on_screen and self.cursor_y > 0 and self.cursor_y >= rows:
                     row = lines.pop(0)
                     if self._primary is None:
-                        self.history.append(self._encode(row))
+                        self.history.append(*self._segments(row))
                     self.cursor_y -= 1
                 else:
                     lines.pop()
