@@ -72,7 +72,7 @@ def encode_key(key: str, modes: dict | None = None) -> bytes:
 
     prefix = b"\x1b" if alt else b""
     if name in _SIMPLE:
-        if ctrl and name in ("space",):
+        if ctrl and name == "space":
             return prefix + b"\x00"
         if ctrl and name == "backspace":
             return prefix + b"\x08"
