@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from typing import Any
 from fleet_tui import protocol
 from fleet_tui.core import gitrepo
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.paths import socket_path
 
 SERVER_START_TIMEOUT = 15.0
@@ -112,20 +114,42 @@ def start_server_process(root: Path, config_path: Path | None = None) -> None:
     argv = [sys.executable, "-m", "fleet_tui.server", "--root", str(root)]
     if config_path is not None:
         argv += ["--config", str(Path(config_path).resolve())]
-    with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
-        start = log.tell()
-        process = subprocess.Popen(argv, cwd=root, stdin=devnull, stdout=log, stderr=log,
-                                   start_new_session=True, close_fds=True)
-    path = socket_path(root)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
+    with open(log_path, "ab") as log:
+        start = log.tell()
+    process = _spawn_server(argv, root, log_path)
+    path = socket_path(root)
     while time.monotonic() < deadline:
-        if path.exists():
+        if _accepts(path):
             return
-        if process.poll() is not None:
+        code = process.poll()
+        if code == ALREADY_RUNNING:
+            # A server that is still stopping holds the lock: start ours once it has gone.
+            time.sleep(0.1)
+            process = _spawn_server(argv, root, log_path)
+        elif code is not None:
             break
         time.sleep(0.02)
     last = _last_line(log_path, start)
     raise FleetError(f"the fleet server did not start: {last or 'see ' + str(log_path)}")
+
+
+def _spawn_server(argv: list[str], root: Path, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+        return subprocess.Popen(argv, cwd=root, stdin=devnull, stdout=log, stderr=log,
+                                start_new_session=True, close_fds=True)
+
+
+def _accepts(path: Path) -> bool:
+    """True when a server listens on the socket (a leftover file from a dead one does not count)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def _last_line(path: Path, start: int) -> str:

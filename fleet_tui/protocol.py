@@ -38,6 +38,9 @@ Color = int | str | None
 Run = tuple[str, Color, Color, int]  # (text, fg, bg, attrs)
 Line = list[Run]
 
+# The server's exit code when another server holds the repository's lock (it may be stopping).
+ALREADY_RUNNING = 75
+
 # A reply never needs more than this; a screen update of a 300x100 pane is ~100 KB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui import __version__, protocol
+from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
@@ -36,6 +37,9 @@ SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
 MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
+
+class AlreadyRunning(FleetError):
+    pass
 
 
 class ClientConnection:
@@ -335,8 +339,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        log.info("another fleet server already runs for %s", root)
-        return
+        raise AlreadyRunning(f"another fleet server already runs for {root}") from None
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
@@ -359,13 +362,13 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     try:
         await server.stopping.wait()
     finally:
+        # Stop listening at once, so a new client starts a new server instead of reaching this one.
         listener.close()
+        path.unlink(missing_ok=True)
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
         for client in list(server.clients):
             client.writer.close()
-        if path.exists():
-            path.unlink()
         (state_dir / "server.pid").unlink(missing_ok=True)
 
 
@@ -377,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         asyncio.run(serve(args.root, args.config))
+    except AlreadyRunning as error:
+        print(f"fleet-tui server: {error}", file=sys.stderr)
+        return ALREADY_RUNNING
     except FleetError as error:
         print(f"fleet-tui server: {error}", file=sys.stderr)
         return error.exit_code

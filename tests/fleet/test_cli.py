@@ -141,3 +141,13 @@ def test_outside_a_git_repository(tmp_path, runtime_dir):
     cli = FleetCli(tmp_path, runtime_dir)
     result = cli.run("status", check=False)
     assert result.returncode != 0 and "git" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_command_right_after_a_stop_starts_a_fresh_server(fleet):
+    """The old server may still be killing its sessions; the new one waits for its lock."""
+    fleet.run("start", "shell")  # an interactive shell ignores TERM: stopping takes a grace period
+    old = fleet.server_pid()
+    os.kill(old, 15)
+    assert fleet.run("status", "--json").returncode == 0
+    new = fleet.server_pid()
+    assert new and new != old
