@@ -123,6 +123,7 @@ class TerminalPane(Widget, can_focus=True):
         self.info = info
         self.leader = leader
         self._strips: dict[int, tuple[tuple, Strip]] = {}
+        self._base_style: Style | None = None
         self._resize_timer: Timer | None = None
         self._reported_size: tuple[int, int] | None = None
 
@@ -134,9 +135,17 @@ class TerminalPane(Widget, can_focus=True):
         self.update_info(self.info)
 
     # ------------------------------------------------------------------ drawing
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks every ancestor's styles: look it up once per redraw, not once per line.
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         mirror = self.mirror
         if y >= len(mirror.lines):
             return Strip.blank(width, base)
