@@ -317,28 +317,22 @@ def cmd_discard(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    async def down() -> int:
+        client = await _client(args, start=False)
+        try:
+            return await client.stop_server()
+        finally:
+            await client.close()
+
     try:
-        result = _call(args, "down", start=False)
+        stopped = asyncio.run(down())
     except FleetError as error:
         if "no fleet server" in str(error):
             print("no fleet server is running for this repository")
             return 0
         raise
-    _wait_gone(result["pid"], timeout=10.0)
-    print(f"fleet server stopped ({result['stopped']} running sessions killed)")
+    print(f"fleet server stopped ({stopped} running sessions killed)")
     return 0
-
-
-def _wait_gone(pid: int, timeout: float) -> None:
-    """Return once the process has exited, so `down` means everything has stopped."""
-    import psutil
-
-    try:
-        psutil.Process(pid).wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        raise FleetError(f"the fleet server (pid {pid}) is still stopping; check again with `fleet-tui status`")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,6 +67,12 @@ class FleetClient:
                 return
             yield message
 
+    async def stop_server(self, timeout: float = 10.0) -> int:
+        """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped."""
+        result = await self.call("down")
+        await asyncio.to_thread(_wait_gone, result["pid"], timeout)
+        return result["stopped"]
+
     async def close(self) -> None:
         self._pump.cancel()
         self._writer.close()
@@ -150,6 +156,17 @@ def _accepts(path: Path) -> bool:
         return False
     finally:
         probe.close()
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        raise FleetError(f"the fleet server (pid {pid}) is still stopping; check again with `fleet-tui status`")
 
 
 def _last_line(path: Path, start: int) -> str:

@@ -34,7 +34,7 @@ async def _stop_server(root: Path) -> None:
     except FleetError:
         return
     try:
-        await client.call("down")
+        await client.stop_server()
     finally:
         await client.close()
 
