@@ -1,0 +1,117 @@
+"""Write screenshots/*.svg from the real app driving the real demo fleet.
+
+A demo repository is created in a temporary folder, its fleet server started, and the app
+driven with Pilot at a fixed size: a prompt fanned out from the prompt bar, the grid while
+one agent waits for approval, that pane zoomed, the compare screen and the diff viewer.
+The demo is stopped and removed at the end.
+
+    python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fleet_tui.client import FleetClient  # noqa: E402
+from fleet_tui.demo.repo import create_demo_repo  # noqa: E402
+from fleet_tui.ui.app import FleetApp  # noqa: E402
+from fleet_tui.ui.screens.compare import CompareScreen  # noqa: E402
+from fleet_tui.ui.screens.diff import DiffScreen  # noqa: E402
+
+OUT = ROOT / "screenshots"
+SIZE = (160, 48)
+SPEED = "8"  # fast, yet slow enough to catch the agents mid-run
+# careful asks before it edits, so the grid shows an agent waiting for the user.
+FLEET_YAML = """\
+checks:
+  tests: "{python} -m unittest -q"
+agents:
+  careful: {preset: demo, args: [--style, clean]}
+  thorough: {preset: demo, args: [--style, big], auto_approve: true}
+  hasty: {preset: demo, args: [--style, sloppy], auto_approve: true}
+"""
+
+
+async def until(pilot, condition) -> None:
+    for _ in range(600):  # a minute at most: a stuck demo fails loudly instead of hanging
+        if condition():
+            return
+        await pilot.pause(0.1)
+    statuses = {name: info["status"] for name, info in pilot.app.sessions.items()}
+    raise TimeoutError(f"the demo never got there: {statuses}")
+
+
+def save(app: FleetApp, name: str, written: list[Path]) -> None:
+    path = OUT / f"{name}.svg"
+    path.write_text(app.export_screenshot(title=f"fleet: {name}"), encoding="utf-8")
+    written.append(path)
+
+
+async def drive(repo: Path) -> list[Path]:
+    written: list[Path] = []
+    app = FleetApp(lambda: FleetClient.connect(repo))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.agents)
+        await pilot.press("slash")
+        for char in "fix the median bug":
+            await pilot.press("space" if char == " " else char)
+        await pilot.press("ctrl+s")
+        statuses = lambda: {info["status"] for info in app.sessions.values()}  # noqa: E731
+        await until(pilot, lambda: "waiting" in statuses() or "working" in statuses())
+        await pilot.pause(0.5)
+        save(app, "grid", written)
+
+        app.pane("r1-careful").focus()
+        await pilot.press("z")
+        await pilot.pause(0.3)
+        save(app, "zoomed", written)
+        if app.sessions["r1-careful"]["status"] == "waiting":
+            await pilot.press("enter", "y", app.leader)  # steer, approve, back to navigating
+        await pilot.press("z")
+
+        def finished(name: str) -> bool:
+            return app.sessions[name]["status"] == "idle" and "Cost: $" in "\n".join(app.mirrors[name].text())
+
+        await until(pilot, lambda: all(finished(name) for name in app.sessions))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.result is not None)
+        save(app, "compare", written)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.diffs)
+        await pilot.pause(0.3)
+        save(app, "diff", written)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        save(app, "diff-side-by-side", written)
+    return written
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="ft-shots-"))
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp)  # short: unix socket paths are limited
+    os.environ["FLEET_DEMO_SPEED"] = SPEED
+    repo = create_demo_repo(tmp / "calc")
+    (repo / "fleet.yaml").write_text(FLEET_YAML)
+    subprocess.run(["git", "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-qam",
+                    "screenshot fleet"], cwd=repo, check=True)
+    OUT.mkdir(exist_ok=True)
+    try:
+        written = asyncio.run(drive(repo))
+    finally:
+        subprocess.run([sys.executable, "-m", "fleet_tui", "down"], cwd=repo, capture_output=True, timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for path in written:
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
