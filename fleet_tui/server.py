@@ -365,10 +365,10 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # Stop listening at once, so a new client starts a new server instead of reaching this one.
         listener.close()
         path.unlink(missing_ok=True)
+        for client in list(server.clients):
+            client.writer.close()  # their handlers see EOF and finish before the loop ends
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
-        for client in list(server.clients):
-            client.writer.close()
         (state_dir / "server.pid").unlink(missing_ok=True)
 
 

@@ -123,7 +123,7 @@ class KillReport:
 
 
 def kill_tree(pid: int, marker: str | None = None, grace: float = 1.0) -> KillReport:
-    """End every process of the session: SIGTERM, then after `grace` seconds SIGKILL.
+    """End every process of the session: SIGTERM and SIGHUP, then after `grace` seconds SIGKILL.
 
     Blocks for up to grace + 1 s; call it from a worker thread in an event loop.
     """
@@ -131,6 +131,8 @@ def kill_tree(pid: int, marker: str | None = None, grace: float = 1.0) -> KillRe
     procs = _freeze(pid, marker)
     # TERM stays pending while a process is stopped; CONT lets it be handled.
     terminated = _signal(procs.values(), signal.SIGTERM)
+    # HUP too, as a closing terminal would: interactive shells ignore TERM but leave on HUP.
+    _signal(procs.values(), signal.SIGHUP)
     _signal(procs.values(), signal.SIGCONT)
     survivors = _wait_gone(procs.values(), started + grace)
     # Children forked by TERM handlers during the grace period are members too.
