@@ -32,7 +32,7 @@ from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
 
 FOCUS_INTERVAL = 0.0  # the focused pane is sent as soon as it changes
-OTHER_INTERVAL = 0.1  # the rest at most ten times a second
+OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
 MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
 

@@ -69,6 +69,7 @@ class FleetApp(App[int]):
         self._client_source = client
         self.client: FleetClient | None = None
         self.mirrors: dict[str, ScreenMirror] = {}
+        self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
         self.sessions: dict[str, dict[str, Any]] = {}
         self.agents: list[dict[str, Any]] = []
         self.config: dict[str, Any] = {}
@@ -167,15 +168,16 @@ class FleetApp(App[int]):
     def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
         previous, self.sessions = self.sessions, {info["name"]: info for info in sessions}
         grid = self.query_one(PaneGrid)
-        for pane in grid.panes:
-            if pane.session not in self.sessions:
-                pane.remove()
+        gone = [name for name in self._panes if name not in self.sessions]
+        for name in gone:
+            self._panes.pop(name).remove()
         new_panes = []
         for name, info in self.sessions.items():
-            pane = self.pane(name)
+            pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                new_panes.append(TerminalPane(mirror, info, leader=self.leader))
+                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader)
+                new_panes.append(pane)
             else:
                 pane.update_info(info)
             before = previous.get(name, {}).get("status")
@@ -185,9 +187,14 @@ class FleetApp(App[int]):
             grid.mount_all(new_panes)
             if self.focused is None:
                 new_panes[0].focus()
-        grid.call_after_refresh(grid.retile)
+        if new_panes or gone:
+            grid.call_after_refresh(grid.retile)
         self.query_one(BudgetMeters).update_sessions(sessions)
-        self.refresh_bindings()
+        # The footer depends on the focused pane's status only; rebuilding it costs a frame.
+        focused = self.focused_pane
+        if new_panes or gone or (focused and previous.get(focused.session, {}).get("status")
+                                 != self.sessions.get(focused.session, {}).get("status")):
+            self.refresh_bindings()
 
     def alert(self, session: str, what: str) -> None:
         """Tell the user, even when they look at another pane or another window."""
@@ -203,7 +210,8 @@ class FleetApp(App[int]):
 
     # ------------------------------------------------------------------ panes
     def pane(self, session: str) -> TerminalPane | None:
-        return next((p for p in self.query(TerminalPane) if p.session == session), None)
+        # A dictionary, not a DOM query: this runs for every screen update (the profile's top cost).
+        return self._panes.get(session)
 
     @property
     def focused_pane(self) -> TerminalPane | None:
