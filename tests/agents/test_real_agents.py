@@ -65,6 +65,23 @@ SCRIPTS = {
     ],
 }
 
+# Claude Code 2.1.329 (newer than the registry's 2.1.197 when this was written) lists
+# "❯ No, exit" first and selected, unnumbered; a walk that finds that layout uses this script.
+CLAUDE_NO_FIRST = [
+    Step([], "Is this a project you created or one you trust?", "waiting",
+         '"Is this a project you created or one you trust?" matches waiting'),
+    Step(["down"], "❯ Yes, I trust this folder", "waiting", "matches waiting"),
+    Step(["enter"], "Do you want to use this API key?", "waiting",
+         '"Do you want to use this API key?" matches waiting'),
+]
+
+
+def script_for(name: str, first_screen: list[str]) -> list[Step]:
+    if name == "claude" and any(row.strip() == "❯ No, exit" for row in first_screen):
+        return CLAUDE_NO_FIRST
+    return SCRIPTS[name]
+
+
 # Rows that legitimately differ between the fleet's pane and tmux, per (CLI, step): none so far.
 ALLOWED_DIFFS: dict[tuple[str, int], set[int]] = {}
 
@@ -81,13 +98,17 @@ class Seen:
 class Walk:
     seen: list[Seen] = field(default_factory=list)
     error: str | None = None
+    script: list[Step] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
 
 def walk(agents: AgentsFleet, name: str, record: Walk) -> None:
     cli, tmux, peek = agents.cli, agents.tmux, agents.peek
-    script = SCRIPTS[name]
+    record.script = SCRIPTS[name]
     try:
+        first = SCRIPTS[name][0]
+        settle_both(lambda: peek.screen(name), lambda: rows(tmux.screen(name)), first.expect)
+        script = record.script = script_for(name, peek.screen(name))
         for number, step in enumerate(script):
             if step.keys:
                 cli.run("keys", name, *step.keys)
@@ -123,7 +144,7 @@ def walks(agents_fleet: AgentsFleet) -> dict[str, Walk]:
 def test_real_cli_renders_steers_and_reads_like_tmux(walks: dict[str, Walk], name: str) -> None:
     require_cli(name)
     record = walks[name]
-    for number, (step, seen) in enumerate(zip(SCRIPTS[name], record.seen)):
+    for number, (step, seen) in enumerate(zip(record.script, record.seen)):
         what = f"{name} step {number} ({' '.join(step.keys) or 'first screen'})"
         differ = differing_rows(seen.ours, seen.theirs)
         print(f"{what}: {ROWS - len(differ)}/{ROWS} rows equal; status {seen.explain['status']} "
@@ -136,4 +157,4 @@ def test_real_cli_renders_steers_and_reads_like_tmux(walks: dict[str, Walk], nam
         if seen.listed is not None:
             assert seen.listed == step.status, f"{what}: status --json says {seen.listed}"
     assert record.error is None, f"{name}: the walk stopped after {len(record.seen)} steps:\n{record.error}"
-    assert len(record.seen) == len(SCRIPTS[name])
+    assert record.seen and len(record.seen) == len(record.script)
