@@ -43,8 +43,9 @@ SCRIPTS = {
         Step([], "Trust this folder? Codex can", "waiting", '"Trust this folder? Codex can" matches waiting'),
         Step(["down"], "› 2. Back to", "waiting", "matches waiting"),
         Step(["up"], "› 1. Trust and continue", "waiting", "matches waiting"),
-        # Trusted: the composer, waiting for a prompt.
-        Step(["enter"], "Ask Codex to do anything", "idle", ""),
+        # Trusted: the composer, waiting for a prompt. No turn ran, so Codex sent no OSC 7501
+        # state yet: quiet output decides (after `ready` saw the composer).
+        Step(["enter"], "Ask Codex to do anything", "idle", "no output for"),
     ],
     "gemini": [
         Step([], "Do you trust the files in this folder?", "waiting",
