@@ -185,8 +185,9 @@ class FleetApp(App[int]):
                 self.alert(name, ALERT_STATUSES[info["status"]])
         if new_panes:
             grid.mount_all(new_panes)
-            if self.focused is None:
-                new_panes[0].focus()
+            # Decided after the mount: a user who already picked a pane keeps it.
+            first = new_panes[0]
+            self.call_after_refresh(lambda: self.focused is None and first.focus())
         if new_panes or gone:
             grid.call_after_refresh(grid.retile)
         self.query_one(BudgetMeters).update_sessions(sessions)
