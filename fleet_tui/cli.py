@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from fleet_tui import __version__
 from fleet_tui.client import FleetClient
 from fleet_tui.core import gitrepo
+from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
 
 
@@ -184,19 +185,8 @@ def _meter(budget: dict[str, Any], name: str) -> str:
     used, limit = meter.get("used"), meter.get("limit")
     if used is None:
         return "-"
-    text = _human(name, used)
-    return f"{text}/{_human(name, limit)}" if limit else text
-
-
-def _human(name: str, value: float) -> str:
-    if name in ("time", "active", "cpu"):
-        minutes, seconds = divmod(int(value), 60)
-        return f"{minutes}:{seconds:02d}"
-    if name == "memory":
-        return f"{value / 2**20:.0f}M"
-    if name == "cost":
-        return f"${value:.2f}"
-    return f"{value:,.0f}"
+    text = format_meter(name, used)
+    return f"{text}/{format_meter(name, limit)}" if limit else text
 
 
 def cmd_screen(args: argparse.Namespace) -> int:

@@ -115,3 +115,17 @@ class BudgetMeter:
                              "fraction": used / limit if limit else None}
         result["memory"]["peak"] = self.memory_peak
         return result
+
+
+def format_meter(meter: str, value: float | None) -> str:
+    """A meter's value as people read it: 4:05, 312M, $0.42, 12,000."""
+    if value is None:
+        return "-"
+    if meter in ("time", "active", "cpu"):
+        minutes, seconds = divmod(int(value), 60)
+        return f"{minutes}:{seconds:02d}"
+    if meter == "memory":
+        return f"{value / 2**20:.0f}M"
+    if meter == "cost":
+        return f"${value:.2f}"
+    return f"{value:,.0f}"

@@ -20,6 +20,7 @@ from typing import Any
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
 from fleet_tui.core import compare, gitrepo, merge, worktree
 from fleet_tui.core.checks import run_checks_in, to_argv
+from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
@@ -558,12 +559,12 @@ class Fleet:
     def _budget_crossing(self, session: Session, crossing: Any) -> None:
         meter, used, limit = crossing.meter, crossing.used, crossing.limit
         if crossing.kind == "warning":
-            self.bus.emit(EventKind.BUDGET_WARNING, f"{meter} at 80% of its budget ({_fmt(meter, used)} of "
-                          f"{_fmt(meter, limit)})", session.name, meter=meter, used=used, limit=limit)
+            self.bus.emit(EventKind.BUDGET_WARNING, f"{meter} at 80% of its budget ({format_meter(meter, used)} of "
+                          f"{format_meter(meter, limit)})", session.name, meter=meter, used=used, limit=limit)
             return
         action = session.budget.on_exceed
-        self.bus.emit(EventKind.BUDGET_EXCEEDED, f"{meter} budget exceeded ({_fmt(meter, used)} of "
-                      f"{_fmt(meter, limit)}): {'killing' if action == 'kill' else 'pausing'} it",
+        self.bus.emit(EventKind.BUDGET_EXCEEDED, f"{meter} budget exceeded ({format_meter(meter, used)} of "
+                      f"{format_meter(meter, limit)}): {'killing' if action == 'kill' else 'pausing'} it",
                       session.name, meter=meter, used=used, limit=limit, action=action)
         if not session.alive:
             return
@@ -588,15 +589,3 @@ class Fleet:
         return {"name": name, "status": session.status, "reason": session.reason,
                 "title": session.terminal.title, "rules": session.status_rules or {}}
 
-
-def _fmt(meter: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if meter in ("time", "active", "cpu"):
-        minutes, seconds = divmod(int(value), 60)
-        return f"{minutes}m{seconds:02d}s"
-    if meter == "memory":
-        return f"{value / 2**20:.0f} MiB"
-    if meter == "cost":
-        return f"${value:.2f}"
-    return f"{int(value):,}"
