@@ -44,16 +44,24 @@ async def fleet_run(repeat: int) -> list[tuple[float, float]]:
             names = (await client.call("start", agents=["idle"], count=PANES))["sessions"]
             markers = [f"{n}-READY".encode() for n in names]
             await asyncio.sleep(0.5)
-            for _ in range(repeat):
-                prog = PtyProgram([PY, "-m", "fleet_tui"], cols=200, rows=60, cwd=repo)
-                try:
-                    out.append(await all_drawn(prog, markers))
-                finally:
-                    prog.close()
-                await asyncio.sleep(0.3)
+            out = await attach_repeatedly(lambda: PtyProgram([PY, "-m", "fleet_tui"], cols=200, rows=60, cwd=repo),
+                                          markers, repeat)
         finally:
             await server.stop()
         return out
+
+
+async def attach_repeatedly(start, markers: list[bytes], repeat: int) -> list[tuple[float, float]]:
+    """Start a client `repeat` times (fleet-tui or tmux attach) and time each until all panes drew."""
+    out = []
+    for _ in range(repeat):
+        prog = start()
+        try:
+            out.append(await all_drawn(prog, markers))
+        finally:
+            prog.close()
+        await asyncio.sleep(0.3)
+    return out
 
 
 async def tmux_run(repeat: int) -> list[tuple[float, float]]:
@@ -68,13 +76,8 @@ async def tmux_run(repeat: int) -> list[tuple[float, float]]:
                 tmux("select-layout", "-t", "b:0", "tiled")
             markers = [f"p{i:02d}-READY".encode() for i in range(PANES)]
             await asyncio.sleep(0.5)
-            for _ in range(repeat):
-                prog = PtyProgram(tmux.argv("attach", "-t", "b"), cols=200, rows=60)
-                try:
-                    out.append(await all_drawn(prog, markers))
-                finally:
-                    prog.close()
-                await asyncio.sleep(0.3)
+            out = await attach_repeatedly(lambda: PtyProgram(tmux.argv("attach", "-t", "b"), cols=200, rows=60),
+                                          markers, repeat)
         finally:
             tmux.kill()
         return out

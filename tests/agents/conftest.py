@@ -249,18 +249,20 @@ class AgentsFleet:
             psutil.Process(pid).kill()
         self.tmux.kill()
         # Codex leaves a daemon in a session of its own; end whatever still runs with one of our HOMEs.
-        homes = {str(h) for h in [*self.homes.values(), *self.tmux_homes.values()]}
-        leftovers = []
-        for proc in psutil.process_iter(["environ"]):
-            env = proc.info.get("environ") or {}
-            if env.get("HOME") in homes and proc.pid != os.getpid():
-                leftovers.append(proc)
-        for proc in leftovers:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(leftovers, timeout=5)
+        kill_processes_with_home([*self.homes.values(), *self.tmux_homes.values()])
+
+
+def kill_processes_with_home(homes) -> None:
+    """End every process still running with one of the tests' private HOMEs (Codex's daemon)."""
+    homes = {str(h) for h in homes}
+    leftovers = [p for p in psutil.process_iter(["environ"])
+                 if (p.info.get("environ") or {}).get("HOME") in homes and p.pid != os.getpid()]
+    for proc in leftovers:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(leftovers, timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import psutil
 import pytest
 import yaml
 
-from tests.agents.conftest import CASES, agent_path, find_cli
+from tests.agents.conftest import CASES, agent_path, find_cli, kill_processes_with_home
 from tests.fleet.conftest import FleetCli, make_repo
 
 
@@ -56,12 +56,5 @@ def test_init_lists_the_installed_clis_start_accepts_it_and_it_is_never_overwrit
         cli.run("down", check=False)
         if pid and psutil.pid_exists(pid):
             psutil.Process(pid).kill()
-        # Codex leaves a daemon in a session of its own; end whatever still runs with this HOME.
-        leftovers = [p for p in psutil.process_iter(["environ"]) if (p.info.get("environ") or {}).get("HOME") == str(home)]
-        for proc in leftovers:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(leftovers, timeout=5)
+        kill_processes_with_home([home])  # Codex leaves a daemon in a session of its own
         shutil.rmtree(runtime, ignore_errors=True)

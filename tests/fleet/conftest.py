@@ -30,6 +30,19 @@ THREE_AGENTS = textwrap.dedent(
 )
 
 
+# The demo fleet approving its own edits, so a run finishes unattended.
+UNATTENDED_DEMO_FLEET = textwrap.dedent(
+    """\
+    checks:
+      tests: "{python} -m unittest -q"
+    agents:
+      careful: {preset: demo, args: [--style, clean], auto_approve: true}
+      thorough: {preset: demo, args: [--style, big], auto_approve: true}
+      hasty: {preset: demo, args: [--style, sloppy], auto_approve: true}
+    """
+)
+
+
 def make_repo(path: Path, fleet_yaml: str | None = THREE_AGENTS) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git = ["git", "-C", str(path), "-c", "user.name=Test", "-c", "user.email=test@example.com"]

@@ -5,25 +5,14 @@ the rest; and the ways a merge is refused without losing anything."""
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from fleet_tui.demo.repo import create_demo_repo
-from tests.fleet.conftest import FleetCli
+from tests.fleet.conftest import UNATTENDED_DEMO_FLEET, FleetCli
 
-FLEET = textwrap.dedent(
-    """\
-    checks:
-      tests: "{python} -m unittest -q"
-    agents:
-      careful: {preset: demo, args: [--style, clean], auto_approve: true}
-      thorough: {preset: demo, args: [--style, big], auto_approve: true}
-      hasty: {preset: demo, args: [--style, sloppy], auto_approve: true}
-      shell: {command: [bash, --norc, --noprofile], role: helper}
-    """
-)
+FLEET = UNATTENDED_DEMO_FLEET + "  shell: {command: [bash, --norc, --noprofile], role: helper}\n"
 
 
 def git(repo: Path, *args: str) -> str:
