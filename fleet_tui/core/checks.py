@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from fleet_tui.errors import UsageError
 
 Command = str | list[str]
@@ -137,8 +139,18 @@ def run_checks_in(
 
 def _kill_group(process: subprocess.Popen) -> None:
     # The leader is not reaped yet, so its process group id cannot have been reused.
+    members = [p for p in psutil.process_iter() if _in_group(p, process.pid)]
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     process.wait()
+    # SIGKILL lands asynchronously: return only once the whole group is gone.
+    psutil.wait_procs(members, timeout=2)
+
+
+def _in_group(proc: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(proc.pid) == pgid
+    except (ProcessLookupError, PermissionError):
+        return False
