@@ -24,6 +24,7 @@ from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
+from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
 
@@ -31,6 +32,14 @@ TICK_SECONDS = 0.25  # status detection cadence
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
+
+
+def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Any]]]:
+    """Sample every session's meters from one look at the process table; their budget crossings."""
+    if not sessions:
+        return []
+    table = ProcessTable()
+    return [(session, session.measure(table)) for session in sessions]
 
 
 class Fleet:
@@ -537,11 +546,17 @@ class Fleet:
             await asyncio.sleep(TICK_SECONDS)
             n += 1
             try:
-                self.tick(measure=n % MEASURE_EVERY == 0)
+                self.tick(measure=False)
+                if n % MEASURE_EVERY == 0:
+                    # Looking at every process takes milliseconds: done off the loop, so a
+                    # keystroke's echo never waits behind it.
+                    sessions = self._measurable()
+                    self._apply_measurements(await asyncio.to_thread(measure_sessions, sessions))
             except Exception as error:  # one bad tick must not stop status and budgets for good
                 self.bus.emit(EventKind.ERROR, f"internal error in the status tick: {error!r}")
 
     def tick(self, measure: bool = True) -> None:
+        """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""
         changed = False
         for session in list(self.sessions.values()):
             change = session.detect_status()
@@ -549,12 +564,20 @@ class Fleet:
                 status, reason = change
                 self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status)
                 changed = True
-            if measure and session.alive:
-                for crossing in session.measure():
-                    self._budget_crossing(session, crossing)
-                changed = True
-        if changed:
+        if measure:
+            self._apply_measurements(measure_sessions(self._measurable()))
+        elif changed:
             self.on_sessions_change()
+
+    def _measurable(self) -> list[Session]:
+        return [session for session in self.sessions.values() if session.alive]
+
+    def _apply_measurements(self, results: list[tuple[Session, list[Any]]]) -> None:
+        for session, crossings in results:
+            if self.sessions.get(session.name) is session:  # not discarded while it was measured
+                for crossing in crossings:
+                    self._budget_crossing(session, crossing)
+        self.on_sessions_change()
 
     def _budget_crossing(self, session: Session, crossing: Any) -> None:
         meter, used, limit = crossing.meter, crossing.used, crossing.limit

@@ -32,43 +32,81 @@ def tree(pid: int) -> list[psutil.Process]:
         return []
 
 
+@dataclass(frozen=True)
+class _Entry:
+    proc: psutil.Process
+    ppid: int
+    sid: int | None
+    marker: str | None
+
+
+# A process's FLEET_SESSION is fixed when it starts (only an exec with another environment
+# could change it): read each process's environment once, not on every look.
+_markers: dict[tuple[int, float], str | None] = {}
+
+
+class ProcessTable:
+    """One look at this user's processes: parent, session id and fleet marker of each.
+
+    Reading every process's environment is what finding escaped grandchildren costs; one
+    table per measurement round serves every session, and markers are cached per process,
+    so a round over sixteen sessions reads only the environments of processes new since
+    the last one.
+    """
+
+    def __init__(self) -> None:
+        uid = os.getuid()
+        self.entries: dict[int, _Entry] = {}
+        alive: set[tuple[int, float]] = set()
+        for proc in psutil.process_iter(["uids", "ppid", "create_time"]):
+            info = proc.info
+            uids = info.get("uids")
+            if uids is None or uids.real != uid or info.get("ppid") is None:
+                continue  # another user's process, or one that vanished while we looked
+            key = (proc.pid, info["create_time"])
+            alive.add(key)
+            if key not in _markers:
+                _markers[key] = _marker_of(proc)
+            try:
+                sid = os.getsid(proc.pid)
+            except OSError:
+                sid = None
+            self.entries[proc.pid] = _Entry(proc, info["ppid"], sid, _markers[key])
+        for key in [key for key in _markers if key not in alive]:
+            del _markers[key]
+
+    def marked(self, marker: str) -> list[psutil.Process]:
+        return [entry.proc for entry in self.entries.values() if entry.marker == marker and _alive(entry.proc)]
+
+    def members(self, pid: int, marker: str | None = None) -> list[psutil.Process]:
+        """The session's tree, the members of its session id, and its marked processes.
+
+        The pty child is a session leader, so its pid is the session id; Linux never reuses
+        a pid that still names a session, so the session id cannot catch strangers.
+        """
+        members = {proc.pid: proc for proc in tree(pid)}
+        for entry in self.entries.values():
+            if entry.sid == pid or (marker and entry.marker == marker):
+                members.setdefault(entry.proc.pid, entry.proc)
+        members.pop(os.getpid(), None)  # never signal ourselves, whatever the environment says
+        return [proc for proc in members.values() if _alive(proc)]
+
+
+def _marker_of(proc: psutil.Process) -> str | None:
+    try:
+        return proc.environ().get(MARKER_VAR)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
 def find_marked(marker: str) -> list[psutil.Process]:
     """Every process of this user whose environment has FLEET_SESSION=<marker>."""
-    found = []
-    for proc in _own_processes():
-        try:
-            if proc.environ().get(MARKER_VAR) == marker:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return found
+    return ProcessTable().marked(marker)
 
 
 def session_processes(pid: int, marker: str | None = None) -> list[psutil.Process]:
-    """The session's tree, the members of its session id, and its marked processes."""
-    members = {proc.pid: proc for proc in tree(pid)}
-    for proc in _own_processes():
-        if proc.pid in members:
-            continue
-        try:
-            # The pty child is a session leader, so its pid is the session id; Linux never
-            # reuses a pid that still names a session, so this cannot catch strangers.
-            if os.getsid(proc.pid) == pid or (marker and proc.environ().get(MARKER_VAR) == marker):
-                members[proc.pid] = proc
-        except (OSError, psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    members.pop(os.getpid(), None)  # never signal ourselves, whatever the environment says
-    return [proc for proc in members.values() if _alive(proc)]
-
-
-def _own_processes():
-    uid = os.getuid()
-    for proc in psutil.process_iter():
-        try:
-            if proc.uids().real == uid:
-                yield proc
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
+    """The session's tree, the members of its session id, and its marked processes, now."""
+    return ProcessTable().members(pid, marker)
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -183,10 +221,11 @@ class TreeSampler:
         self._exited = 0.0
         self._high_water = 0.0
 
-    def sample(self) -> Usage:
+    def sample(self, table: ProcessTable | None = None) -> Usage:
+        """Measure now; pass one ProcessTable to measure many sessions at the cost of one look."""
         current: dict[tuple[int, float], tuple[int, float]] = {}
         rss = 0
-        for proc in session_processes(self.pid, self.marker):
+        for proc in (table or ProcessTable()).members(self.pid, self.marker):
             try:
                 with proc.oneshot():
                     times = proc.cpu_times()

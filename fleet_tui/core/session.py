@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.core.budget import Budget, BudgetMeter
-from fleet_tui.core.proctree import TreeSampler, kill_tree, pause_tree, resume_tree
+from fleet_tui.core.proctree import ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
 from fleet_tui.core.status import StatusDetector
 from fleet_tui.core.terminal import Terminal
@@ -186,11 +186,14 @@ class Session:
             return status, reason
         return None
 
-    def measure(self) -> list[Any]:
-        """Sample CPU/memory/usage and update the meters; returns budget crossings."""
+    def measure(self, table: ProcessTable | None = None) -> list[Any]:
+        """Sample CPU/memory/usage and update the meters; returns budget crossings.
+
+        Safe off the event loop: it touches only the sampler, the usage reader and the meter.
+        """
         if self.sampler is None:
             return []
-        usage = self.sampler.sample() if self.alive else None
+        usage = self.sampler.sample(table) if self.alive else None
         tokens = cost = None
         if self.usage is not None:
             totals = self.usage.read()
