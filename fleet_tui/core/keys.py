@@ -8,7 +8,7 @@ bracketed paste or not, and which mouse events it asked for.
 
 from __future__ import annotations
 
-from textual.keys import KEY_NAME_REPLACEMENTS, key_to_character
+import unicodedata
 
 _MODIFIER_BITS = {"shift": 1, "alt": 2, "meta": 2, "ctrl": 4}
 
@@ -33,8 +33,10 @@ _ALIASES = {"return": "enter", "esc": "escape", "page_up": "pageup", "page_down"
 _CTRL_CHARS = {"@": 0, " ": 0, "2": 0, "[": 27, "3": 27, "\\": 28, "4": 28, "]": 29, "5": 29,
                "^": 30, "6": 30, "_": 31, "7": 31, "/": 31, "-": 31, "?": 127, "8": 127}
 
-# Textual shortens some Unicode names ("solidus" -> "slash"): undo that to look them up.
-_UNICODE_NAMES = {short: long for long, short in KEY_NAME_REPLACEMENTS.items()}
+# Textual names a printable key after its Unicode name ("exclamation_mark"), shortened for a few
+# ("slash") and with "_" where Unicode has "-" for others ("less_than_sign"). Those are listed.
+_NAMED_CHARS = {"slash": "/", "backslash": "\\", "at": "@", "minus": "-", "plus": "+", "underscore": "_",
+                "hyphen_minus": "-", "less_than_sign": "<", "greater_than_sign": ">"}
 
 _PASTE_START, _PASTE_END = "\x1b[200~", "\x1b[201~"
 
@@ -78,7 +80,7 @@ def encode_key(key: str, modes: dict | None = None) -> bytes:
             return prefix + b"\x08"
         return prefix + _SIMPLE[name]
 
-    char = name if len(name) == 1 else key_to_character(_UNICODE_NAMES.get(name, name))
+    char = name if len(name) == 1 else _character(name)
     if not char:
         raise ValueError(f"unknown key name {name!r} in {key!r}: use a character, a Textual key "
                          "name (enter, tab, up, pageup, f1..f12, exclamation_mark...) "
@@ -93,6 +95,16 @@ def encode_key(key: str, modes: dict | None = None) -> bytes:
     if shift and len(char) == 1:
         char = char.upper()
     return prefix + char.encode()
+
+
+def _character(name: str) -> str | None:
+    """The character a Textual key name stands for ("full_stop" -> "."), None if it names none."""
+    if name in _NAMED_CHARS:
+        return _NAMED_CHARS[name]
+    try:
+        return unicodedata.lookup(name.replace("_", " ").upper())
+    except KeyError:
+        return None
 
 
 def encode_paste(text: str, bracketed: bool) -> bytes:

@@ -1,0 +1,27 @@
+"""The engine and the server know nothing of Textual: importing them must not load it."""
+
+import subprocess
+import sys
+
+ENGINE_MODULES = ["fleet_tui.server", "fleet_tui.cli", "fleet_tui.core.fleet", "fleet_tui.core.keys"]
+
+
+def test_engine_and_server_do_not_import_textual():
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {ENGINE_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_ui_sets_its_frame_rate_without_leaking_it_to_children():
+    probe = (
+        "import os, fleet_tui.ui.app, textual.constants\n"
+        "print(textual.constants.MAX_FPS, 'TEXTUAL_FPS' in os.environ)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TEXTUAL_FPS"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["240", "False"]
