@@ -31,7 +31,6 @@ from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
 
-FOCUS_INTERVAL = 0.0  # the focused pane is sent as soon as it changes
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
 MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
@@ -52,7 +51,8 @@ class ClientConnection:
         self.attached = False
         self.focus: str | None = None
         self.pending: dict[str, set[int]] = {}
-        self.last_sent: dict[str, float] = {}
+        self.next_due: dict[str, float] = {}  # when each unfocused session may be sent again
+        self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
 
@@ -68,8 +68,11 @@ class ClientConnection:
         else:
             self.pending.setdefault(name, set()).update(rows)
 
-    def flush(self) -> None:
+    def _timer_fired(self) -> None:
         self.timer = None
+        self.flush()
+
+    def flush(self) -> None:
         if self.closed or not self.pending:
             return
         transport = self.writer.transport
@@ -83,20 +86,36 @@ class ClientConnection:
             if session is None:
                 del self.pending[name]
                 continue
-            interval = FOCUS_INTERVAL if name == self.focus else OTHER_INTERVAL
-            due = self.last_sent.get(name, 0.0) + interval
-            if now < due:
-                wait = min(wait or interval, due - now)
-                continue
-            rows = self.pending.pop(name)
-            self.last_sent[name] = now
-            self.send(screen_message(session, rows))
+            if name != self.focus:
+                due = self.next_due.get(name, 0.0)
+                if now < due:
+                    wait = due - now if wait is None else min(wait, due - now)
+                    continue
+                self.next_due[name] = self._next_slot(name, now)
+            self.send(screen_message(session, self.pending.pop(name)))
         if wait is not None:
             self._flush_later(wait)
 
+    def _next_slot(self, name: str, now: float) -> float:
+        """The session's next send time on its own grid of OTHER_INTERVAL.
+
+        Each session's grid is offset by a different phase (golden-ratio spacing spreads any
+        number of them evenly), so sixteen busy panes arrive one or two at a time instead of
+        all in the same frame, which would hold up the focused pane's echo behind them.
+        """
+        if name not in self.phase:
+            self.phase[name] = (len(self.phase) * 0.6180339887) % 1.0 * OTHER_INTERVAL
+        due = now + OTHER_INTERVAL - (now - self.phase[name]) % OTHER_INTERVAL
+        return due if due - now >= OTHER_INTERVAL / 2 else due + OTHER_INTERVAL
+
     def _flush_later(self, delay: float) -> None:
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(delay, self.flush)
+        """One timer per client, at the earliest time something is due (flush also runs on every change)."""
+        loop = asyncio.get_running_loop()
+        if self.timer is not None:
+            if self.timer.when() <= loop.time() + delay:
+                return
+            self.timer.cancel()
+        self.timer = loop.call_later(delay, self._timer_fired)
 
 
 def screen_message(session: Session, rows: set[int]) -> dict[str, Any]:
