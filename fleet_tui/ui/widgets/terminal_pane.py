@@ -126,6 +126,7 @@ class TerminalPane(Widget, can_focus=True):
         self._base_style: Style | None = None
         self._resize_timer: Timer | None = None
         self._reported_size: tuple[int, int] | None = None
+        self._titles: tuple[str, str] | None = None
 
     @property
     def session(self) -> str:
@@ -177,9 +178,13 @@ class TerminalPane(Widget, can_focus=True):
         symbol = STATUS_SYMBOLS.get(status, "?")
         variable = "$status-" + status.replace("_", "-")
         mark = "[$accent]✚[/] " if self.marked else ""
-        self.border_title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
+        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
         bar = budget_bar(info.get("budget") or {})
-        self.border_subtitle = f"{info.get('branch') or ''}  {bar}".strip()
+        subtitle = f"{info.get('branch') or ''}  {bar}".strip()
+        # Setting a border title repaints the whole pane; sessions messages come five times a second.
+        if (title, subtitle) != self._titles:
+            self._titles = (title, subtitle)
+            self.border_title, self.border_subtitle = title, subtitle
 
     def watch_attention(self, attention: bool) -> None:
         self.set_class(attention, "-attention")
