@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from itertools import groupby
 from operator import itemgetter
 from collections.abc import Awaitable, Callable, Iterable
@@ -99,6 +100,18 @@ class FleetApp(App[int]):
         self.query_one("#meters").border_title = "budgets"
         self._connect()
         self._send_inputs()
+        self._freeze_long_lived()
+
+    @staticmethod
+    def _freeze_long_lived() -> None:
+        """Take what exists now (Textual, the widgets, the panes) out of the collector's sight.
+
+        Drawing makes a steady stream of cyclic garbage (a Textual Strip caches itself when the
+        compositor divides it), so full collections come every few seconds, and each re-scanned
+        all ~110,000 long-lived objects: 90-150 ms with the UI frozen. Frozen, a full collection
+        takes ~4 ms plus the garbage. Called once at start and when panes are mounted.
+        """
+        gc.freeze()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return theme.status_variable_defaults(self.current_theme.to_color_system().generate())
@@ -185,6 +198,7 @@ class FleetApp(App[int]):
                 self.alert(name, ALERT_STATUSES[info["status"]])
         if new_panes:
             grid.mount_all(new_panes)
+            self.call_after_refresh(self._freeze_long_lived)
             # Decided after the mount: a user who already picked a pane keeps it.
             first = new_panes[0]
             self.call_after_refresh(lambda: self.focused is None and first.focus())

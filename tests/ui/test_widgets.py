@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
+from textual.geometry import Region
 
 from fleet_tui.protocol import screen_update
 from fleet_tui.ui import theme
 from fleet_tui.ui.app import FleetApp, osc9
 from fleet_tui.ui.widgets.budget_meters import budget_bar, meter_colour
 from fleet_tui.ui.widgets.pane_grid import MIN_PANE_ROWS, PaneGrid, grid_shape
-from fleet_tui.ui.widgets.terminal_pane import TerminalPane
+from fleet_tui.ui.widgets.terminal_pane import DrawnLine, TerminalPane
 
 from .conftest import RecordedFleet, until_ready
 
@@ -103,6 +105,35 @@ async def test_unchanged_rows_reuse_their_cached_strip():
         after = [pane.render_line(y) for y in range(3)]
         assert after[0] is first[0] and after[2] is first[2]
         assert after[1] is not first[1] and after[1].text.startswith("changed")
+
+
+def _cyclic_garbage_after(make) -> int:
+    gc.collect()
+    make()
+    return gc.collect()
+
+
+def test_a_drawn_line_cut_nowhere_leaves_no_cyclic_garbage():
+    # The compositor divides every line it draws; a plain Strip caches [self] when nothing is cut.
+    from rich.segment import Segment
+
+    def draw():
+        line = DrawnLine([Segment("hello world")])
+        assert line.divide([11]) == [line] and line.divide([20, 11]) == [line]
+        assert [part.text for part in line.divide([5, 11])] == ["hello", " world"]
+
+    assert _cyclic_garbage_after(draw) == 0
+
+
+async def test_panes_hand_the_compositor_drawn_lines_wrapped_once():
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until_ready(pilot)
+        pane = app.query_one("#pane-shell-1", TerminalPane)
+        whole = Region(0, 0, *pane.outer_size)
+        first = pane.render_lines(whole)
+        assert all(isinstance(line, DrawnLine) for line in first)
+        assert all(a is b for a, b in zip(first, pane.render_lines(whole)))
 
 
 def test_pane_crops_and_pads_to_its_size():
