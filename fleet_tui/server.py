@@ -4,7 +4,8 @@ It is started on demand by any client, detached into its own session so it
 outlives the shell (and the SSH link) that started it, and stopped by
 `fleet-tui down`. Clients send requests; attached clients also receive every
 event and their sessions' screens: a full snapshot first, then changed lines,
-the focused session at once and the others at most every OTHER_INTERVAL.
+the focused session at once (at most every FOCUS_INTERVAL while it streams) and the
+others at most every OTHER_INTERVAL, each on its own phase.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
 
+# The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
+# goes out at most this often, which is faster than the eye and spares the client a frame per read.
+FOCUS_INTERVAL = 1 / 120
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
 MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
@@ -51,7 +55,7 @@ class ClientConnection:
         self.attached = False
         self.focus: str | None = None
         self.pending: dict[str, set[int]] = {}
-        self.next_due: dict[str, float] = {}  # when each unfocused session may be sent again
+        self.next_due: dict[str, float] = {}  # when each session may be sent again
         self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
@@ -86,12 +90,11 @@ class ClientConnection:
             if session is None:
                 del self.pending[name]
                 continue
-            if name != self.focus:
-                due = self.next_due.get(name, 0.0)
-                if now < due:
-                    wait = due - now if wait is None else min(wait, due - now)
-                    continue
-                self.next_due[name] = self._next_slot(name, now)
+            due = self.next_due.get(name, 0.0)
+            if now < due:
+                wait = due - now if wait is None else min(wait, due - now)
+                continue
+            self.next_due[name] = now + FOCUS_INTERVAL if name == self.focus else self._next_slot(name, now)
             self.send(screen_message(session, self.pending.pop(name)))
         if wait is not None:
             self._flush_later(wait)
@@ -280,6 +283,9 @@ class FleetServer:
 
     async def cmd_focus(self, client, session: str | None = None, **_):
         client.focus = session
+        if session is not None:
+            client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
+            client.flush()
         return None
 
     async def cmd_kill(self, client, session: str, **_):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from itertools import groupby
 from operator import itemgetter
 from collections.abc import Awaitable, Callable, Iterable
@@ -44,6 +45,9 @@ ACTION_STATUSES = {
     "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
 }
 RUNNING = ACTION_STATUSES["kill"]
+# After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
+# echo draws the focused pane alone instead of queueing behind sixteen others.
+ECHO_WINDOW = 0.05
 # What stays usable while the prompt bar has the keyboard.
 PROMPT_BAR_ACTIONS = {"command_palette", "show_keys"}
 
@@ -77,6 +81,9 @@ class FleetApp(App[int]):
         self.settings = theme.load_settings()
         self.leader = keymap.DEFAULT_LEADER
         self._inputs: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._typing_until = 0.0  # monotonic time until which other panes' redraws are held back
+        self._held: dict[str, set[int]] = {}  # session -> rows changed while held back
+        self._held_timer: Any = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -172,11 +179,28 @@ class FleetApp(App[int]):
             changed = mirror.apply(message)
             pane = self.pane(name)
             if pane is not None:
-                pane.screen_changed(changed)
+                self._draw_or_hold(pane, changed)
         elif kind == "sessions":
             self.update_sessions(message.get("sessions", []))
         elif kind == "event":
             self.query_one(EventFeed).add_event(message["event"])
+
+    def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
+        now = time.monotonic()
+        if pane.has_focus or now >= self._typing_until:
+            pane.screen_changed(rows)
+            return
+        self._held.setdefault(pane.session, set()).update(rows)
+        if self._held_timer is None:
+            self._held_timer = self.set_timer(self._typing_until - now, self._release_held)
+
+    def _release_held(self) -> None:
+        self._held_timer = None
+        held, self._held = self._held, {}
+        for name, rows in held.items():
+            pane = self.pane(name)
+            if pane is not None:
+                pane.screen_changed(rows)
 
     def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
         previous, self.sessions = self.sessions, {info["name"]: info for info in sessions}
@@ -234,6 +258,7 @@ class FleetApp(App[int]):
 
     @on(TerminalPane.Input)
     def forward_input(self, message: TerminalPane.Input) -> None:
+        self._typing_until = time.monotonic() + ECHO_WINDOW
         self._inputs.put_nowait((message.session, message.data))
 
     @on(TerminalPane.Resized)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from textual import events
 
-from fleet_tui.ui.app import FleetApp
+from fleet_tui.protocol import screen_update
+from fleet_tui.ui.app import ECHO_WINDOW, FleetApp
 from fleet_tui.ui.screens.confirm import ConfirmScreen
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
@@ -105,6 +106,27 @@ async def test_steering_sends_every_key_encoded_for_the_pane(fleet):
         assert fleet.typed("codex-1") == "\x1b[Ihi\r\x1b[A\t\x03\x11\x10qx\x1b[O"
         assert fleet.typed("claude-1") == ""
         assert app.is_running and app.mode == "nav"
+
+
+async def test_other_panes_wait_while_the_echo_of_a_keystroke_is_drawn(fleet):
+    app = FleetApp(fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_ready(pilot)
+        await pilot.press("2", "enter")  # steer codex-1
+        steered, other = app.pane("codex-1"), app.pane("claude-1")
+        mirror = app.mirrors["claude-1"]
+
+        def background_update(text: str) -> dict:
+            return screen_update("claude-1", full=False, cols=mirror.cols, rows=mirror.rows,
+                                 lines=[(0, [(text, None, None, 0)])], cursor=(0, 5, True), title="", modes={})
+
+        app.forward_input(TerminalPane.Input(steered, b"x"))
+        app.handle_message(background_update("while typing"))
+        assert list(app._held) == ["claude-1"] and 0 in app._held["claude-1"]  # not redrawn yet
+        await pilot.pause(ECHO_WINDOW * 3)
+        assert app._held == {} and other.render_line(0).text.startswith("while typing")
+        app.handle_message(background_update("idle again"))
+        assert app._held == {}  # nobody typing: drawn at once
 
 
 async def test_steering_uses_application_cursor_keys_when_the_child_asks(fleet):

@@ -1,0 +1,20 @@
+"""How the server paces screen updates to a client: staggered unfocused panes."""
+
+import pytest
+
+from fleet_tui.server import OTHER_INTERVAL, ClientConnection
+
+
+def test_unfocused_panes_each_keep_their_own_phase_of_the_interval():
+    client = ClientConnection(None, None, None)  # pacing needs no server or socket
+    now = 1000.0
+    first = {f"agent-{i}": client._next_slot(f"agent-{i}", now) for i in range(16)}
+    # Every pane waits between half and one and a half intervals after a send...
+    assert all(OTHER_INTERVAL / 2 <= slot - now <= 1.5 * OTHER_INTERVAL for slot in first.values())
+    # ...on a slot of its own, so sixteen busy panes never land in the same frame.
+    phases = sorted(slot % OTHER_INTERVAL for slot in first.values())
+    assert min(b - a for a, b in zip(phases, phases[1:])) > 0.003
+    # Sent on its slot, a pane's next slot is one interval later; sent late, it keeps its phase.
+    for name, slot in first.items():
+        assert client._next_slot(name, slot) == pytest.approx(slot + OTHER_INTERVAL)
+        assert client._next_slot(name, slot + 0.03) == pytest.approx(slot + OTHER_INTERVAL)
