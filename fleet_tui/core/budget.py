@@ -7,8 +7,10 @@ meter); pausing or killing the session is the orchestrator's decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fleet_tui.core.proctree import Usage
+if TYPE_CHECKING:
+    from fleet_tui.core.proctree import Usage
 
 WARN_AT = 0.8
 METERS = ("time", "active", "cpu", "memory", "tokens", "cost")

@@ -6,9 +6,9 @@ reaches the user as a one-line FleetError, never as a GitCommandError traceback.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
-
-import git
 
 from fleet_tui.errors import FleetError
 
@@ -29,36 +29,32 @@ class GitFailed(FleetError):
         self.stderr = stderr
 
 
+def _execute(cwd: Path | str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env={**os.environ, **_QUIET_ENV}, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, encoding="utf-8", errors="surrogateescape",
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        if not Path(cwd).is_dir():
+            raise FleetError(f"folder {cwd} does not exist: check the path") from None
+        raise FleetError("git is not installed or not on PATH: install git first") from None
+
+
 def run_git(cwd: Path | str, *args: str, strip: bool = True) -> str:
     """Run `git <args>` in `cwd` and return its stdout; raise GitFailed with git's reason on failure."""
-    try:
-        return git.Git(str(cwd)).execute(
-            ["git", *args], env=_QUIET_ENV, strip_newline_in_stdout=strip
-        )
-    except git.GitCommandError as error:
-        stderr = _unwrap(_text(error.stderr))
-        stdout = _unwrap(_text(error.stdout))
-        reason = _last_line(stderr) or _last_line(stdout) or f"exit status {error.status}"
-        raise GitFailed(
-            f"git {args[0]} failed in {cwd}: {reason}", status=error.status, stderr=stderr
-        ) from None
-    except (FileNotFoundError, NotADirectoryError):
-        raise FleetError(f"folder {cwd} does not exist: check the path") from None
+    done = _execute(cwd, args)
+    if done.returncode != 0:
+        reason = _last_line(done.stderr) or _last_line(done.stdout) or f"exit status {done.returncode}"
+        raise GitFailed(f"git {args[0]} failed in {cwd}: {reason}", status=done.returncode, stderr=done.stderr)
+    out = done.stdout
+    return out[:-1] if strip and out.endswith("\n") else out
 
 
 def run_git_status(cwd: Path | str, *args: str) -> tuple[int, str]:
     """Run `git <args>` for commands whose exit status is an answer: (status, stdout)."""
-    try:
-        status, out, _err = git.Git(str(cwd)).execute(
-            ["git", *args],
-            env=_QUIET_ENV,
-            with_extended_output=True,
-            with_exceptions=False,
-            strip_newline_in_stdout=False,
-        )
-    except (FileNotFoundError, NotADirectoryError):
-        raise FleetError(f"folder {cwd} does not exist: check the path") from None
-    return status, out
+    done = _execute(cwd, args)
+    return done.returncode, done.stdout
 
 
 def git_ok(cwd: Path | str, *args: str) -> bool:
@@ -156,20 +152,6 @@ def identity_args(path: Path | str) -> list[str]:
     if not git_ok(path, "config", "user.email"):
         args += ["-c", f"user.email={FLEET_EMAIL}"]
     return args
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return str(value or "")
-
-
-def _unwrap(text: str) -> str:
-    # gitpython wraps stderr as "\n  stderr: '...'"; keep only git's words.
-    text = text.strip()
-    if text.startswith("stderr: '") and text.endswith("'"):
-        text = text[len("stderr: '") : -1]
-    return text
 
 
 def _last_line(text: str) -> str:
