@@ -16,7 +16,6 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
@@ -26,6 +25,7 @@ from fleet_tui.ui.screens.compare import CompareScreen
 from fleet_tui.ui.screens.confirm import ConfirmScreen
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
+from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
@@ -95,7 +95,7 @@ class FleetApp(App[int]):
         yield PromptBar(id="prompt")
         with Horizontal(id="bottom-bar"):
             yield ModeIndicator(id="mode")
-            yield Footer()
+            yield KeyHints(id="keys")
 
     def on_mount(self) -> None:
         for fleet_theme in theme.load_themes():

@@ -12,6 +12,7 @@ from fleet_tui.protocol import screen_update
 from fleet_tui.ui import theme
 from fleet_tui.ui.app import FleetApp, osc9
 from fleet_tui.ui.widgets.budget_meters import budget_bar, meter_colour
+from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.pane_grid import MIN_PANE_ROWS, PaneGrid, grid_shape
 from fleet_tui.ui.widgets.terminal_pane import DrawnLine, TerminalPane
 
@@ -190,3 +191,21 @@ async def test_footer_offers_only_the_leader_while_steering():
         assert app.check_action("navigate", ())
         for action in ("quit", "command_palette", "kill", "detach", "focus_next"):
             assert app.check_action(action, ()) is False
+
+
+async def test_footer_names_the_keys_that_work_and_a_click_presses_one():
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until_ready(pilot)
+        hints = app.query_one(KeyHints)
+        line = pilot.app.screen._compositor.render_strips()[-1]
+        assert "z zoom" in line.text and "q detach" in line.text
+        def colour(word: str):
+            return next(segment.style.color for segment in line if segment.text.startswith(word))
+
+        assert colour("resume") != colour("pause")  # greyed: claude-1 is not paused
+        zoom = next(start for start, _end, key, _enabled in hints._spans if key == "z")
+        await pilot.click(KeyHints, offset=(zoom + 1, 0))
+        assert app.screen.maximized is app.focused_pane
+        await pilot.press("enter")  # steering: only the leader is left
+        assert app.screen._compositor.render_strips()[-1].text.split() == ["STEER", "claude-1", "^\\", "navigate"]

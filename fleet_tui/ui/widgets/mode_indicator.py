@@ -7,8 +7,9 @@ from textual.widgets import Static
 
 
 class ModeIndicator(Static):
-    mode: reactive[str] = reactive("nav")
-    target: reactive[str] = reactive("")
+    # layout: its width follows the text (" NAV " or " STEER codex-1 ").
+    mode: reactive[str] = reactive("nav", layout=True)
+    target: reactive[str] = reactive("", layout=True)
 
     def render(self) -> str:
         if self.mode == "steer":
