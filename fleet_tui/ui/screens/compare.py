@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.comparetable import _duration
 from fleet_tui.errors import FleetError
+from fleet_tui.ui.widgets.key_hints import KeyHints
 
 
 def check_cell(check: dict[str, Any] | None, colours: dict[str, str]) -> Text:
@@ -47,7 +48,7 @@ class CompareScreen(Screen):
             yield Label("", id="base-moved")
             yield DataTable(id="attempts", cursor_type="row", zebra_stripes=True)
             yield Label("", id="ranking-rule")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#base-moved").display = False

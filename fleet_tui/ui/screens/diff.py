@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from fleet_tui.errors import FleetError
 from fleet_tui.ui.widgets.diff_view import DiffView, split_files
+from fleet_tui.ui.widgets.key_hints import KeyHints
 
 ALL_FILES = "\0all"  # the option id of "every file at once"; no path can contain NUL
 
@@ -42,7 +43,7 @@ class DiffScreen(Screen):
         with Horizontal(id="diff-main"):
             yield OptionList(id="files")
             yield DiffView(id="diff")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.load()

@@ -22,6 +22,7 @@ class KeyHints(Widget, can_focus=False):
     COMPONENT_CLASSES = {"key-hints--key", "key-hints--description"}
     DEFAULT_CSS = """
     KeyHints {
+        dock: bottom;
         height: 1;
         background: $footer-background;
         color: $footer-foreground;
