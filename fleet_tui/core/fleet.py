@@ -32,6 +32,7 @@ TICK_SECONDS = 0.25  # status detection cadence
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
+CONCURRENT_CHECKOUTS = 4  # git worktree add at once: disk and CPU bound, a few beat one and eight
 
 
 def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Any]]]:
@@ -53,6 +54,8 @@ class Fleet:
         self.worktree_folder = worktree.worktree_folder(root, config.worktrees)
         self.sessions: dict[str, Session] = {}
         self.records: dict[str, SessionRecord] = {}
+        self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
+        self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
         self.runs: dict[str, dict[str, Any]] = {}
         self.on_screen_change: Callable[[Session], None] = lambda s: None
         self.on_sessions_change: Callable[[], None] = lambda: None
@@ -163,7 +166,7 @@ class Fleet:
 
     def _new_session_name(self, agent: str, run: str | None) -> str:
         stem = f"{run}-{agent}" if run else agent
-        taken = set(self.sessions) | set(self.records)
+        taken = set(self.sessions) | set(self.records) | self._reserved_names
         if stem not in taken:
             return check_name(stem, "session")
         n = 2
@@ -183,28 +186,45 @@ class Fleet:
         rows: int = 40,
     ) -> list[Session]:
         spec = self.agent(agent_name)
-        started = []
+        names = []
         for _ in range(count):
-            name = self._new_session_name(agent_name, run)
-            branch = worktree.session_branch(name)
+            names.append(self._new_session_name(agent_name, run))
+            self._reserved_names.add(names[-1])
+        # Worktrees are checked out side by side (each `git worktree add` locks only its own
+        # branch and folder): eight in a large repository take about as long as the slowest one.
+        try:
+            prepared = await asyncio.gather(
+                *(self._prepare_worktree(name, agent_name, spec, run, prompt, base_ref) for name in names),
+                return_exceptions=True,
+            )
+        finally:
+            self._reserved_names.difference_update(names)
+        started = [self._make_session(record, spec, prompt, cols, rows)
+                   for record in prepared if isinstance(record, SessionRecord)]
+        failed = [error for error in prepared if isinstance(error, BaseException)]
+        if failed:
+            raise failed[0]
+        return started
+
+    async def _prepare_worktree(self, name: str, agent_name: str, spec: AgentSpec, run: str | None,
+                                prompt: str | None, base_ref: str | None) -> SessionRecord:
+        async with self._checkouts:
             wt = await asyncio.to_thread(
                 worktree.create_worktree,
                 self.root,
                 self.worktree_folder,
                 name,
-                branch,
+                worktree.session_branch(name),
                 base_ref or self.base_branch,
                 copy_files=list(self.config.copy),
             )
-            record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
-                                   base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt)
-            self.records[name] = record
-            self._save_state()
-            if self.config.setup:
-                await self._run_setup(record)
-            session = self._make_session(record, spec, prompt, cols, rows)
-            started.append(session)
-        return started
+        record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
+                               base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt)
+        self.records[name] = record
+        self._save_state()
+        if self.config.setup:
+            await self._run_setup(record)
+        return record
 
     async def _run_setup(self, record: SessionRecord) -> None:
         results = await asyncio.to_thread(

@@ -151,3 +151,21 @@ def test_a_command_right_after_a_stop_starts_a_fresh_server(fleet):
     assert fleet.run("status", "--json").returncode == 0
     new = fleet.server_pid()
     assert new and new != old
+
+
+def test_several_sessions_of_one_agent_get_their_own_worktrees_at_once(fleet):
+    import git
+
+    fleet.run("start", "echo", "--count", "4")
+    sessions = {s["name"]: s for s in fleet.status()}
+    assert set(sessions) == {"echo", "echo-2", "echo-3", "echo-4"}
+    worktrees = {Path(s["worktree"]).resolve() for s in sessions.values()}
+    assert len(worktrees) == 4 and all((w / "fleet.yaml").is_file() for w in worktrees)
+    repo = git.Repo(fleet.repo)
+    listed = {Path(line.split(" ", 1)[1]).resolve() for line in repo.git.worktree("list", "--porcelain").splitlines()
+              if line.startswith("worktree ")}
+    assert worktrees <= listed
+    assert {f"fleet/{name}" for name in sessions} <= {head.name for head in repo.heads}
+    for name in sessions:
+        fleet.run("send", name, f"hi {name}")
+        fleet.wait_screen(name, f"got: hi {name}")
