@@ -22,6 +22,10 @@ from typing import Callable
 from fleet_tui.errors import FleetError
 
 READ_SIZE = 65536
+# Bytes taken from one pty per wake-up: a child that writes faster than it can be emulated
+# would otherwise keep its reader busy forever, and every other session, the clients' screens
+# and the keys typed would wait. The rest is read on the next turn of the loop.
+READ_BUDGET = 16384  # ~3 ms of emulation
 # After the child exits, wait this long for the pty to report EOF (a background
 # grandchild may keep the slave open forever) before reporting the exit anyway.
 EOF_WAIT = 0.5
@@ -161,11 +165,11 @@ class PtyProcess:
             if self.exit_code is not None:
                 self._finish()
 
-    def _read_available(self) -> None:
-        """Read until the pty is empty; sets `_eof` when the slave side is closed."""
-        while self._master is not None and not self._eof:
+    def _read_available(self, budget: int = READ_BUDGET) -> None:
+        """Read until the pty is empty or `budget` bytes were read; sets `_eof` when the slave side is closed."""
+        while self._master is not None and not self._eof and budget > 0:
             try:
-                data = os.read(self._master, READ_SIZE)
+                data = os.read(self._master, min(READ_SIZE, budget))
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -175,6 +179,7 @@ class PtyProcess:
             if not data:
                 self._eof = True
                 return
+            budget -= len(data)
             text = self._decoder.decode(data)
             if text:
                 self._on_output(text)
@@ -200,7 +205,7 @@ class PtyProcess:
         self._finished = True
         if self._eof_timer:
             self._eof_timer.cancel()
-        self._read_available()
+        self._read_available(budget=1 << 62)  # the child is gone: its last words, all of them
         tail = self._decoder.decode(b"", final=True)
         if tail:
             self._on_output(tail)

@@ -310,3 +310,35 @@ def test_exit_is_reported_even_if_a_grandchild_keeps_the_pty_open():
         return code
 
     assert run(main()) == 0
+
+
+def test_a_flooding_child_cannot_starve_the_others():
+    # `yes` writes faster than a terminal emulator can take it in: reading its pty "until it is
+    # empty" never ends, and nothing else on the loop would ever run again.
+    from fleet_tui.core.terminal import Terminal
+
+    async def main():
+        flood_bytes = 0
+        screen = Terminal(80, 24)
+
+        def consume(text):
+            nonlocal flood_bytes
+            flood_bytes += len(text)
+            screen.feed(text)
+
+        flood_exit = asyncio.get_running_loop().create_future()
+        flood = PtyProcess.spawn(["yes", "flood"], cwd="/", env=ENV, cols=80, rows=24,
+                                 on_output=consume, on_exit=flood_exit.set_result)
+        echo = Child(["cat"])
+        try:
+            await asyncio.sleep(0.2)
+            echo.proc.write(b"still heard\n")
+            await echo.wait_for("still heard", timeout=10)
+            assert flood_bytes > 100_000
+        finally:
+            os.kill(flood.pid, signal.SIGKILL)
+            os.kill(echo.proc.pid, signal.SIGKILL)
+            await echo.exit_code()
+            await asyncio.wait_for(flood_exit, 10)
+
+    run(main())
