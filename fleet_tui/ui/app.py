@@ -221,6 +221,7 @@ class FleetApp(App[int]):
             if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
                 self.alert(name, ALERT_STATUSES[info["status"]])
         if new_panes:
+            grid.retile(len(self._panes))
             grid.mount_all(new_panes)
             self.call_after_refresh(self._freeze_long_lived)
             # Decided after the mount: a user who already picked a pane keeps it.

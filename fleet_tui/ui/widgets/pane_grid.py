@@ -48,12 +48,13 @@ class PaneGrid(VerticalScroll, can_focus=False):
     def on_resize(self, event: events.Resize) -> None:
         self.retile()
 
-    def retile(self) -> None:
-        panes = self.panes
+    def retile(self, count: int | None = None) -> None:
+        """Shape the grid for its panes, or for `count` panes about to be mounted (one layout, not two)."""
+        count = len(self.panes) if count is None else count
         width, height = self.size
-        if not panes or not width:
+        if not count or not width:
             return
-        columns, rows = grid_shape(len(panes), width, height)
+        columns, rows = grid_shape(count, width, height)
         self.columns = columns
         self.styles.grid_size_columns = columns
         self.styles.grid_size_rows = rows
