@@ -134,7 +134,7 @@ async def main_async(rates: list[int], seconds: float) -> list[list]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", type=int, nargs="*", default=[25_000, 100_000])
+    parser.add_argument("--rates", type=int, nargs="*", default=[25_000, 100_000, 250_000, 1_000_000])  # the last two find where it breaks
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args(argv)
     rows = asyncio.run(main_async(args.rates, args.seconds))
