@@ -37,7 +37,7 @@ from fleet_tui.protocol import (
 # One token per match; `lastgroup` names the kind. Order matters: printable
 # text first because it is the most common token.
 _TOKEN = re.compile(
-    r"(?P<text>[^\x00-\x1f\x7f-\x9f]+)"
+    r"(?P<text>[^\x00-\x1f\x7f-\x9f]+)(?P<textnl>\r\n)?"
     r"|\x1b\[(?P<params>[\x30-\x3f]*)(?P<inter>[\x20-\x2f]*)(?P<csi>[\x40-\x7e])"
     # strings end at BEL (OSC only) or ST; another ESC aborts them
     r"|\x1b\](?P<osc_body>[^\x07\x1b\x9c]*)(?P<osc>\x07|\x1b\\|\x9c|(?=\x1b[^\\]))"
@@ -91,11 +91,16 @@ def char_width(ch: str) -> int:
 
 
 class _Row:
-    __slots__ = ("chars", "styles", "wrapped", "runs")
+    __slots__ = ("chars", "styles", "wrapped", "runs", "used")
 
     def __init__(self, cols: int, style: int = DEFAULT_STYLE):
         self.chars = [" "] * cols
         self.styles = [style] * cols
+        # Cells from `used` on are known to be default blanks, so a row that
+        # holds a short line is encoded without scanning its empty right part.
+        # Drawing and erasing raise it; anything else that moves cells sets it
+        # to the width.
+        self.used = 0 if style == DEFAULT_STYLE else cols
         self.wrapped = False  # the next row continues this one (autowrap)
         self.runs: list[Run] | None = None  # cached line() result
 
@@ -256,12 +261,54 @@ class Terminal:
         texts, styles = self._segments(row)
         return [(text, fg, bg, attrs) for text, (fg, bg, attrs) in zip(texts, styles)]
 
+    def _push_history(self, row: _Row) -> None:
+        """Append a row scrolled off the top to the history."""
+        used = row.used
+        if not used:
+            self.history._lines.append(("", _DEFAULT))
+            return
+        ids = row.styles
+        if used < len(ids):
+            ids = ids[:used]  # the rest is default blanks
+        first = ids[0]
+        if ids.count(first) == len(ids):  # one style: the common case, stored as History does
+            text = "".join(row.chars[:used])
+            if first == DEFAULT_STYLE:
+                self.history._lines.append((text.rstrip(" "), _DEFAULT))
+            else:
+                self.history._lines.append((text, self._styles[first]))
+            return
+        self.history.append(*self._segments(row))
+
     def _segments(self, row: _Row) -> tuple[list[str], list[tuple]]:
         """The row's text cut where the style changes, each piece with its
         style tuple from the table; trailing default blanks dropped."""
         chars, ids, table = row.chars, row.styles, self._styles
-        if ids.count(ids[0]) == len(ids):  # one style: the common case
-            texts, styles = ["".join(chars)], [table[ids[0]]]
+        used = row.used
+        if used < len(ids):
+            # the cells from `used` on are default blanks: the result is that of
+            # the part before them
+            if not used:
+                return [], []
+            chars, ids = chars[:used], ids[:used]
+        first = ids[0]
+        if ids.count(first) == len(ids):  # one style: the common case
+            texts, styles = ["".join(chars)], [table[first]]
+        elif ids[-1] == DEFAULT_STYLE and len(line := "".join(chars)) == len(ids) and "" not in chars:
+            # one cell per character (no wide or combining ones): the trailing
+            # default blanks can be cut off before splitting at style changes
+            end = len(line.rstrip(" "))
+            tail = len(ids) - end
+            if ids[end:].count(DEFAULT_STYLE) != tail:
+                end = len(ids)  # blanks in another style follow: keep them
+            texts, styles, x = [], [], 0
+            for sid, group in groupby(ids[:end]):
+                n = len(list(group))
+                texts.append(line[x:x + n])
+                styles.append(table[sid])
+                x += n
+            if end < len(ids) and (end == 0 or ids[end - 1] != DEFAULT_STYLE):
+                return texts, styles
         else:
             texts, styles, x = [], [], 0
             for sid, group in groupby(ids):
@@ -290,6 +337,15 @@ class Terminal:
             kind = m.lastgroup
             if kind == "text":
                 draw(m.group())
+            elif kind == "textnl":  # a line of text and its CR LF: the most common pair
+                draw(m.group("text"))
+                self.cursor_x = 0
+                self._wrap_pending = False
+                y = self.cursor_y
+                if y == self._bottom:
+                    self._scroll_up()
+                elif y < self.rows - 1:
+                    self.cursor_y = y + 1
             elif kind == "csi":
                 params, inter, final = m.group("params", "inter", "csi")
                 if final == "m" and not inter and params[:1] not in _PRIVATE:
@@ -300,7 +356,11 @@ class Terminal:
                 if len(m.group()) == 2:
                     self.cursor_x = 0
                     self._wrap_pending = False
-                self._linefeed()
+                y = self.cursor_y
+                if y == self._bottom:
+                    self._scroll_up()
+                elif y < self.rows - 1:
+                    self.cursor_y = y + 1
             elif kind == "ctl":
                 ch = m.group()
                 if ch == "\x1b":
@@ -357,11 +417,48 @@ class Terminal:
                     if char_width(ch) == 1 and len(_NARROW) < 65536:
                         _NARROW.add(ch)
                 if not chars <= _NARROW:
-                    self._draw_wide(text)
+                    self._draw_mixed(text)
                     return
+        self._put(text)
+
+    def _draw_mixed(self, text: str) -> None:
+        """Text with wide or zero-width characters: runs of narrow ones still
+        go in whole, the others one by one."""
+        narrow, start = _NARROW, 0
+        for i, ch in enumerate(text):
+            if ch not in narrow:
+                if start < i:
+                    self._put(text[start:i])
+                self._draw_wide(ch)
+                start = i + 1
+        if start < len(text):
+            self._put(text[start:])
+
+    def _put(self, text: str) -> None:
+        """Write a run of narrow characters at the cursor."""
         self._last_char = text[-1]
         cols, style = self.cols, self._style
-        i, n = 0, len(text)
+        x, n = self.cursor_x, len(text)
+        end = x + n
+        if end < cols and not self._wrap_pending and not self._insert:
+            # the common case: the run fits in the row without reaching its edge
+            y = self.cursor_y
+            row = self._lines[y]
+            chars = row.chars
+            if x and chars[x] == "":
+                chars[x - 1] = " "  # overwriting the right half of a wide char
+            chars[x:end] = text
+            row.styles[x:end] = [style] * n
+            if chars[end] == "":
+                chars[end] = " "  # overwrote the left half of a wide char
+            if end > row.used:
+                row.used = end
+            row.runs = None
+            if not self._all_dirty:
+                self._dirty.add(y)
+            self.cursor_x = end
+            return
+        i = 0
         while i < n:
             if self._wrap_pending:
                 self._wrap()
@@ -376,6 +473,8 @@ class Terminal:
             end = x + take
             chars[x:end] = text[i:i + take]
             row.styles[x:end] = [style] * take
+            if end > row.used:
+                row.used = end
             if end < cols and chars[end] == "":
                 chars[end] = " "  # overwrote the left half of a wide char
             row.runs = None
@@ -394,7 +493,7 @@ class Terminal:
                 self.cursor_x = end
 
     def _draw_wide(self, text: str) -> None:
-        cols = self.cols
+        cols, style = self.cols, self._style
         for ch in text:
             w = char_width(ch)
             if w == 0:
@@ -410,7 +509,8 @@ class Terminal:
                 self._wrap_pending = True
                 self._wrap()
                 x = 0
-            row = self._lines[self.cursor_y]
+            y = self.cursor_y
+            row = self._lines[y]
             if self._insert:
                 self._insert_cells(row, x, w)
             chars = row.chars
@@ -419,13 +519,17 @@ class Terminal:
             end = x + w
             if end < cols and chars[end] == "":
                 chars[end] = " "
-            chars[x] = ch
-            row.styles[x] = self._style
             if w == 2:
-                chars[x + 1] = ""
-                row.styles[x + 1] = self._style
+                chars[x:end] = ch, ""
+                row.styles[x:end] = style, style
+            else:
+                chars[x] = ch
+                row.styles[x] = style
+            if end > row.used:
+                row.used = end
             row.runs = None
-            self._dirty.add(self.cursor_y)
+            if not self._all_dirty:
+                self._dirty.add(y)
             if end >= cols:
                 self.cursor_x = cols - 1
                 self._wrap_pending = self._autowrap
@@ -458,6 +562,7 @@ class Terminal:
         row.chars[x:x] = [" "] * n
         row.styles[x:x] = [self._blank] * n
         del row.chars[cols:], row.styles[cols:]
+        row.used = cols
         _clip_wide_edge(row)
 
     # ------------------------------------------------------------- scrolling
@@ -466,13 +571,32 @@ class Terminal:
 
     def _scroll_up(self, n: int = 1) -> None:
         top, bottom = self._top, self._bottom
-        n = min(n, bottom - top + 1)
         lines = self._lines
+        if n == 1 and top == 0 and bottom == len(lines) - 1:
+            # a whole-screen scroll by one line: what plain output does per line
+            row = lines.pop(0)
+            if self._primary is None and self.scrollback:
+                self._push_history(row)
+            used = row.used
+            if self._blank == DEFAULT_STYLE:
+                # blank the row in place and reuse it: cheaper than a new one
+                if used:
+                    row.chars[:used] = [" "] * used
+                    row.styles[:used] = [DEFAULT_STYLE] * used
+                    row.used = 0
+                row.wrapped = False
+                row.runs = None
+                lines.append(row)
+            else:
+                lines.append(_Row(self.cols, self._blank))
+            self._all_dirty = True
+            return
+        n = min(n, bottom - top + 1)
         full = top == 0 and bottom == self.rows - 1
         for _ in range(n):
             row = lines.pop(top)
             if full and self._primary is None and self.scrollback:
-                self.history.append(*self._segments(row))
+                self._push_history(row)
             lines.insert(bottom, self._blank_row())
         if full:
             self._all_dirty = True
@@ -542,6 +666,7 @@ class Terminal:
                 for y in range(self.rows):
                     self._lines[y] = row = _Row(self.cols)
                     row.chars = ["E"] * self.cols
+                    row.used = self.cols
                 self._all_dirty = True
             return
         if final == "7":
@@ -867,6 +992,11 @@ class Terminal:
             chars[end] = " "
         chars[start:end] = [" "] * (end - start)
         row.styles[start:end] = [self._blank] * (end - start)
+        if self._blank != DEFAULT_STYLE:
+            if end > row.used:
+                row.used = end
+        elif end >= row.used > start:
+            row.used = start  # everything from start on is default blanks now
         row.runs = None
         self._dirty.add(y)
 
@@ -925,6 +1055,7 @@ class Terminal:
         del row.chars[x:x + n], row.styles[x:x + n]
         row.chars.extend([" "] * n)
         row.styles.extend([self._blank] * n)
+        row.used = cols
         if row.chars[x] == "":
             row.chars[x] = " "
         self._touch(self.cursor_y)
@@ -969,6 +1100,7 @@ class Terminal:
         else:
             row.chars.extend([" "] * (cols - old))
             row.styles.extend([DEFAULT_STYLE] * (cols - old))
+        row.used = cols
         row.runs = None
 
 
