@@ -209,7 +209,7 @@ class Terminal:
         self._fg: Color = None
         self._bg: Color = None
         self._attrs = 0
-        self._style = DEFAULT_STYLE
+        self._style: int | None = DEFAULT_STYLE  # None: not interned yet (see _pen)
         self._blank = DEFAULT_STYLE  # erased cells take the current background
         self._top, self._bottom = 0, self.rows - 1
         self._tabs = set(range(0, self.cols, 8))
@@ -438,6 +438,8 @@ class Terminal:
         """Write a run of narrow characters at the cursor."""
         self._last_char = text[-1]
         cols, style = self.cols, self._style
+        if style is None:
+            style = self._pen()
         x, n = self.cursor_x, len(text)
         end = x + n
         if end < cols and not self._wrap_pending and not self._insert:
@@ -494,6 +496,8 @@ class Terminal:
 
     def _draw_wide(self, text: str) -> None:
         cols, style = self.cols, self._style
+        if style is None:
+            style = self._pen()
         for ch in text:
             w = char_width(ch)
             if w == 0:
@@ -929,10 +933,17 @@ class Terminal:
             self._bg = bg
             self._blank = self._intern((None, bg, 0))
         self._fg, self._attrs = fg, attrs
-        self._style = self._intern((fg, bg, attrs))
+        # interned when something is drawn: colour changes often come in
+        # pairs (fg, then bg) and the first alone is never drawn with
+        self._style = None
+
+    def _pen(self) -> int:
+        """The style id of the current colours and attributes."""
+        self._style = sid = self._intern((self._fg, self._bg, self._attrs))
+        return sid
 
     def _restyle(self) -> None:
-        self._style = self._intern((self._fg, self._bg, self._attrs))
+        self._style = None
         self._blank = self._intern((None, self._bg, 0))
 
     def _intern(self, style: tuple[Color, Color, int]) -> int:
@@ -1184,7 +1195,15 @@ def _palette(text: str) -> Color:
     return int(text) if text.isdigit() and int(text) < 256 else None
 
 
+_HEX = {str(i): "%02x" % i for i in range(256)}
+
+
 def _rgb(parts: list[str]) -> Color:
+    if len(parts) >= 3:
+        hx = _HEX
+        r, g, b = hx.get(parts[0]), hx.get(parts[1]), hx.get(parts[2])
+        if r is not None and g is not None and b is not None:
+            return "#" + r + g + b
     try:
         r, g, b = int(parts[0]), int(parts[1]), int(parts[2])
     except (ValueError, IndexError):
