@@ -347,3 +347,19 @@ def test_overlong_sequence_split_across_feeds_is_discarded_whole():
     t.feed("1mb")
     assert t.display()[0] == "ab"
     assert t.line(0) == [("ab", None, None, 0)]
+
+
+def test_scrolled_rows_come_back_blank_and_history_keeps_them_whole():
+    # rows scrolled off are reused for new lines: nothing of the old text, its
+    # colours or its wrap flag may survive, and history keeps what was shown
+    t = term("\x1b[31mred\x1b[0m tail   \r\n" + "x" * 25 + "\r\n\x1b[44m\x1b[Kbg\x1b[0m\r\n" + "\r\n" * 3, cols=20, rows=3)
+    assert list(t.history)[:3] == [
+        [("red", 1, None, 0), (" tail", None, None, 0)],
+        [("x" * 20, None, None, 0)],
+        [("xxxxx", None, None, 0)],
+    ]
+    assert list(t.history)[3] == [("bg" + " " * 18, None, 4, 0)]
+    assert t.display() == ["", "", ""]
+    assert all(t.line(y) == [] for y in range(3))
+    t.feed("\x1b[2K\x1b[1;3Habc\x1b[1;4H\x1b[K")  # erase back to the start of a row's text
+    assert t.line(0) == [("  a", None, None, 0)]
