@@ -32,7 +32,7 @@ TICK_SECONDS = 0.25  # status detection cadence
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
-CONCURRENT_CHECKOUTS = 4  # git worktree add at once: disk and CPU bound, a few beat one and eight
+CONCURRENT_CHECKOUTS = 4  # worktrees filled at once: disk and CPU bound, a few beat one and eight
 
 
 def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Any]]]:
@@ -55,6 +55,7 @@ class Fleet:
         self.sessions: dict[str, Session] = {}
         self.records: dict[str, SessionRecord] = {}
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
+        self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
         self.runs: dict[str, dict[str, Any]] = {}
         self.on_screen_change: Callable[[Session], None] = lambda s: None
@@ -190,8 +191,8 @@ class Fleet:
         for _ in range(count):
             names.append(self._new_session_name(agent_name, run))
             self._reserved_names.add(names[-1])
-        # Worktrees are checked out side by side (each `git worktree add` locks only its own
-        # branch and folder): eight in a large repository take about as long as the slowest one.
+        # Worktrees are filled side by side (git's records are made one at a time, which is quick):
+        # eight checkouts of a large repository take about as long as the slowest one.
         try:
             prepared = await asyncio.gather(
                 *(self._prepare_worktree(name, agent_name, spec, run, prompt, base_ref) for name in names),
@@ -208,16 +209,13 @@ class Fleet:
 
     async def _prepare_worktree(self, name: str, agent_name: str, spec: AgentSpec, run: str | None,
                                 prompt: str | None, base_ref: str | None) -> SessionRecord:
+        copy_files = list(self.config.copy)
+        async with self._worktree_adds:  # one `git worktree add` at a time (see create_worktree)
+            wt = await asyncio.to_thread(worktree.create_worktree, self.root, self.worktree_folder, name,
+                                         worktree.session_branch(name), base_ref or self.base_branch,
+                                         copy_files, check_out=False)
         async with self._checkouts:
-            wt = await asyncio.to_thread(
-                worktree.create_worktree,
-                self.root,
-                self.worktree_folder,
-                name,
-                worktree.session_branch(name),
-                base_ref or self.base_branch,
-                copy_files=list(self.config.copy),
-            )
+            wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files)
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
                                base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt)
         self.records[name] = record

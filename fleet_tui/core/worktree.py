@@ -91,12 +91,17 @@ def create_worktree(
     branch: str,
     base_ref: str = "HEAD",
     copy_files: list[str] | tuple[str, ...] = (),
+    *,
+    check_out: bool = True,
 ) -> Worktree:
     """A new branch from `base_ref`'s commit, checked out in `<folder>/<session_name>`.
 
     `copy_files` are paths or glob patterns relative to the repository root
     (typically ignored files such as `.env`, or folders); they are copied from
     the main checkout, and those that match nothing are listed in `missing`.
+    With check_out=False only git's records are made; `fill_worktree` writes the
+    files, and may run alongside other worktrees' (`git worktree add` may not: it
+    reads every other worktree's records, half-written while another add runs).
     """
     root = Path(root).resolve()
     path = path_inside(root / folder, session_name)  # an absolute folder stays as it is
@@ -114,19 +119,28 @@ def create_worktree(
         raise FleetError(
             f"{path} already exists: pick another session name, or remove that folder first"
         )
-    sources = _expand(root, copy_files)  # a bad pattern fails before anything is created
+    _expand(root, copy_files)  # a bad pattern fails before anything is created
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_git(root, "worktree", "add", "-b", branch, str(path), base_commit)
+    run_git(root, "worktree", "add", "--no-checkout", "-b", branch, str(path), base_commit)
+    created = Worktree(session_name, path, branch, base_commit)
+    return fill_worktree(root, created, copy_files) if check_out else created
+
+
+def fill_worktree(root: Path | str, created: Worktree, copy_files: list[str] | tuple[str, ...] = ()) -> Worktree:
+    """Write the files of a worktree made with check_out=False, then copy `copy_files` into it."""
+    root = Path(root).resolve()
+    run_git(created.path, "reset", "--hard", "--quiet")
+    sources = _expand(root, copy_files)
     try:
-        copied = _copy(root, path, sources)
+        copied = _copy(root, created.path, sources)
     except OSError as error:
-        remove_worktree(root, path, branch)
+        remove_worktree(root, created.path, created.branch)
         raise FleetError(
             f"could not copy {error.filename} into the new worktree ({error.strerror}): "
             "nothing was created; check that file's permissions"
         ) from None
     missing = [pattern for pattern, found in sources.items() if not found]
-    return Worktree(session_name, path, branch, base_commit, copied, missing)
+    return Worktree(created.name, created.path, created.branch, created.base_commit, copied, missing)
 
 
 def run_setup(path: Path | str, commands: list[Command], timeout: float) -> list[CommandResult]:

@@ -156,11 +156,13 @@ def test_a_command_right_after_a_stop_starts_a_fresh_server(fleet):
 def test_several_sessions_of_one_agent_get_their_own_worktrees_at_once(fleet):
     import git
 
-    fleet.run("start", "echo", "--count", "4")
+    # Enough at once that `git worktree add`s overlapping would see each other half-made.
+    fleet.run("start", "echo", "--count", "12")
     sessions = {s["name"]: s for s in fleet.status()}
-    assert set(sessions) == {"echo", "echo-2", "echo-3", "echo-4"}
+    assert set(sessions) == {"echo"} | {f"echo-{n}" for n in range(2, 13)}
     worktrees = {Path(s["worktree"]).resolve() for s in sessions.values()}
-    assert len(worktrees) == 4 and all((w / "fleet.yaml").is_file() for w in worktrees)
+    assert len(worktrees) == 12 and all((w / "fleet.yaml").is_file() for w in worktrees)
+    assert all(git.Repo(w).git.status("--porcelain") == "" for w in worktrees)
     repo = git.Repo(fleet.repo)
     listed = {Path(line.split(" ", 1)[1]).resolve() for line in repo.git.worktree("list", "--porcelain").splitlines()
               if line.startswith("worktree ")}
