@@ -337,30 +337,22 @@ class Terminal:
             kind = m.lastgroup
             if kind == "text":
                 draw(m.group())
-            elif kind == "textnl":  # a line of text and its CR LF: the most common pair
-                draw(m.group("text"))
-                self.cursor_x = 0
-                self._wrap_pending = False
-                y = self.cursor_y
-                if y == self._bottom:
-                    self._scroll_up()
-                elif y < self.rows - 1:
-                    self.cursor_y = y + 1
+            elif kind == "textnl" or kind == "newline":
+                if kind == "textnl":  # a line of text and its CR LF: the most common pair
+                    draw(m.group("text"))
+                    carriage_return = True
+                else:  # a bare LF, or CR LF
+                    carriage_return = len(m.group()) == 2
+                if carriage_return:
+                    self.cursor_x = 0
+                    self._wrap_pending = False
+                self._linefeed()
             elif kind == "csi":
                 params, inter, final = m.group("params", "inter", "csi")
                 if final == "m" and not inter and params[:1] not in _PRIVATE:
                     sgr(params)  # the most common sequence: skip the general dispatch
                 else:
                     csi(params, inter, final)
-            elif kind == "newline":
-                if len(m.group()) == 2:
-                    self.cursor_x = 0
-                    self._wrap_pending = False
-                y = self.cursor_y
-                if y == self._bottom:
-                    self._scroll_up()
-                elif y < self.rows - 1:
-                    self.cursor_y = y + 1
             elif kind == "ctl":
                 ch = m.group()
                 if ch == "\x1b":
