@@ -46,37 +46,55 @@ _markers: dict[tuple[int, float], str | None] = {}
 
 
 class ProcessTable:
-    """One look at this user's processes: parent, session id and fleet marker of each.
+    """One look at every process: parent, session id, and (for this user's) fleet marker.
 
     Reading every process's environment is what finding escaped grandchildren costs; one
     table per measurement round serves every session, and markers are cached per process,
     so a round over sixteen sessions reads only the environments of processes new since
-    the last one.
+    the last one. Each session's tree comes from the same look (parents), not another walk.
     """
 
     def __init__(self) -> None:
         uid = os.getuid()
         self.entries: dict[int, _Entry] = {}
+        self.children: dict[int, list[int]] = {}
         alive: set[tuple[int, float]] = set()
         for proc in psutil.process_iter(["uids", "ppid", "create_time"]):
             info = proc.info
-            uids = info.get("uids")
-            if uids is None or uids.real != uid or info.get("ppid") is None:
-                continue  # another user's process, or one that vanished while we looked
-            key = (proc.pid, info["create_time"])
-            alive.add(key)
-            if key not in _markers:
-                _markers[key] = _marker_of(proc)
+            uids, ppid = info.get("uids"), info.get("ppid")
+            if uids is None or ppid is None:
+                continue  # vanished while we looked
+            marker = None
+            if uids.real == uid:  # only our own processes can carry our marker
+                key = (proc.pid, info["create_time"])
+                alive.add(key)
+                if key not in _markers:
+                    _markers[key] = _marker_of(proc)
+                marker = _markers[key]
             try:
                 sid = os.getsid(proc.pid)
             except OSError:
                 sid = None
-            self.entries[proc.pid] = _Entry(proc, info["ppid"], sid, _markers[key])
+            self.entries[proc.pid] = _Entry(proc, ppid, sid, marker)
+            self.children.setdefault(ppid, []).append(proc.pid)
         for key in [key for key in _markers if key not in alive]:
             del _markers[key]
 
     def marked(self, marker: str) -> list[psutil.Process]:
         return [entry.proc for entry in self.entries.values() if entry.marker == marker and _alive(entry.proc)]
+
+    def tree(self, pid: int) -> list[psutil.Process]:
+        """`pid` and all its descendants at the time of the look (empty if it was gone)."""
+        if pid not in self.entries:
+            return []
+        found: dict[int, psutil.Process] = {}
+        todo = [pid]
+        while todo:
+            current = todo.pop()
+            if current not in found:  # a pid reused while we looked cannot make us loop
+                found[current] = self.entries[current].proc
+                todo += self.children.get(current, [])
+        return list(found.values())
 
     def members(self, pid: int, marker: str | None = None) -> list[psutil.Process]:
         """The session's tree, the members of its session id, and its marked processes.
@@ -84,7 +102,7 @@ class ProcessTable:
         The pty child is a session leader, so its pid is the session id; Linux never reuses
         a pid that still names a session, so the session id cannot catch strangers.
         """
-        members = {proc.pid: proc for proc in tree(pid)}
+        members = {proc.pid: proc for proc in self.tree(pid)}
         for entry in self.entries.values():
             if entry.sid == pid or (marker and entry.marker == marker):
                 members.setdefault(entry.proc.pid, entry.proc)
