@@ -20,6 +20,7 @@ from textual.widget import Widget
 from fleet_tui import protocol
 from fleet_tui.core import keys
 from fleet_tui.protocol import ScreenMirror
+from fleet_tui.ui.theme import status_variable
 from fleet_tui.ui.widgets.budget_meters import budget_bar
 
 STATUS_SYMBOLS = {
@@ -211,7 +212,7 @@ class TerminalPane(Widget, can_focus=True):
         for name in STATUS_SYMBOLS:
             self.set_class(name == status, status_class(name))
         symbol = STATUS_SYMBOLS.get(status, "?")
-        variable = "$status-" + status.replace("_", "-")
+        variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
         title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
         bar = budget_bar(info.get("budget") or {})
