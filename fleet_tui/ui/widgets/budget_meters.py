@@ -79,13 +79,10 @@ def meters_markup(session: dict[str, Any]) -> str:
 class BudgetMeters(Static):
     """Every session's meters, two lines each."""
 
-    _markup = ""
-
     def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
         markup = "\n".join(meters_markup(session) for session in sessions) or "no sessions"
-        if markup == self._markup:
+        shown = str(self.content)
+        if markup == shown:
             return
         # A layout pass repaints the whole screen (every pane): only pay for it when the height changes.
-        layout = markup.count("\n") != self._markup.count("\n")
-        self._markup = markup
-        self.update(markup, layout=layout)
+        self.update(markup, layout=markup.count("\n") != shown.count("\n"))
