@@ -300,6 +300,10 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
+    async def cmd_restore(self, client, sessions: list[str] | None = None, **_):
+        self.fleet.reload_config()
+        return {"results": await self.fleet.restore(sessions or [])}
+
     async def cmd_log(self, client, limit: int = 200, **_):
         entries = self.store.read()[-limit:] if limit else self.store.read()
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
@@ -383,6 +387,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         loop.add_signal_handler(sig, server.stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    fleet.report_leftovers()
     fleet.start_ticking()
     try:
         await server.stopping.wait()

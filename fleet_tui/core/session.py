@@ -38,6 +38,12 @@ class SessionRecord:
     role: str | None = None
     created: float = field(default_factory=time.time)
     prompt: str | None = None
+    conversation_id: str | None = None  # the agent's own id for its conversation, to resume it
+    # The processes of its latest start, so a later server can find them (core/restore.py):
+    marker: str | None = None  # the FLEET_SESSION value in every process's environment
+    pid: int | None = None
+    pid_started: float | None = None  # the pty child's start time: a reused pid never matches it
+    ended: str | None = None  # None while its processes run; else how they ended (exited, killed, stopped)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
