@@ -61,9 +61,10 @@ def to_argv(command: Command) -> list[str]:
 
 
 def run_command(
-    path: Path | str, command: Command, timeout: float, name: str | None = None
+    path: Path | str, command: Command, timeout: float, name: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
-    """Run `command` in folder `path`; failures and timeouts are reported, never raised."""
+    """Run `command` in folder `path` (with `env`, default ours); failures and timeouts are reported."""
     argv = to_argv(command)
     name = name or shlex.join(argv)
     started = time.monotonic()
@@ -78,6 +79,7 @@ def run_command(
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
         except OSError as error:
             message = f"could not start {argv[0]!r}: {error.strerror or error}\n"

@@ -43,6 +43,7 @@ class EventKind(StrEnum):
     MERGED = "merged"
     DISCARDED = "discarded"
     SETUP = "setup"
+    TEARDOWN = "teardown"  # a worktree's teardown commands ran before its removal
     ERROR = "error"
 
 

@@ -44,6 +44,7 @@ class SessionRecord:
     pid: int | None = None
     pid_started: float | None = None  # the pty child's start time: a reused pid never matches it
     ended: str | None = None  # None while its processes run; else how they ended (exited, killed, stopped)
+    port: int | None = None  # $PORT, held by the worktree for its whole life (core.ports)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -220,6 +221,7 @@ class Session:
             "worktree": r.worktree,
             "base_commit": r.base_commit,
             "run": r.run,
+            "port": r.port,
             "cols": self.terminal.cols,
             "rows": self.terminal.rows,
             "exit_code": self.exit_code,
