@@ -41,6 +41,9 @@ MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens late
 
 log = logging.getLogger("fleet_tui.server")
 
+_HELD_LOCKS: list[Any] = []  # the repository's server lock, open for the life of the process
+
+
 class AlreadyRunning(FleetError):
     pass
 
@@ -365,9 +368,13 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise AlreadyRunning(f"another fleet server already runs for {root}") from None
+    # Held until the process exits, not until serve() returns: asyncio.run still waits for worker
+    # threads (a check, a git command) after that, and no second server may start beside them.
+    _HELD_LOCKS.append(lock)
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)
     if path.exists():
@@ -390,6 +397,10 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # Stop listening at once, so a new client starts a new server instead of reaching this one.
         listener.close()
         path.unlink(missing_ok=True)
+        # A merge under way finishes (its client gets its answer); running checks are killed.
+        fleet.git_ops.stopping = True
+        fleet.stop_checks.set()
+        await fleet.git_ops.idle()
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
         await fleet.shutdown()
