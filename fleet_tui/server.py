@@ -148,6 +148,7 @@ class FleetServer:
         self.store = store
         self.clients: set[ClientConnection] = set()
         self.stopping = asyncio.Event()
+        self.answering = 0  # requests being answered now
         self._changed: set[str] = set()
         self._collect_scheduled = False
         self._sessions_timer: asyncio.TimerHandle | None = None
@@ -220,7 +221,20 @@ class FleetServer:
             self.clients.discard(client)
             writer.close()
 
+    async def finish_requests(self, timeout: float) -> None:
+        """Let requests under way send their answers (a merge's, a stopped compare's) before clients close."""
+        deadline = time.monotonic() + timeout
+        while self.answering and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     async def _answer(self, client: ClientConnection, line: bytes) -> None:
+        self.answering += 1
+        try:
+            await self._answer_one(client, line)
+        finally:
+            self.answering -= 1
+
+    async def _answer_one(self, client: ClientConnection, line: bytes) -> None:
         request_id = None
         try:
             request = protocol.decode(line)
@@ -401,6 +415,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         fleet.git_ops.stopping = True
         fleet.stop_checks.set()
         await fleet.git_ops.idle()
+        await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
         await fleet.shutdown()

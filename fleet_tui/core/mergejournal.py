@@ -151,8 +151,7 @@ def wait_for_git_locks(root: Path, timeout: float = LOCK_WAIT) -> list[Path]:
     common = common if common.is_absolute() else root / common
     deadline = time.monotonic() + timeout
     while True:
-        locks = [*common.glob("index.lock"), *common.glob("worktrees/*/index.lock"),
-                 *common.glob("refs/heads/**/*.lock")]
+        locks = [*common.glob("*.lock"), *common.glob("worktrees/*/*.lock"), *common.glob("refs/**/*.lock")]
         if not locks or time.monotonic() >= deadline:
             return locks
         time.sleep(0.1)
