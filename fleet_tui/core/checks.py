@@ -67,9 +67,9 @@ def to_argv(command: Command) -> list[str]:
 
 def run_command(
     path: Path | str, command: Command, timeout: float, name: str | None = None,
-    stop: threading.Event | None = None,
+    env: dict[str, str] | None = None, stop: threading.Event | None = None,
 ) -> CommandResult:
-    """Run `command` in folder `path`; failures and timeouts are reported, never raised.
+    """Run `command` in folder `path` (with `env`, default ours); failures and timeouts are reported.
 
     Setting `stop` kills the command (and everything it started) within STOP_POLL seconds.
     """
@@ -89,6 +89,7 @@ def run_command(
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
         except OSError as error:
             message = f"could not start {argv[0]!r}: {error.strerror or error}\n"
@@ -175,7 +176,7 @@ def run_checks_in(
         return results
     with ThreadPoolExecutor(max_workers=max_parallel or len(jobs)) as pool:
         futures = {
-            job: pool.submit(run_command, paths[job[0]], argvs[job[1]], timeout, job[1], stop)
+            job: pool.submit(run_command, paths[job[0]], argvs[job[1]], timeout, job[1], stop=stop)
             for job in jobs
         }
         for (attempt, check), future in futures.items():

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, merge, mergejournal, worktree
+from fleet_tui.core import compare, gitrepo, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.gitops import GitOperations
 from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
+from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
@@ -57,6 +58,7 @@ class Fleet:
         self.worktree_folder = worktree.worktree_folder(root, config.worktrees)
         self.sessions: dict[str, Session] = {}
         self.records: dict[str, SessionRecord] = {}
+        self.ports = PortRegistry()
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
@@ -219,24 +221,41 @@ class Fleet:
 
     async def _prepare_worktree(self, name: str, agent_name: str, spec: AgentSpec, run: str | None,
                                 prompt: str | None, base_ref: str | None) -> SessionRecord:
-        copy_files = list(self.config.copy)
+        copy_files, link = list(self.config.copy), list(self.config.link)
         async with self._worktree_adds:  # one `git worktree add` at a time (see create_worktree)
+            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
             wt = await asyncio.to_thread(worktree.create_worktree, self.root, self.worktree_folder, name,
                                          worktree.session_branch(name), base_ref or self.base_branch,
-                                         copy_files, check_out=False)
+                                         copy_files, check_out=False, link=link)
         async with self._checkouts:
-            wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files)
+            wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files, link)
+        for line in wt.skipped:
+            self.bus.emit(EventKind.SETUP, f"not brought into the worktree: {line}", name, ok=False)
+        port = await asyncio.to_thread(self.ports.assign, wt.path, self.config.ports, f"{self.root.name}/{name}")
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
-                               base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt)
+                               base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt, port=port)
         self.records[name] = record
         self._save_state()
         if self.config.setup:
             await self._run_setup(record)
         return record
 
+    def _litter_patterns(self) -> list[str]:
+        """What no attempt may commit: every known preset's litter, and the fleet's symlinks."""
+        from fleet_tui.presets import known_presets, load_preset
+
+        patterns: list[str] = []
+        for name in known_presets(self.config._preset_dirs):
+            try:
+                patterns += load_preset(name, self.config._preset_dirs).litter
+            except UsageError:
+                continue  # a broken user preset is reported where it is used, not here
+        return patterns + litter.link_patterns(self.config.link)
+
     async def _run_setup(self, record: SessionRecord) -> None:
         results = await asyncio.to_thread(
-            worktree.run_setup, Path(record.worktree), list(self.config.setup), self.config.setup_timeout
+            worktree.run_setup, Path(record.worktree), list(self.config.setup), self.config.setup_timeout,
+            {**os.environ, **self._worktree_env(record)}
         )
         for result in results:
             ok = getattr(result, "ok", None)
@@ -250,6 +269,33 @@ class Fleet:
                 ok=ok,
             )
 
+    def _worktree_env(self, record: SessionRecord) -> dict[str, str]:
+        """What the agent, setup and teardown learn of their worktree: its port first of all."""
+        port = {"PORT": str(record.port), "FLEET_PORT": str(record.port)} if record.port else {}
+        return {**port, "FLEET_WORKTREE": record.worktree}
+
+    def _ensure_port(self, record: SessionRecord) -> None:
+        if record.port is None:  # a record from before ports: the worktree gets one now, for good
+            record.port = self.ports.assign(record.worktree, self.config.ports, f"{self.root.name}/{record.name}")
+            self._save_state()
+
+    async def _run_teardown(self, record: SessionRecord) -> None:
+        """The configured teardown in a worktree about to go; failures are reported, never fatal."""
+        if not self.config.teardown or not Path(record.worktree).is_dir():
+            return
+        env = {**os.environ, **self._worktree_env(record), "FLEET_SESSION_NAME": record.name}
+        results = await asyncio.to_thread(worktree.run_teardown, Path(record.worktree), list(self.config.teardown),
+                                          self.config.teardown_timeout, env)
+        for result in results:
+            if result.passed:
+                self.bus.emit(EventKind.TEARDOWN, f"teardown ran: {result.name}", record.name, ok=True)
+            else:
+                why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+                last = next((line for line in reversed(result.output.splitlines()) if line.strip()), "")
+                self.bus.emit(EventKind.ERROR, f"teardown FAILED ({why}): {result.name}"
+                              + (f": {last.strip()}" if last else "") + "; the worktree is removed anyway",
+                              record.name, ok=False, exit_code=result.exit_code, timed_out=result.timed_out)
+
     def _argv_for(self, spec: AgentSpec, prompt: str | None) -> list[str]:
         # {python} lets presets (the demo agent) run with the interpreter fleet_tui itself runs on.
         return [sys.executable if part == "{python}" else part for part in spec.argv(prompt)]
@@ -259,10 +305,11 @@ class Fleet:
         prompt_as_arg = prompt is not None and spec.prompt_mode == "arg"
         usage_dir = self.state_dir / "usage"
         usage_dir.mkdir(exist_ok=True)
+        self._ensure_port(record)
         session = Session(
             record,
             argv=self._argv_for(spec, prompt if prompt_as_arg else None),
-            env=spec.env(dict(os.environ)),
+            env={**spec.env(dict(os.environ)), **self._worktree_env(record)},
             status_rules=spec.status_rules,
             budget=spec.budget,
             usage_format=spec.usage_format,
@@ -674,8 +721,10 @@ class Fleet:
             if session.alive:
                 await session.kill()
             session.close()
+        await self._run_teardown(record)
         await asyncio.to_thread(worktree.forget_worktree, self.root, Path(record.worktree), record.branch,
                                 keep_branch)
+        await asyncio.to_thread(self.ports.release, record.worktree)
         del self.records[name]
         self._gone[name] = because or f"{name} was discarded"
         self._save_state()

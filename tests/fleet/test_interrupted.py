@@ -52,6 +52,15 @@ def start_client(cli: FleetCli, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def merge_held_before_main_moves(cli: FleetCli, seconds: float) -> tuple[str, str, subprocess.Popen]:
+    """Fan out two attempts, start merging the first, return once git pauses before moving main."""
+    winner, loser = fan_out(cli)
+    mark = hold_main_updates(cli.repo, seconds)
+    merging = start_client(cli, "merge", winner, "--yes")
+    wait_for(mark.exists, what="the merge reaching git")
+    return winner, loser, merging
+
+
 def events(cli: FleetCli) -> list[dict]:
     """The audit trail as written (no server needed to read it)."""
     trail = cli.repo / ".git" / "fleet" / "audit.jsonl"
@@ -70,10 +79,7 @@ def racing(tmp_path, runtime_dir):
 
 def test_down_during_a_merge_lets_it_finish_and_says_so(racing):
     cli = racing
-    winner, loser = fan_out(cli)
-    mark = hold_main_updates(cli.repo, 2)
-    merging = start_client(cli, "merge", winner, "--yes")
-    wait_for(mark.exists, what="the merge reaching git")
+    winner, loser, merging = merge_held_before_main_moves(cli, 2)
     server = cli.server_pid()
     down = cli.run("down", check=False)
     out, err = merging.communicate(timeout=60)
@@ -89,10 +95,7 @@ def test_down_during_a_merge_lets_it_finish_and_says_so(racing):
 
 def test_kill_9_mid_merge_the_next_server_finishes_it(racing):
     cli = racing
-    winner, loser = fan_out(cli)
-    mark = hold_main_updates(cli.repo, 2)
-    merging = start_client(cli, "merge", winner, "--yes")
-    wait_for(mark.exists, what="the merge reaching git")
+    winner, loser, merging = merge_held_before_main_moves(cli, 2)
     os.kill(cli.server_pid(), signal.SIGKILL)  # git itself is left running, as after an OOM kill
     merging.communicate(timeout=30)
     assert merging.returncode != 0, "its client lost the server"
@@ -113,11 +116,8 @@ def test_kill_9_mid_merge_the_next_server_finishes_it(racing):
 
 def test_power_cut_mid_merge_is_rolled_back_and_the_trail_says_so(racing):
     cli = racing
-    winner, loser = fan_out(cli)
     before = git(cli.repo, "rev-parse", "main").strip()
-    mark = hold_main_updates(cli.repo, 30)
-    merging = start_client(cli, "merge", winner, "--yes")
-    wait_for(mark.exists, what="the merge reaching git")
+    winner, loser, merging = merge_held_before_main_moves(cli, 30)
     # Everything dies at once, git included, as in a power cut: git leaves its lock behind.
     server = psutil.Process(cli.server_pid())
     doomed = [server, *server.children(recursive=True)]
