@@ -31,6 +31,7 @@ from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 
 # The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
 # goes out at most this often, which is faster than the eye and spares the client a frame per read.
@@ -408,6 +409,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         loop.add_signal_handler(sig, server.stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    _report_scope(bus)
     fleet.report_leftovers()
     fleet.start_ticking()
     try:
@@ -426,6 +428,15 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
         (state_dir / "server.pid").unlink(missing_ok=True)
+
+
+def _report_scope(bus: EventBus) -> None:
+    """Say whether an SSH logout could take the server (see fleet_tui/scope.py)."""
+    unit = own_scope()
+    if unit is not None:
+        bus.emit(EventKind.SERVER, f"running in its own systemd user scope {unit}: a logout does not stop it")
+    elif SYSTEMD_DIR.is_dir():
+        bus.emit(EventKind.SERVER, f"not in a systemd scope of its own: {LINGER_ADVICE}")
 
 
 def main(argv: list[str] | None = None) -> int:
