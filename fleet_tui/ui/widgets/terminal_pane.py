@@ -256,7 +256,8 @@ class TerminalPane(Widget, can_focus=True):
         symbol = STATUS_SYMBOLS.get(status, "?")
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
-        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
+        port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
+        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]{port}"
         if self.scroll is not None:
             title += f" [reverse $accent] ⇡ {self.scroll.indicator()} [/]"
         bar = budget_bar(info.get("budget") or {})
