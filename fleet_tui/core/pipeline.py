@@ -571,6 +571,8 @@ class TaskRunner:
         try:
             if name in self.fleet.records:
                 await self.fleet.discard(name)
+        except FleetError as error:  # e.g. a merge holds its worktree: it stays, and says so
+            self.bus.emit(EventKind.ERROR, f"could not discard {name}: {error}", name)
         finally:
             self._releasing.discard(name)
 
