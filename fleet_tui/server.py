@@ -239,7 +239,8 @@ class FleetServer:
 
     # -- commands ---------------------------------------------------------------------
     async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
+                "protocol": protocol.PROTOCOL_VERSION}
 
     async def cmd_status(self, client, **_):
         return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
