@@ -25,7 +25,7 @@ from typing import Any
 
 from fleet_tui import __version__, protocol
 from fleet_tui.protocol import ALREADY_RUNNING
-from fleet_tui.core import gitrepo
+from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.session import Session
@@ -137,6 +137,7 @@ def screen_message(session: Session, rows: set[int]) -> dict[str, Any]:
         cursor=(term.cursor_x, term.cursor_y, term.cursor_visible),
         title=term.title,
         modes=term.modes(),
+        history=scrollback.extent(term),
     )
 
 
@@ -256,7 +257,8 @@ class FleetServer:
 
     # -- commands ---------------------------------------------------------------------
     async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
+                "protocol": protocol.PROTOCOL_VERSION}
 
     async def cmd_status(self, client, **_):
         return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
@@ -281,6 +283,14 @@ class FleetServer:
         term = self.fleet.get(session).terminal
         return {"lines": term.display(), "cols": term.cols, "rows": term.rows,
                 "cursor": [term.cursor_x, term.cursor_y], "title": term.title}
+
+    async def cmd_history(self, client, session: str, start: int, count: int, **_):
+        return scrollback.read(self.fleet.get(session).terminal, int(start), int(count)).wire()
+
+    async def cmd_search(self, client, session: str, query: str, line: int, col: int = 0,
+                         backward: bool = False, **_):
+        term = self.fleet.get(session).terminal
+        return scrollback.search(term, str(query), int(line), int(col), bool(backward)).wire()
 
     async def cmd_input(self, client, session: str, data: str, **_):
         self.fleet.input(session, data.encode("utf-8", "surrogateescape"))
