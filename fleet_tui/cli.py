@@ -19,6 +19,11 @@ from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
 
 
+# The verbs that reach another machine's fleet with --machine NAME (or a session named NAME:SESSION).
+MACHINE_VERBS = {"status", "send", "keys", "screen", "kill", "pause", "resume", "restart", "fanout", "compare",
+                 "merge", "discard", "log", "down", "start"}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -35,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str, func: Callable) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
+        if name in MACHINE_VERBS:
+            p.add_argument("--machine", metavar="NAME", default=None,
+                           help="the fleet on this machine (`fleet-tui machines`); or name a session NAME:SESSION")
         return p
 
     command("up", "open the TUI (the default): starts the server and configured agents if needed", cmd_up)
@@ -95,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true",
                    help="also remove those holding uncommitted or unmerged work (unmerged branches are kept)")
     command("down", "stop the fleet server and every session", cmd_down)
+    from fleet_tui.machines_cli import register
+
+    register(command)
     return parser
 
 
@@ -109,8 +120,38 @@ def _config_path(args: argparse.Namespace, root: Path) -> Path:
 
 
 async def _client(args: argparse.Namespace, start: bool = True) -> FleetClient:
+    machine = _machine(args)
+    if machine is not None:
+        from fleet_tui.remote import connect_machine
+
+        return await connect_machine(machine, start_server=start)
     root = _root(args)
     return await FleetClient.connect(root, start_server=start, config_path=_config_path(args, root))
+
+
+def _machine(args: argparse.Namespace):
+    """The machine a command goes to (--machine NAME), or None for this one."""
+    from fleet_tui.machines import LOCAL, get_machine
+
+    name = getattr(args, "machine", None)
+    return None if name in (None, LOCAL) else get_machine(name)
+
+
+def _take_machine_prefix(args: argparse.Namespace) -> None:
+    """A session given as NAME:SESSION means --machine NAME and the session SESSION."""
+    from fleet_tui.machines import split_target
+
+    for field in ("name", "explain"):
+        value = getattr(args, field, None)
+        if args.command not in MACHINE_VERBS or not isinstance(value, str):
+            continue
+        prefix, session = split_target(value)
+        if prefix is None:
+            continue
+        if args.machine is not None and args.machine != prefix:
+            raise UsageError(f"--machine {args.machine} and the session {value} disagree: give one of them")
+        args.machine = prefix
+        setattr(args, field, session)
 
 
 def _call(args: argparse.Namespace, cmd: str, start: bool = True, **params: Any) -> Any:
@@ -394,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         func = getattr(args, "func", cmd_up)
         if not hasattr(args, "command") or args.command is None:
             args.command = "up"
+        _take_machine_prefix(args)
         return func(args)
     except FleetError as error:
         print(f"fleet-tui: {error}", file=sys.stderr)

@@ -312,6 +312,25 @@ def remove_worktree(
             ) from None
 
 
+def forget_worktree(
+    root: Path | str, path: Path | str, branch: str | None = None, keep_branch: bool = False
+) -> None:
+    """remove_worktree, for a session's own worktree that may already be gone.
+
+    A folder deleted by hand and pruned from git's records is not an error here: the session
+    is forgotten and its branch deleted (unless kept), and nothing else is touched.
+    """
+    root = Path(root).resolve()
+    if Path(path).exists() or find_worktree(root, path) is not None:
+        remove_worktree(root, path, branch, keep_branch)
+    elif branch and not keep_branch and branch_exists(root, branch) and not _checked_out(root, branch):
+        run_git(root, "branch", "-D", "--end-of-options", branch)
+
+
+def _checked_out(root: Path, branch: str) -> bool:
+    return any(entry.branch == branch for entry in list_worktrees(root))
+
+
 def _expand(root: Path, patterns: list[str] | tuple[str, ...], key: str) -> dict[str, list[Path]]:
     """Each `copy:`/`link:` pattern with the existing paths it matches in the main checkout."""
     found: dict[str, list[Path]] = {}

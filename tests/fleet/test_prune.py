@@ -119,3 +119,19 @@ def test_prune_asks_on_a_terminal_and_yes_removes_the_rest_keeping_unmerged_bran
     assert fleet.status() == []
     assert (worktrees / "by-hand").is_dir()
     assert json.loads(fleet.run("worktrees", "--json").stdout) == []
+
+
+def test_worktrees_the_fleet_lost_track_of_are_still_found_by_their_marker_and_pruned(fleet, tmp_path):
+    fleet.run("down")
+    state = fleet.repo / ".git" / "fleet" / "state.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), "sessions": []}))  # say, a crash lost them
+    listing = {wt["session"]: wt for wt in json.loads(fleet.run("worktrees", "--json").stdout)}
+    assert set(listing) == {"shell", "shell-2", "shell-3", "shell-4"}
+    assert listing["shell-2"]["uncommitted"] == ["wip.txt"]
+    result = prune(fleet)
+    assert result.returncode == 1 and "removed shell\n" in result.stdout and "kept shell-2" in result.stderr
+    result = prune(fleet, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "repo.worktrees").iterdir()) == ["by-hand"]
+    assert "fleet/shell-4" in git(fleet.repo, "branch", "--list", "fleet/shell-4"), "unmerged: kept"
+    assert "fleet/shell-2" not in git(fleet.repo, "branch", "--list", "fleet/shell-2")
