@@ -331,18 +331,56 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    summary = _call(args, "merge_summary", session=args.name)
     from fleet_tui.comparetable import render_merge_summary
 
+    if _machine(args) is not None:
+        return _merge_remote(args)
+    summary = _call(args, "merge_summary", session=args.name)
     print(render_merge_summary(summary))
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not merging without confirmation: pass --yes")
-        if input("merge? [y/N] ").strip().lower() not in ("y", "yes"):
-            print("not merged")
-            return 1
+    if not _confirmed(args):
+        return 1
     result = _call(args, "merge", session=args.name, strategy=args.strategy, keep=args.keep)
     print(f"merged {args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})")
+    for name in result.get("discarded", []):
+        print(f"discarded {name}")
+    return 0
+
+
+def _confirmed(args: argparse.Namespace) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError("not merging without confirmation: pass --yes")
+    if input("merge? [y/N] ").strip().lower() not in ("y", "yes"):
+        print("not merged")
+        return False
+    return True
+
+
+def _merge_remote(args: argparse.Namespace) -> int:
+    """An attempt on another machine: fetched here over ssh, merged into this repository's base."""
+    from fleet_tui.comparetable import render_merge_summary
+    from fleet_tui.remote_merge import fetch_attempt, merge_remote
+
+    machine = _machine(args)
+    local_args = argparse.Namespace(**{**vars(args), "machine": None})
+
+    async def go() -> dict[str, Any] | None:
+        local, remote = await _client(local_args), await _client(args)
+        try:
+            print(render_merge_summary(await fetch_attempt(local, remote, machine, args.name)))
+            if not _confirmed(args):
+                return None
+            return await merge_remote(local, remote, machine, args.name, args.strategy, args.keep)
+        finally:
+            await local.close()
+            await remote.close()
+
+    result = asyncio.run(go())
+    if result is None:
+        return 1
+    print(f"merged {machine.name}:{args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})"
+          f" from {result['fetched']}")
     for name in result.get("discarded", []):
         print(f"discarded {name}")
     return 0

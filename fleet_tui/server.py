@@ -352,6 +352,12 @@ class FleetServer:
     async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
         return await self.fleet.merge(session, strategy, keep)
 
+    async def cmd_merge_branch_summary(self, client, branch: str, **_):
+        return await self.fleet.merge_branch_summary(branch)
+
+    async def cmd_merge_branch(self, client, branch: str, label: str, strategy: str = "merge", **_):
+        return await self.fleet.merge_branch(branch, label, strategy)
+
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
 

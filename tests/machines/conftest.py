@@ -24,14 +24,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.fleet.conftest import FleetCli, UNATTENDED_DEMO_FLEET, make_repo
+from fleet_tui.demo.repo import create_demo_repo
+from tests.fleet.conftest import FleetCli, UNATTENDED_DEMO_FLEET
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 HOST = "fleet-test-remote"  # the Host alias in the test's ssh_config
-REMOTE_FLEET = UNATTENDED_DEMO_FLEET + """\
-  shell:
-    command: [bash, --norc, --noprofile]
-"""
+FLEET = UNATTENDED_DEMO_FLEET + "  shell: {command: [bash, --norc, --noprofile]}\n"
 
 
 def _free_port() -> int:
@@ -73,7 +71,7 @@ def sshd():
         f"AuthorizedKeysFile {folder}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         f"PermitRootLogin {'prohibit-password' if os.getuid() == 0 else 'no'}\nAllowUsers {user}\n"
-        "AcceptEnv FLEET_TEST_RUN XDG_RUNTIME_DIR XDG_STATE_HOME XDG_CONFIG_HOME\nX11Forwarding no\n"
+        "AcceptEnv FLEET_TEST_RUN FLEET_DEMO_SPEED XDG_RUNTIME_DIR XDG_STATE_HOME XDG_CONFIG_HOME\nX11Forwarding no\n"
         "AllowTcpForwarding no\nLogLevel ERROR\n")
     (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key.split()[:2])}\n")
     ssh_config = folder / "ssh_config"
@@ -82,7 +80,7 @@ def sshd():
         f"  IdentitiesOnly yes\n  UserKnownHostsFile {folder}/known_hosts\n  StrictHostKeyChecking yes\n"
         "  SendEnv FLEET_TEST_RUN\n"
         f"  SetEnv XDG_RUNTIME_DIR={remote_rt} XDG_STATE_HOME={folder}/remote-state "
-        f"XDG_CONFIG_HOME={folder}/remote-config\n  LogLevel ERROR\n")
+        f"XDG_CONFIG_HOME={folder}/remote-config FLEET_DEMO_SPEED=40\n  LogLevel ERROR\n")
     os.chmod(ssh_config, 0o600)
     if os.getuid() == 0:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
@@ -134,12 +132,15 @@ class TwoMachines:
 @pytest.fixture
 def two_machines(sshd, tmp_path):
     runtime = Path(tempfile.mkdtemp(prefix="ft-"))
-    local = FleetCli(make_repo(tmp_path / "local repo", UNATTENDED_DEMO_FLEET), runtime)
+    repo = create_demo_repo(tmp_path / "local repo")
+    (repo / "fleet.yaml").write_text(FLEET)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "test fleet"], check=True)
+    local = FleetCli(repo, runtime)
     local.env["FLEET_SSH_CONFIG"] = str(sshd.ssh_config)
+    local.env["FLEET_DEMO_SPEED"] = "40"
     # The remote repository is a clone (the same history), at a path a shell would mangle.
     remote_repo = tmp_path / "remote's repo $HOME"
-    subprocess.run(["git", "clone", "-q", str(local.repo), str(remote_repo)], check=True)
-    (remote_repo / "fleet.yaml").write_text(REMOTE_FLEET)  # uncommitted, like a user's local edit
+    subprocess.run(["git", "clone", "-q", str(repo), str(remote_repo)], check=True)
     local.run("machines", "add", "build", HOST, str(remote_repo), "--command", remote_command())
     machines = TwoMachines(local, remote_repo, sshd)
     yield machines
