@@ -243,6 +243,7 @@ class Fleet:
             wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files, link)
         for line in wt.skipped:
             self.bus.emit(EventKind.SETUP, f"not brought into the worktree: {line}", name, ok=False)
+        self._disk = None  # a new worktree: the next look at disk use walks again
         port = await asyncio.to_thread(self.ports.assign, wt.path, self.config.ports, f"{self.root.name}/{name}")
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
                                base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt, port=port)
@@ -825,8 +826,7 @@ class Fleet:
 
             def measure() -> dict[str, int]:
                 found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
-                return {"bytes": sum(inventory.disk_usage(path) for path in found if path.is_dir()),
-                        "worktrees": len(found)}
+                return {"bytes": inventory.disk_usage(*found), "worktrees": len(found)}
 
             self._disk = (now, await asyncio.to_thread(measure))
         return self._disk[1]
