@@ -391,8 +391,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 async def serve(root: Path, config_path: Path | None = None) -> None:
     root = gitrepo.find_repo_root(root)
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     lock = open(state_dir / "server.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -436,6 +435,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
             client.writer.close()  # their handlers see EOF and finish before the loop ends
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
+        store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
 
 
