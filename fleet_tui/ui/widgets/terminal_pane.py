@@ -28,6 +28,7 @@ STATUS_SYMBOLS = {
     "working": "●",
     "waiting": "◆",
     "idle": "○",
+    "done": "✔",
     "paused": "‖",
     "exited": "■",
     "killed": "✗",
