@@ -19,6 +19,11 @@ from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
 
 
+# The verbs that reach another machine's fleet with --machine NAME (or a session named NAME:SESSION).
+MACHINE_VERBS = {"status", "send", "keys", "screen", "kill", "pause", "resume", "restart", "fanout", "compare",
+                 "merge", "discard", "log", "down", "start"}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -35,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str, func: Callable) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
+        if name in MACHINE_VERBS:
+            p.add_argument("--machine", metavar="NAME", default=None,
+                           help="the fleet on this machine (`fleet-tui machines`); or name a session NAME:SESSION")
         return p
 
     command("up", "open the TUI (the default): starts the server and configured agents if needed", cmd_up)
@@ -91,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--keep-branch", action="store_true", help="remove the worktree but keep the branch")
     command("down", "stop the fleet server and every session", cmd_down)
+    from fleet_tui.machines_cli import register
+
+    register(command)
     return parser
 
 
@@ -105,8 +116,38 @@ def _config_path(args: argparse.Namespace, root: Path) -> Path:
 
 
 async def _client(args: argparse.Namespace, start: bool = True) -> FleetClient:
+    machine = _machine(args)
+    if machine is not None:
+        from fleet_tui.remote import connect_machine
+
+        return await connect_machine(machine, start_server=start)
     root = _root(args)
     return await FleetClient.connect(root, start_server=start, config_path=_config_path(args, root))
+
+
+def _machine(args: argparse.Namespace):
+    """The machine a command goes to (--machine NAME), or None for this one."""
+    from fleet_tui.machines import LOCAL, get_machine
+
+    name = getattr(args, "machine", None)
+    return None if name in (None, LOCAL) else get_machine(name)
+
+
+def _take_machine_prefix(args: argparse.Namespace) -> None:
+    """A session given as NAME:SESSION means --machine NAME and the session SESSION."""
+    from fleet_tui.machines import split_target
+
+    for field in ("name", "explain"):
+        value = getattr(args, field, None)
+        if args.command not in MACHINE_VERBS or not isinstance(value, str):
+            continue
+        prefix, session = split_target(value)
+        if prefix is None:
+            continue
+        if args.machine is not None and args.machine != prefix:
+            raise UsageError(f"--machine {args.machine} and the session {value} disagree: give one of them")
+        args.machine = prefix
+        setattr(args, field, session)
 
 
 def _call(args: argparse.Namespace, cmd: str, start: bool = True, **params: Any) -> Any:
@@ -327,18 +368,56 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    summary = _call(args, "merge_summary", session=args.name)
     from fleet_tui.comparetable import render_merge_summary
 
+    if _machine(args) is not None:
+        return _merge_remote(args)
+    summary = _call(args, "merge_summary", session=args.name)
     print(render_merge_summary(summary))
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not merging without confirmation: pass --yes")
-        if input("merge? [y/N] ").strip().lower() not in ("y", "yes"):
-            print("not merged")
-            return 1
+    if not _confirmed(args):
+        return 1
     result = _call(args, "merge", session=args.name, strategy=args.strategy, keep=args.keep)
     print(f"merged {args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})")
+    for name in result.get("discarded", []):
+        print(f"discarded {name}")
+    return 0
+
+
+def _confirmed(args: argparse.Namespace) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError("not merging without confirmation: pass --yes")
+    if input("merge? [y/N] ").strip().lower() not in ("y", "yes"):
+        print("not merged")
+        return False
+    return True
+
+
+def _merge_remote(args: argparse.Namespace) -> int:
+    """An attempt on another machine: fetched here over ssh, merged into this repository's base."""
+    from fleet_tui.comparetable import render_merge_summary
+    from fleet_tui.remote_merge import fetch_attempt, merge_remote
+
+    machine = _machine(args)
+    local_args = argparse.Namespace(**{**vars(args), "machine": None})
+
+    async def go() -> dict[str, Any] | None:
+        local, remote = await _client(local_args), await _client(args)
+        try:
+            print(render_merge_summary(await fetch_attempt(local, remote, machine, args.name)))
+            if not _confirmed(args):
+                return None
+            return await merge_remote(local, remote, machine, args.name, args.strategy, args.keep)
+        finally:
+            await local.close()
+            await remote.close()
+
+    result = asyncio.run(go())
+    if result is None:
+        return 1
+    print(f"merged {machine.name}:{args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})"
+          f" from {result['fetched']}")
     for name in result.get("discarded", []):
         print(f"discarded {name}")
     return 0
@@ -376,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         func = getattr(args, "func", cmd_up)
         if not hasattr(args, "command") or args.command is None:
             args.command = "up"
+        _take_machine_prefix(args)
         return func(args)
     except FleetError as error:
         print(f"fleet-tui: {error}", file=sys.stderr)

@@ -116,11 +116,28 @@ def parse_command(value: Any) -> list[str]:
     return argv
 
 
+def parse_port_range(value: Any) -> tuple[int, int]:
+    """'3100-3199', [3100, 3199] or a single port -> (first, last), both inclusive."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        parts = [value, value]
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*(-\s*\d+\s*)?", value):
+        parts = [int(part) for part in value.split("-")] * (1 if "-" in value else 2)
+    elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        parts = list(value)
+    else:
+        raise ValueError(f"{value!r} is not a port range (try 3100-3199)")
+    first, last = parts
+    if not 1024 <= first <= last <= 65535:
+        raise ValueError(f"{value!r} is not a port range between 1024 and 65535, low to high (try 3100-3199)")
+    return first, last
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Tokens = Annotated[int, BeforeValidator(parse_tokens)]
 Cost = Annotated[float, BeforeValidator(parse_cost)]
 Command = Annotated[list[str], BeforeValidator(parse_command)]
+PortRange = Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
 
 
 def _name_of(what: str):
@@ -207,6 +224,10 @@ class FleetConfig(Strict):
     copy_files: list[str] = Field(default_factory=list, alias="copy")
     setup: list[Command] = Field(default_factory=list)
     setup_timeout: Duration = 300.0
+    link: list[str] = Field(default_factory=list)  # symlinked to the main checkout's, not copied
+    teardown: list[Command] = Field(default_factory=list)  # run in a worktree before it is removed
+    teardown_timeout: Duration = 60.0
+    ports: PortRange = (3100, 3199)  # each session's $PORT comes from here
     checks: dict[CheckName, Command] = Field(default_factory=dict)
     check_timeout: Duration = 600.0
     notify: bool = True

@@ -25,7 +25,7 @@ from typing import Any
 
 from fleet_tui import __version__, protocol
 from fleet_tui.protocol import ALREADY_RUNNING
-from fleet_tui.core import gitrepo
+from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.session import Session
@@ -40,6 +40,9 @@ SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
 MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
+
+_HELD_LOCKS: list[Any] = []  # the repository's server lock, open for the life of the process
+
 
 class AlreadyRunning(FleetError):
     pass
@@ -134,6 +137,7 @@ def screen_message(session: Session, rows: set[int]) -> dict[str, Any]:
         cursor=(term.cursor_x, term.cursor_y, term.cursor_visible),
         title=term.title,
         modes=term.modes(),
+        history=scrollback.extent(term),
     )
 
 
@@ -145,6 +149,7 @@ class FleetServer:
         self.store = store
         self.clients: set[ClientConnection] = set()
         self.stopping = asyncio.Event()
+        self.answering = 0  # requests being answered now
         self._changed: set[str] = set()
         self._collect_scheduled = False
         self._sessions_timer: asyncio.TimerHandle | None = None
@@ -218,7 +223,20 @@ class FleetServer:
             self.clients.discard(client)
             writer.close()
 
+    async def finish_requests(self, timeout: float) -> None:
+        """Let requests under way send their answers (a merge's, a stopped compare's) before clients close."""
+        deadline = time.monotonic() + timeout
+        while self.answering and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     async def _answer(self, client: ClientConnection, line: bytes) -> None:
+        self.answering += 1
+        try:
+            await self._answer_one(client, line)
+        finally:
+            self.answering -= 1
+
+    async def _answer_one(self, client: ClientConnection, line: bytes) -> None:
         request_id = None
         try:
             request = protocol.decode(line)
@@ -240,7 +258,8 @@ class FleetServer:
 
     # -- commands ---------------------------------------------------------------------
     async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
+                "protocol": protocol.PROTOCOL_VERSION}
 
     async def cmd_status(self, client, **_):
         return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
@@ -265,6 +284,14 @@ class FleetServer:
         term = self.fleet.get(session).terminal
         return {"lines": term.display(), "cols": term.cols, "rows": term.rows,
                 "cursor": [term.cursor_x, term.cursor_y], "title": term.title}
+
+    async def cmd_history(self, client, session: str, start: int, count: int, **_):
+        return scrollback.read(self.fleet.get(session).terminal, int(start), int(count)).wire()
+
+    async def cmd_search(self, client, session: str, query: str, line: int, col: int = 0,
+                         backward: bool = False, **_):
+        term = self.fleet.get(session).terminal
+        return scrollback.search(term, str(query), int(line), int(col), bool(backward)).wire()
 
     async def cmd_input(self, client, session: str, data: str, **_):
         self.fleet.input(session, data.encode("utf-8", "surrogateescape"))
@@ -337,6 +364,12 @@ class FleetServer:
     async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
         return await self.fleet.merge(session, strategy, keep)
 
+    async def cmd_merge_branch_summary(self, client, branch: str, **_):
+        return await self.fleet.merge_branch_summary(branch)
+
+    async def cmd_merge_branch(self, client, branch: str, label: str, strategy: str = "merge", **_):
+        return await self.fleet.merge_branch(branch, label, strategy)
+
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
 
@@ -377,9 +410,13 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise AlreadyRunning(f"another fleet server already runs for {root}") from None
+    # Held until the process exits, not until serve() returns: asyncio.run still waits for worker
+    # threads (a check, a git command) after that, and no second server may start beside them.
+    _HELD_LOCKS.append(lock)
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)
     if path.exists():
@@ -402,6 +439,11 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # Stop listening at once, so a new client starts a new server instead of reaching this one.
         listener.close()
         path.unlink(missing_ok=True)
+        # A merge under way finishes (its client gets its answer); running checks are killed.
+        fleet.git_ops.stopping = True
+        fleet.stop_checks.set()
+        await fleet.git_ops.idle()
+        await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
         await fleet.shutdown()

@@ -41,8 +41,10 @@ class EventKind(StrEnum):
     CHECK = "check"
     COMPARED = "compared"
     MERGED = "merged"
+    ROLLED_BACK = "rolled_back"  # a merge interrupted by a crash was undone by the next server
     DISCARDED = "discarded"
     SETUP = "setup"
+    TEARDOWN = "teardown"  # a worktree's teardown commands ran before its removal
     ERROR = "error"
 
 

@@ -39,6 +39,7 @@ class SessionRecord:
     role: str | None = None
     created: float = field(default_factory=time.time)
     prompt: str | None = None
+    port: int | None = None  # $PORT, held by the worktree for its whole life (core.ports)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -305,6 +306,7 @@ class Session:
             "worktree": r.worktree,
             "base_commit": r.base_commit,
             "run": r.run,
+            "port": r.port,
             "cols": self.terminal.cols,
             "rows": self.terminal.rows,
             "exit_code": self.exit_code,

@@ -23,6 +23,7 @@ from fleet_tui.ui import keymap, theme
 from fleet_tui.ui.screens.agent_picker import AgentPicker
 from fleet_tui.ui.screens.compare import CompareScreen
 from fleet_tui.ui.screens.confirm import ConfirmScreen
+from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.key_hints import KeyHints
@@ -212,7 +213,8 @@ class FleetApp(App[int]):
             pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader)
+                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader,
+                                                        history=ServerHistory(self.call_server, name))
                 new_panes.append(pane)
             else:
                 pane.update_info(info)
@@ -269,8 +271,14 @@ class FleetApp(App[int]):
     def leader_pressed(self) -> None:
         self.action_navigate()
 
+    @on(TerminalPane.ScrollChanged)
+    def scroll_changed(self) -> None:
+        self.query_one(ModeIndicator).scrolled = bool(self.focused_pane and self.focused_pane.scrolled)
+        self.refresh_bindings()
+
     def on_descendant_focus(self, event: Any) -> None:
         pane = self.focused_pane
+        self.query_one(ModeIndicator).scrolled = bool(pane and pane.scrolled)
         if pane is None:
             return
         self.command("focus", session=pane.session)
@@ -293,6 +301,8 @@ class FleetApp(App[int]):
             return action == "navigate"
         if action == "navigate":
             return False
+        if action in keymap.NAV_ACTIONS and self.focused_pane is not None and self.focused_pane.scrolled:
+            return False  # the scrolled pane's own keys are the ones that work
         if action in keymap.NAV_ACTIONS and action not in PROMPT_BAR_ACTIONS:
             # The grid's single keys mean nothing over the compare, the diff, a dialog or the prompt bar.
             if len(self.screen_stack) > 1 or self.query_one(PromptBar).is_open:
@@ -334,6 +344,11 @@ class FleetApp(App[int]):
         for pane in self.query(TerminalPane):
             pane.steering = False
         self.mode = "nav"
+
+    def action_scroll_back(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            pane.enter_scroll()
 
     def action_zoom(self) -> None:
         pane = self.focused_pane

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def repo(tmp_path, monkeypatch) -> Path:
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "start"], check=True)
     yield root
-    subprocess.run(["python3", "-m", "fleet_tui", "down"], cwd=root, capture_output=True, timeout=30)
+    subprocess.run([sys.executable, "-m", "fleet_tui", "down"], cwd=root, capture_output=True, timeout=30)
 
 
 async def until(pilot, condition) -> None:
