@@ -75,6 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
     p.add_argument("-n", "--limit", type=int, default=50)
+    p.add_argument("--task", metavar="ID", help="one task's whole story (every event since it was queued)")
+    p = command("task", "put a task on the queue: a free agent of the role takes it", cmd_task)
+    p.add_argument("text")
+    p.add_argument("--role", default=None, help="the role of the agents that do it (default: the pipeline's, "
+                   "else developer)")
+    p.add_argument("--pipeline", default=None, help="run it through this pipeline of fleet.yaml")
+    p.add_argument("--priority", choices=["high", "normal", "low"], default="normal")
+    p.add_argument("--json", action="store_true")
+    p = command("tasks", "list the tasks: stage, agent, age; those waiting for you first", cmd_tasks)
+    p.add_argument("--json", action="store_true")
+    p = command("approve", "let a task waiting at a gate (or blocked) go on", cmd_approve)
+    p.add_argument("task")
+    p.add_argument("--override", action="store_true", help="go on although its checks fail (recorded)")
+    p.add_argument("--pick", metavar="SESSION", help="after a fan-out: the attempt to take (default: the best)")
+    p.add_argument("--by", default=None, help="who approves (default: your user name)")
+    p = command("reject", "stop a task: it will not merge", cmd_reject)
+    p.add_argument("task")
+    p.add_argument("--reason", default="")
+    p.add_argument("--by", default=None, help="who rejects (default: your user name)")
     p = command("audit", "check the audit trail", cmd_audit)
     p.add_argument("action", choices=["verify"])
     p = command("fanout", "send one prompt to several new sessions: a run", cmd_fanout)
@@ -289,6 +308,12 @@ def cmd_log(args: argparse.Namespace) -> int:
             who = event.get("session") or "fleet"
             print(f"{stamp} {event['kind']:<15} {who:<16} {event['message']}", flush=True)
 
+    if args.task:
+        if args.follow:
+            raise UsageError("--task and --follow do not go together")
+        for event in _call(args, "log", start=False, limit=0, task=args.task)["events"]:
+            show(event)
+        return 0
     if not args.follow:
         for event in _call(args, "log", start=False, limit=args.limit)["events"]:
             show(event)
@@ -307,6 +332,60 @@ def cmd_log(args: argparse.Namespace) -> int:
         asyncio.run(follow())
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    task = _call(args, "task", text=args.text, role=args.role, pipeline=args.pipeline, priority=args.priority)
+    if args.json:
+        _print_json(task)
+    else:
+        print(task["id"])
+        print(f"  {task['stage_name']}: {task['step']}", file=sys.stderr)
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    tasks = _call(args, "tasks")["tasks"]
+    if args.json:
+        _print_json(tasks)
+        return 0
+    if not tasks:
+        print('no tasks: `fleet-tui task "..."` queues one')
+        return 0
+    now = time.time()
+    rows = [("ID", "STATE", "STAGE", "AGENT", "AGE", "PRI", "TASK / STEP")]
+    for t in tasks:
+        rows.append((t["id"], t["state"], t["stage_name"], t.get("agent") or "-", _age(now - t["created"]),
+                     t["priority"], f"{_short(t['text'], 40)} / {t['step']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1])
+    return 0
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    task = _call(args, "approve", start=False, task=args.task, by=args.by, override=args.override, pick=args.pick)
+    print(f"approved {task['id']}: now {task['stage_name']} ({task['step']})")
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    task = _call(args, "reject", start=False, task=args.task, by=args.by, reason=args.reason)
+    print(f"rejected {task['id']}")
     return 0
 
 
