@@ -385,13 +385,13 @@ def _short(text: str, limit: int) -> str:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    task = _call(args, "approve", start=False, task=args.task, by=args.by, override=args.override, pick=args.pick)
+    task = _call(args, "approve", task=args.task, by=args.by, override=args.override, pick=args.pick)
     print(f"approved {task['id']}: now {task['stage_name']} ({task['step']})")
     return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    task = _call(args, "reject", start=False, task=args.task, by=args.by, reason=args.reason)
+    task = _call(args, "reject", task=args.task, by=args.by, reason=args.reason)
     print(f"rejected {task['id']}")
     return 0
 
