@@ -159,6 +159,7 @@ class FleetServer:
         self.tasks.on_change = self._tasks_changed
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
+        fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
         bus.listeners.append(self._broadcast_event)
 
     # -- fan-out of changes to attached clients ----------------------------------------
@@ -328,7 +329,18 @@ class FleetServer:
         if session is not None:
             client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
             client.flush()
+            if session in self.fleet.sessions:
+                self.fleet.ack(session)  # looked at: a finished turn is no longer news
         return None
+
+    async def cmd_ack(self, client, session: str, **_):
+        return {"session": session, "was_done": self.fleet.ack(session)}
+
+    async def cmd_run_state(self, client, run: str | None = None, **_):
+        run_id = self.fleet.run(run)["id"]
+        sessions = [{"name": n, "status": s.status if s else "stopped", "turns": s.turns_finished if s else 0}
+                    for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
+        return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
 
     async def cmd_kill(self, client, session: str, **_):
         return await self.fleet.kill(session)
@@ -435,8 +447,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 async def serve(root: Path, config_path: Path | None = None) -> None:
     root = gitrepo.find_repo_root(root)
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     lock = open(state_dir / "server.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -482,6 +493,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
+        store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
 
 

@@ -38,12 +38,12 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["FleetClient"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
-ALERT_STATUSES = {"waiting": "is waiting for input", "exited": "finished"}
+ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
 # Which pane actions make sense in which status (the footer greys out the others).
 ACTION_STATUSES = {
-    "pause": {"starting", "working", "waiting", "idle"},
+    "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget"},
 }
 RUNNING = ACTION_STATUSES["kill"]
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
