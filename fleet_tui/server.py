@@ -28,6 +28,7 @@ from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
+from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
@@ -153,8 +154,12 @@ class FleetServer:
         self._changed: set[str] = set()
         self._collect_scheduled = False
         self._sessions_timer: asyncio.TimerHandle | None = None
+        self._tasks_timer: asyncio.TimerHandle | None = None
+        self.tasks = TaskRunner(fleet, bus)
+        self.tasks.on_change = self._tasks_changed
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
+        fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
         bus.listeners.append(self._broadcast_event)
 
     # -- fan-out of changes to attached clients ----------------------------------------
@@ -186,6 +191,17 @@ class FleetServer:
     def _send_sessions(self) -> None:
         self._sessions_timer = None
         message = {"t": "sessions", "sessions": self.fleet.status()}
+        for client in self.clients:
+            if client.attached:
+                client.send(message)
+
+    def _tasks_changed(self) -> None:
+        if self._tasks_timer is None:
+            self._tasks_timer = asyncio.get_running_loop().call_later(SESSIONS_INTERVAL, self._send_tasks)
+
+    def _send_tasks(self) -> None:
+        self._tasks_timer = None
+        message = {"t": "tasks", "tasks": self.tasks.views()}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -313,7 +329,18 @@ class FleetServer:
         if session is not None:
             client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
             client.flush()
+            if session in self.fleet.sessions:
+                self.fleet.ack(session)  # looked at: a finished turn is no longer news
         return None
+
+    async def cmd_ack(self, client, session: str, **_):
+        return {"session": session, "was_done": self.fleet.ack(session)}
+
+    async def cmd_run_state(self, client, run: str | None = None, **_):
+        run_id = self.fleet.run(run)["id"]
+        sessions = [{"name": n, "status": s.status if s else "stopped", "turns": s.turns_finished if s else 0}
+                    for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
+        return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
 
     async def cmd_kill(self, client, session: str, **_):
         return await self.fleet.kill(session)
@@ -327,8 +354,12 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
-    async def cmd_log(self, client, limit: int = 200, **_):
-        entries = self.store.read()[-limit:] if limit else self.store.read()
+    async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
+        entries = self.store.read()
+        if task is not None:
+            self.tasks.get(task)  # an unknown task is an error, not an empty story
+            entries = [e for e in entries if (e.get("data") or {}).get("task") == task]
+        entries = entries[-limit:] if limit else entries
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
 
     async def cmd_fanout(self, client, prompt: str, agents: list[str] | None = None, count: int = 1,
@@ -361,9 +392,34 @@ class FleetServer:
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
 
+    async def cmd_worktrees(self, client, **_):
+        return {"worktrees": await self.fleet.worktrees(), "base": self.fleet.base_branch}
+
+    async def cmd_prune(self, client, paths: list[str], confirmed: list[str] | None = None, **_):
+        return {"results": await self.fleet.prune(paths, confirmed or [])}
+
+    async def cmd_worktree_disk(self, client, **_):
+        return await self.fleet.worktree_disk()
+
+    async def cmd_task(self, client, text: str, role: str | None = None, pipeline: str | None = None,
+                       priority: str = "normal", **_):
+        self.fleet.reload_config()
+        return self.tasks.view(self.tasks.submit(text, role, pipeline, priority))
+
+    async def cmd_tasks(self, client, **_):
+        return {"tasks": self.tasks.views()}
+
+    async def cmd_approve(self, client, task: str, by: str | None = None, override: bool = False,
+                          pick: str | None = None, **_):
+        return self.tasks.view(self.tasks.approve(task, by, override, pick))
+
+    async def cmd_reject(self, client, task: str, by: str | None = None, reason: str = "", **_):
+        return self.tasks.view(self.tasks.reject(task, by, reason))
+
     async def cmd_attach(self, client, focus: str | None = None, **_):
         client.attached, client.focus = True, focus
         client.send({"t": "sessions", "sessions": self.fleet.status()})
+        client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
         for event in list(self.bus.recent)[-100:]:
@@ -391,8 +447,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 async def serve(root: Path, config_path: Path | None = None) -> None:
     root = gitrepo.find_repo_root(root)
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     lock = open(state_dir / "server.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -421,6 +476,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
     fleet.start_ticking()
+    server.tasks.start()
     try:
         await server.stopping.wait()
     finally:
@@ -434,8 +490,10 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
+        server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
+        store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
 
 

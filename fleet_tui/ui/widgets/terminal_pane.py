@@ -32,6 +32,7 @@ STATUS_SYMBOLS = {
     "working": "●",
     "waiting": "◆",
     "idle": "○",
+    "done": "✔",
     "paused": "‖",
     "exited": "■",
     "killed": "✗",
