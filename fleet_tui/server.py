@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleet_tui import __version__, protocol
+from fleet_tui import __version__, backlog, protocol
+from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
@@ -38,7 +39,7 @@ from fleet_tui.paths import socket_path
 FOCUS_INTERVAL = 1 / 120
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
-MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
+MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
 
@@ -63,10 +64,21 @@ class ClientConnection:
         self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self.backlog = Backlog()  # what is held back while the client does not read
 
     def send(self, message: dict[str, Any]) -> None:
-        if not self.closed:
-            self.writer.write(protocol.encode(message))
+        if self.closed:
+            return
+        waiting = self.writer.transport.get_write_buffer_size()
+        if waiting > backlog.HARD_LIMIT:
+            log.warning("disconnecting a client that stopped reading (%d bytes waiting)", waiting)
+            self.closed = True
+            self.writer.transport.abort()
+            return
+        if waiting > backlog.SOFT_LIMIT and self.backlog.hold(message):
+            self._flush_later(0.05)
+            return
+        self.writer.write(protocol.encode(message))
 
     # -- screens --------------------------------------------------------------------
     def mark(self, name: str, rows: set[int] | None) -> None:
@@ -81,12 +93,14 @@ class ClientConnection:
         self.flush()
 
     def flush(self) -> None:
-        if self.closed or not self.pending:
+        if self.closed or not (self.pending or self.backlog.holding):
             return
         transport = self.writer.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED:
             self._flush_later(0.05)
             return
+        for message in self.backlog.release():
+            self.send(message)
         now = time.monotonic()
         wait = None
         for name in list(self.pending):
