@@ -24,8 +24,13 @@ SERVER_START_TIMEOUT = 15.0
 
 
 class FleetClient:
-    def __init__(self, root: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    """One connection to a fleet server: over its unix socket, or through a `fleet-tui bridge`
+    run by ssh on another machine (`process` is then that ssh, ended on close)."""
+
+    def __init__(self, root: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 process: asyncio.subprocess.Process | None = None):
         self.root = root
+        self.process = process
         self._reader = reader
         self._writer = writer
         self._ids = itertools.count(1)
@@ -71,7 +76,10 @@ class FleetClient:
     async def stop_server(self, timeout: float = 10.0) -> int:
         """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped."""
         result = await self.call("down")
-        await asyncio.to_thread(_wait_gone, result["pid"], timeout)
+        if self.process is not None:  # a pid on another machine: its server hangs up once it stops
+            await asyncio.wait([self._pump], timeout=timeout)
+        else:
+            await asyncio.to_thread(_wait_gone, result["pid"], timeout)
         return result["stopped"]
 
     async def close(self) -> None:
@@ -81,6 +89,9 @@ class FleetClient:
             await self._writer.wait_closed()
         except (ConnectionError, OSError):
             pass
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
 
     async def _read_forever(self) -> None:
         try:
@@ -115,8 +126,7 @@ def start_server_process(root: Path, config_path: Path | None = None) -> None:
     from fleet_tui.config import load_config
 
     load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml is reported here, located, exit 2
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     log_path = state_dir / "server.log"
     argv = [sys.executable, "-m", "fleet_tui.server", "--root", str(root)]
     if config_path is not None:

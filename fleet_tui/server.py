@@ -23,11 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleet_tui import __version__, protocol
+from fleet_tui import __version__, backlog, protocol
+from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
-from fleet_tui.core import gitrepo
+from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
+from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
@@ -38,7 +40,7 @@ from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 FOCUS_INTERVAL = 1 / 120
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
-MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
+MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
 
@@ -63,10 +65,21 @@ class ClientConnection:
         self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self.backlog = Backlog()  # what is held back while the client does not read
 
     def send(self, message: dict[str, Any]) -> None:
-        if not self.closed:
-            self.writer.write(protocol.encode(message))
+        if self.closed:
+            return
+        waiting = self.writer.transport.get_write_buffer_size()
+        if waiting > backlog.HARD_LIMIT:
+            log.warning("disconnecting a client that stopped reading (%d bytes waiting)", waiting)
+            self.closed = True
+            self.writer.transport.abort()
+            return
+        if waiting > backlog.SOFT_LIMIT and self.backlog.hold(message):
+            self._flush_later(0.05)
+            return
+        self.writer.write(protocol.encode(message))
 
     # -- screens --------------------------------------------------------------------
     def mark(self, name: str, rows: set[int] | None) -> None:
@@ -81,12 +94,14 @@ class ClientConnection:
         self.flush()
 
     def flush(self) -> None:
-        if self.closed or not self.pending:
+        if self.closed or not (self.pending or self.backlog.holding):
             return
         transport = self.writer.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED:
             self._flush_later(0.05)
             return
+        for message in self.backlog.release():
+            self.send(message)
         now = time.monotonic()
         wait = None
         for name in list(self.pending):
@@ -138,6 +153,7 @@ def screen_message(session: Session, rows: set[int]) -> dict[str, Any]:
         cursor=(term.cursor_x, term.cursor_y, term.cursor_visible),
         title=term.title,
         modes=term.modes(),
+        history=scrollback.extent(term),
     )
 
 
@@ -153,8 +169,12 @@ class FleetServer:
         self._changed: set[str] = set()
         self._collect_scheduled = False
         self._sessions_timer: asyncio.TimerHandle | None = None
+        self._tasks_timer: asyncio.TimerHandle | None = None
+        self.tasks = TaskRunner(fleet, bus)
+        self.tasks.on_change = self._tasks_changed
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
+        fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
         bus.listeners.append(self._broadcast_event)
 
     # -- fan-out of changes to attached clients ----------------------------------------
@@ -186,6 +206,17 @@ class FleetServer:
     def _send_sessions(self) -> None:
         self._sessions_timer = None
         message = {"t": "sessions", "sessions": self.fleet.status()}
+        for client in self.clients:
+            if client.attached:
+                client.send(message)
+
+    def _tasks_changed(self) -> None:
+        if self._tasks_timer is None:
+            self._tasks_timer = asyncio.get_running_loop().call_later(SESSIONS_INTERVAL, self._send_tasks)
+
+    def _send_tasks(self) -> None:
+        self._tasks_timer = None
+        message = {"t": "tasks", "tasks": self.tasks.views()}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -257,7 +288,8 @@ class FleetServer:
 
     # -- commands ---------------------------------------------------------------------
     async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
+                "protocol": protocol.PROTOCOL_VERSION}
 
     async def cmd_status(self, client, **_):
         return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
@@ -283,6 +315,14 @@ class FleetServer:
         return {"lines": term.display(), "cols": term.cols, "rows": term.rows,
                 "cursor": [term.cursor_x, term.cursor_y], "title": term.title}
 
+    async def cmd_history(self, client, session: str, start: int, count: int, **_):
+        return scrollback.read(self.fleet.get(session).terminal, int(start), int(count)).wire()
+
+    async def cmd_search(self, client, session: str, query: str, line: int, col: int = 0,
+                         backward: bool = False, **_):
+        term = self.fleet.get(session).terminal
+        return scrollback.search(term, str(query), int(line), int(col), bool(backward)).wire()
+
     async def cmd_input(self, client, session: str, data: str, **_):
         self.fleet.input(session, data.encode("utf-8", "surrogateescape"))
         return None
@@ -304,7 +344,18 @@ class FleetServer:
         if session is not None:
             client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
             client.flush()
+            if session in self.fleet.sessions:
+                self.fleet.ack(session)  # looked at: a finished turn is no longer news
         return None
+
+    async def cmd_ack(self, client, session: str, **_):
+        return {"session": session, "was_done": self.fleet.ack(session)}
+
+    async def cmd_run_state(self, client, run: str | None = None, **_):
+        run_id = self.fleet.run(run)["id"]
+        sessions = [{"name": n, "status": s.status if s else "stopped", "turns": s.turns_finished if s else 0}
+                    for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
+        return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
 
     async def cmd_kill(self, client, session: str, **_):
         return await self.fleet.kill(session)
@@ -322,8 +373,12 @@ class FleetServer:
         self.fleet.reload_config()
         return {"results": await self.fleet.restore(sessions or [])}
 
-    async def cmd_log(self, client, limit: int = 200, **_):
-        entries = self.store.read()[-limit:] if limit else self.store.read()
+    async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
+        entries = self.store.read()
+        if task is not None:
+            self.tasks.get(task)  # an unknown task is an error, not an empty story
+            entries = [e for e in entries if (e.get("data") or {}).get("task") == task]
+        entries = entries[-limit:] if limit else entries
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
 
     async def cmd_fanout(self, client, prompt: str, agents: list[str] | None = None, count: int = 1,
@@ -347,12 +402,43 @@ class FleetServer:
     async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
         return await self.fleet.merge(session, strategy, keep)
 
+    async def cmd_merge_branch_summary(self, client, branch: str, **_):
+        return await self.fleet.merge_branch_summary(branch)
+
+    async def cmd_merge_branch(self, client, branch: str, label: str, strategy: str = "merge", **_):
+        return await self.fleet.merge_branch(branch, label, strategy)
+
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
+
+    async def cmd_worktrees(self, client, **_):
+        return {"worktrees": await self.fleet.worktrees(), "base": self.fleet.base_branch}
+
+    async def cmd_prune(self, client, paths: list[str], confirmed: list[str] | None = None, **_):
+        return {"results": await self.fleet.prune(paths, confirmed or [])}
+
+    async def cmd_worktree_disk(self, client, **_):
+        return await self.fleet.worktree_disk()
+
+    async def cmd_task(self, client, text: str, role: str | None = None, pipeline: str | None = None,
+                       priority: str = "normal", **_):
+        self.fleet.reload_config()
+        return self.tasks.view(self.tasks.submit(text, role, pipeline, priority))
+
+    async def cmd_tasks(self, client, **_):
+        return {"tasks": self.tasks.views()}
+
+    async def cmd_approve(self, client, task: str, by: str | None = None, override: bool = False,
+                          pick: str | None = None, **_):
+        return self.tasks.view(self.tasks.approve(task, by, override, pick))
+
+    async def cmd_reject(self, client, task: str, by: str | None = None, reason: str = "", **_):
+        return self.tasks.view(self.tasks.reject(task, by, reason))
 
     async def cmd_attach(self, client, focus: str | None = None, **_):
         client.attached, client.focus = True, focus
         client.send({"t": "sessions", "sessions": self.fleet.status()})
+        client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
         for event in list(self.bus.recent)[-100:]:
@@ -380,8 +466,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 async def serve(root: Path, config_path: Path | None = None) -> None:
     root = gitrepo.find_repo_root(root)
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     lock = open(state_dir / "server.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -412,6 +497,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     _report_scope(bus)
     fleet.report_leftovers()
     fleet.start_ticking()
+    server.tasks.start()
     try:
         await server.stopping.wait()
     finally:
@@ -425,8 +511,10 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
+        server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
+        store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, litter, merge, mergejournal, worktree
+from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.gitops import GitOperations
+from fleet_tui.core.hooks import HookChannel, install_args
 from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
 from fleet_tui.core.ports import PortRegistry
@@ -35,9 +36,11 @@ from fleet_tui.core.session_store import SessionStore, record_from_dict, write_p
 from fleet_tui.errors import FleetError, UsageError
 
 TICK_SECONDS = 0.25  # status detection cadence
+HOOK_POLL_SECONDS = 0.05  # hook files are looked at this often: a stat each when nothing happened
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
+DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
 COMPARE_OUTPUT_BYTES = 8 * 1024 * 1024  # all checks' output in one compare answer (the limit is 16 MB)
 CONCURRENT_CHECKOUTS = 4  # worktrees filled at once: disk and CPU bound, a few beat one and eight
 
@@ -48,6 +51,16 @@ def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Any]]]
         return []
     table = ProcessTable()
     return [(session, session.measure(table)) for session in sessions]
+
+
+def _fetched_only(branch: str) -> None:
+    """merge_branch lands attempts fetched from other machines, nothing else."""
+    if not branch.startswith(FETCHED_PREFIX):
+        raise UsageError(f"{branch} is no fetched attempt (those are {FETCHED_PREFIX}MACHINE/SESSION)")
+
+
+# Where attempts fetched from other machines land: refs/heads/machines/<machine>/<session>.
+FETCHED_PREFIX = "machines/"
 
 
 class Fleet:
@@ -64,6 +77,7 @@ class Fleet:
         self.records: dict[str, SessionRecord] = {}
         self.last_plan: dict[str, StartPlan] = {}  # how each session's agent was last started
         self.ports = PortRegistry()
+        self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
@@ -74,6 +88,7 @@ class Fleet:
         self._comparisons: dict[str, asyncio.Future] = {}
         self.on_screen_change: Callable[[Session], None] = lambda s: None
         self.on_sessions_change: Callable[[], None] = lambda: None
+        self.is_watched: Callable[[str], bool] = lambda name: False  # a client has the pane focused
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self._load_state()
@@ -159,6 +174,18 @@ class Fleet:
     def start_ticking(self) -> None:
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+            self._spawn_task(self._hooks_forever())
+
+    async def _hooks_forever(self) -> None:
+        """An agent's hook event shows within HOOK_POLL_SECONDS, not at the next status tick."""
+        while True:
+            await asyncio.sleep(HOOK_POLL_SECONDS)
+            try:
+                for session in list(self.sessions.values()):
+                    if session.hooks is not None and session.hooks.pending():
+                        self._detect(session)
+            except Exception as error:  # one bad event must not stop the others
+                self.bus.emit(EventKind.ERROR, f"internal error reading hook events: {error!r}")
 
     async def shutdown(self) -> None:
         if self._ticker:
@@ -289,6 +316,7 @@ class Fleet:
             wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files, link)
         for line in wt.skipped:
             self.bus.emit(EventKind.SETUP, f"not brought into the worktree: {line}", name, ok=False)
+        self._disk = None  # a new worktree: the next look at disk use walks again
         port = await asyncio.to_thread(self.ports.assign, wt.path, self.config.ports, f"{self.root.name}/{name}")
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
                                base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt, port=port)
@@ -364,12 +392,21 @@ class Fleet:
         usage_dir = self.state_dir / "usage"
         usage_dir.mkdir(exist_ok=True)
         self._ensure_port(record)
+        argv = self._argv_for(spec, prompt if prompt_as_arg else None)
+        channel = None
+        if spec.preset is not None and spec.preset.hooks.via != "none":
+            # Installed per launch, in the session's own state folder: never in the user's config.
+            channel = HookChannel(self.state_dir / "sessions" / record.name, spec.preset.hooks.events,
+                                  spec.preset.hooks.ignore)
+            at = len(spec.command)  # right after the program (or the user's wrapper), before any prompt
+            argv[at:at] = install_args(spec.preset.hooks, channel)
         env = {**spec.env(dict(os.environ)), **self._worktree_env(record)}
         plan = plan_start(spec.preset.resume if spec.preset else None, record,
                           home=Path(env.get("HOME") or Path.home()), resume=resume)
         session = Session(
             record,
-            argv=argv_with(spec.command, self._argv_for(spec, prompt if prompt_as_arg else None), plan.args),
+            argv=argv_with(spec.command, argv, plan.args),  # `codex resume ID` before any option
+            hooks=channel,
             env=env,
             status_rules=spec.status_rules,
             budget=spec.budget,
@@ -527,6 +564,7 @@ class Fleet:
         session.write(b"\r")
 
     def _record_prompt(self, session: Session, text: str, how: str) -> None:
+        session.prompted()
         preview = text if len(text) <= 80 else text[:77] + "..."
         self.bus.emit(EventKind.PROMPT, f"prompt {how}: {preview}", session.name, prompt=text,
                       run=session.record.run)
@@ -538,7 +576,15 @@ class Fleet:
         answered_trust = False
         ready = re.compile(spec.ready) if spec.ready else None
         quiet_since = None
-        while time.monotonic() < deadline and session.alive:
+        warned = False
+        session.queued_prompt = prompt
+        while session.alive:
+            if not warned and time.monotonic() > deadline:
+                # Never dropped silently: it stays queued, and goes in if the agent gets ready later.
+                warned = True
+                self.bus.emit(EventKind.ERROR, f"the agent never became ready; prompt not sent (still queued: "
+                              f"`fleet-tui send {session.name} ...` types one now)", session.name)
+                self.on_sessions_change()
             await asyncio.sleep(0.2)
             screen = "\n".join(session.terminal.display())
             if trust and not answered_trust and re.search(trust["match"], screen):
@@ -549,15 +595,14 @@ class Fleet:
             if ready is not None:
                 if ready.search(screen):
                     break
-            elif session.status == "idle":
-                # No ready pattern: an agent that has drawn something and gone quiet is ready.
+            elif session.status in ("idle", "done"):
+                # No ready pattern: an agent that has gone quiet (or never printed) is ready.
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since > 0.3:
                     break
         else:
-            if session.alive:
-                self.bus.emit(EventKind.ERROR, "the agent never became ready; prompt not sent", session.name)
             return
+        session.queued_prompt = None
         await self._type_prompt(session, prompt)
         self._record_prompt(session, prompt, "typed once ready")
 
@@ -759,6 +804,28 @@ class Fleet:
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files,
                 "discarded": discarded}
 
+    async def merge_branch_summary(self, branch: str) -> dict[str, Any]:
+        """merge_summary for a branch that is no session of this fleet (an attempt fetched from another machine)."""
+        _fetched_only(branch)
+        base = self.base_branch
+        since = await asyncio.to_thread(gitrepo.run_git, self.root, "merge-base", f"refs/heads/{base}",
+                                        f"refs/heads/{branch}")
+        summary = await asyncio.to_thread(merge.merge_summary, self.root, base, branch, since)
+        return {**summary, "base": base}
+
+    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> dict[str, Any]:
+        """Land a fetched attempt's branch on the base branch with merge_attempt's guarantees (a
+        conflict or a dirty base changes nothing); `label` names the attempt in the event."""
+        _fetched_only(branch)
+        base = self.base_branch
+        async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
+            result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
+                                             f"Merge attempt {label} into {base}")
+            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+                          label, commit=result.commit, strategy=strategy, base=base, branch=branch)
+            op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
+        return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
+
     @staticmethod
     def _merge_outcome(journal: mergejournal.MergeJournal, discarded: list[str]) -> str:
         return (f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
@@ -833,10 +900,7 @@ class Fleet:
                 await session.kill()
             session.close()
         await self._end_orphan(name, "discarding it")
-        await self._run_teardown(record)
-        await asyncio.to_thread(worktree.forget_worktree, self.root, Path(record.worktree), record.branch,
-                                keep_branch)
-        await asyncio.to_thread(self.ports.release, record.worktree)
+        await self._remove_worktree(record, keep_branch)
         del self.records[name]
         self.store.remove(name)
         self._gone[name] = because or f"{name} was discarded"
@@ -844,6 +908,73 @@ class Fleet:
         self.bus.emit(EventKind.DISCARDED, "worktree removed" + (", branch kept" if keep_branch else
                       " with its branch"), name, branch=record.branch)
         self.on_sessions_change()
+
+    async def _remove_worktree(self, record: SessionRecord, keep_branch: bool) -> None:
+        """Teardown, then the worktree (and its branch unless kept), then its port back to the pool."""
+        await self._run_teardown(record)
+        await asyncio.to_thread(worktree.forget_worktree, self.root, Path(record.worktree), record.branch or None,
+                                keep_branch)
+        await asyncio.to_thread(self.ports.release, record.worktree)
+        self._disk = None
+
+    # -- the worktrees on disk: list, prune, disk use ----------------------------
+    def _survey_args(self) -> tuple:
+        recorded = {record.worktree: name for name, record in self.records.items()}
+        running = {name for name, session in self.sessions.items() if session.alive}
+        created = {name: record.created for name, record in self.records.items()}
+        return self.root, self.base_branch, recorded, running, created
+
+    async def worktrees(self) -> list[dict[str, Any]]:
+        """Every worktree the fleet made: size, age, branch, merged or not, uncommitted work."""
+        reports = await asyncio.to_thread(inventory.survey, *self._survey_args())
+        return [report.to_dict() for report in reports]
+
+    async def prune(self, paths: list[str], confirmed: list[str] = ()) -> list[dict[str, Any]]:
+        """Remove the fleet's worktrees at `paths`; one that could lose work only if in `confirmed`.
+
+        Looked at again here, not trusted from the client's listing: a path that is no
+        worktree the fleet made is left alone, and one that gained work since is refused.
+        A branch with commits the base lacks is kept, so only the checkout goes.
+        """
+        reports = {report.path: report for report in await asyncio.to_thread(inventory.survey, *self._survey_args())}
+        results = []
+        for path in paths:
+            report = reports.get(path)
+            if report is None:
+                results.append({"path": path, "removed": False, "reason": "not a worktree this fleet made; left alone"})
+                continue
+            if report.risk and path not in confirmed:
+                results.append({"path": path, "session": report.session, "removed": False, "reason": report.risk})
+                continue
+            keep_branch = not report.merged
+            record = self.records.get(report.session or "")
+            if record is not None and Path(record.worktree).resolve() == Path(path).resolve():
+                await self.discard(record.name, keep_branch=keep_branch)
+            else:  # the fleet made it but has no session for it any more
+                name = report.session or Path(path).name
+                orphan = SessionRecord(name=name, agent="", branch=report.branch or "", worktree=path,
+                                       base_commit="", port=self.ports.port_of(path))
+                async with self.git_ops.claim(f"prune of {path}", [name]) as op:
+                    await self._remove_worktree(orphan, keep_branch)
+                    op.outcome = f"{path} was pruned"
+                self.bus.emit(EventKind.DISCARDED, "stale worktree pruned" + (", branch kept" if keep_branch else
+                              " with its branch"), name, branch=report.branch, path=path)
+            results.append({"path": path, "session": report.session, "removed": True,
+                            "branch_kept": report.branch if keep_branch else None, "size": report.size})
+        return results
+
+    async def worktree_disk(self) -> dict[str, int]:
+        """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
+        now = time.monotonic()
+        if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
+            recorded = {record.worktree: name for name, record in self.records.items()}
+
+            def measure() -> dict[str, int]:
+                found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
+                return {"bytes": inventory.disk_usage(*found), "worktrees": len(found)}
+
+            self._disk = (now, await asyncio.to_thread(measure))
+        return self._disk[1]
 
     # -- the tick: status and budgets -------------------------------------------
     async def _tick_forever(self) -> None:
@@ -866,15 +997,62 @@ class Fleet:
         """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""
         changed = False
         for session in list(self.sessions.values()):
-            change = session.detect_status()
-            if change:
-                status, reason = change
-                self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status)
-                changed = True
+            changed = self._detect(session, notify=False) or changed
+            self._remember_conversation(session)
         if measure:
             self._apply_measurements(measure_sessions(self._measurable()))
         elif changed:
             self.on_sessions_change()
+
+    def _remember_conversation(self, session: Session) -> None:
+        """Keep the conversation id the agent's hooks reported, for a later resume."""
+        reported = session.hooks.session_id if session.hooks else None
+        if reported and reported != session.record.conversation_id and self.sessions.get(session.name) is session:
+            self.set_conversation_id(session.name, reported)
+
+    def _detect(self, session: Session, notify: bool = True) -> bool:
+        change = session.detect_status()
+        if not change:
+            return False
+        status, reason = change
+        if status == "done" and self.is_watched(session.name):
+            session.ack()  # it finished in front of the user: nothing to point out
+            status, reason = session.status, session.reason
+        self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status,
+                      layer=session.layer)
+        if status == "done" or session.status == "idle":
+            self._check_runs_finished(session)
+        if notify:
+            self.on_sessions_change()
+        return True
+
+    def _check_runs_finished(self, session: Session) -> None:
+        run_id = session.record.run
+        run = self.runs.get(run_id) if run_id else None
+        if run is None or run.get("finished"):
+            return
+        if self.run_finished(run_id):
+            run["finished"] = time.time()
+            self._save_state()
+            self.bus.emit(EventKind.STATUS, f"run {run_id}: all {len(run['sessions'])} attempts are done",
+                          None, run=run_id)
+
+    def run_finished(self, run_id: str) -> bool:
+        """Every attempt of the run has finished a turn (or is no longer running)."""
+        run = self.run(run_id)
+        for name in run["sessions"]:
+            session = self.sessions.get(name)
+            if session is not None and session.alive and session.turns_finished < 1:
+                return False
+        return True
+
+    def ack(self, name: str) -> bool:
+        """The user has seen the session: done becomes idle."""
+        session = self.get(name)
+        if session.ack():
+            self.on_sessions_change()
+            return True
+        return False
 
     def _measurable(self) -> list[Session]:
         return [session for session in self.sessions.values() if session.alive]
@@ -924,5 +1102,5 @@ class Fleet:
     def explain(self, name: str) -> dict[str, Any]:
         session = self.get(name)
         return {"name": name, "status": session.status, "reason": session.reason,
-                "title": session.terminal.title, "rules": session.status_rules or {}}
+                "title": session.terminal.title, "rules": session.status_rules or {}, **session.explain()}
 

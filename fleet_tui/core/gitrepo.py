@@ -89,7 +89,9 @@ def git_common_dir(root: Path | str) -> Path:
 def fleet_state_dir(root: Path | str) -> Path:
     """<git common dir>/fleet: the fleet's own files, where no worktree ever sees them."""
     state = git_common_dir(root) / "fleet"
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if state.stat().st_mode & 0o077:
+        state.chmod(0o700)  # it holds prompts and the audit trail: its user's only (older versions made it 0755)
     return state
 
 
@@ -130,9 +132,10 @@ def branch_exists(root: Path | str, branch: str) -> bool:
     return git_ok(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
 
 
-def is_dirty(path: Path | str) -> list[str]:
-    """Tracked files with changes at `path`, staged or not (untracked files do not count)."""
-    out = run_git(path, "status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
+def is_dirty(path: Path | str, untracked: bool = False) -> list[str]:
+    """Tracked files with changes at `path`, staged or not; untracked ones too if asked (ignored never)."""
+    out = run_git(path, "status", "--porcelain=v1", "-z", f"--untracked-files={'all' if untracked else 'no'}",
+                  strip=False)
     files: list[str] = []
     entries = iter(out.split("\0"))
     for entry in entries:

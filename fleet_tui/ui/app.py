@@ -23,6 +23,7 @@ from fleet_tui.ui import keymap, theme
 from fleet_tui.ui.screens.agent_picker import AgentPicker
 from fleet_tui.ui.screens.compare import CompareScreen
 from fleet_tui.ui.screens.confirm import ConfirmScreen
+from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.key_hints import KeyHints
@@ -37,17 +38,20 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["FleetClient"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
-ALERT_STATUSES = {"waiting": "is waiting for input", "exited": "finished"}
+ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
 # Which pane actions make sense in which status (the footer greys out the others).
 ACTION_STATUSES = {
-    "pause": {"starting", "working", "waiting", "idle"},
+    "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget"},
 }
 RUNNING = ACTION_STATUSES["kill"]
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
+# The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
+# loop, cached there): asked for this often, not on every sessions message.
+DISK_POLL_SECONDS = 30.0
 # What stays usable while the prompt bar has the keyboard.
 PROMPT_BAR_ACTIONS = {"command_palette", "show_keys"}
 
@@ -107,6 +111,7 @@ class FleetApp(App[int]):
         self.query_one("#meters").border_title = "budgets"
         self._connect()
         self._send_inputs()
+        self.set_interval(DISK_POLL_SECONDS, self._refresh_disk)
         self._freeze_long_lived()
 
     @staticmethod
@@ -136,12 +141,23 @@ class FleetApp(App[int]):
             self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
             self.set_keymap({"leader": self.leader})
             await self.client.attach()
+            self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
             return
         async for message in self.client.messages():
             self.handle_message(message)
         self.notify("The fleet server went away; agents may still run. Press q.", severity="error")
+
+    @work(exclusive=True, group="disk")
+    async def _refresh_disk(self) -> None:
+        if self.client is None:
+            return
+        try:
+            disk = await self.client.call("worktree_disk")
+        except FleetError:
+            return  # a server without the command: the panel shows no figure
+        self.query_one(BudgetMeters).show_disk(disk["bytes"], disk["worktrees"])
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
@@ -212,7 +228,8 @@ class FleetApp(App[int]):
             pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader)
+                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader,
+                                                        history=ServerHistory(self.call_server, name))
                 new_panes.append(pane)
             else:
                 pane.update_info(info)
@@ -269,8 +286,14 @@ class FleetApp(App[int]):
     def leader_pressed(self) -> None:
         self.action_navigate()
 
+    @on(TerminalPane.ScrollChanged)
+    def scroll_changed(self) -> None:
+        self.query_one(ModeIndicator).scrolled = bool(self.focused_pane and self.focused_pane.scrolled)
+        self.refresh_bindings()
+
     def on_descendant_focus(self, event: Any) -> None:
         pane = self.focused_pane
+        self.query_one(ModeIndicator).scrolled = bool(pane and pane.scrolled)
         if pane is None:
             return
         self.command("focus", session=pane.session)
@@ -293,6 +316,8 @@ class FleetApp(App[int]):
             return action == "navigate"
         if action == "navigate":
             return False
+        if action in keymap.NAV_ACTIONS and self.focused_pane is not None and self.focused_pane.scrolled:
+            return False  # the scrolled pane's own keys are the ones that work
         if action in keymap.NAV_ACTIONS and action not in PROMPT_BAR_ACTIONS:
             # The grid's single keys mean nothing over the compare, the diff, a dialog or the prompt bar.
             if len(self.screen_stack) > 1 or self.query_one(PromptBar).is_open:
@@ -334,6 +359,11 @@ class FleetApp(App[int]):
         for pane in self.query(TerminalPane):
             pane.steering = False
         self.mode = "nav"
+
+    def action_scroll_back(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            pane.enter_scroll()
 
     def action_zoom(self) -> None:
         pane = self.focused_pane
@@ -481,6 +511,19 @@ class FleetApp(App[int]):
             await self.client.close()
 
 
+def with_machines(client: "FleetClient") -> "FleetClient":
+    """The local fleet alone, or with every configured machine's in the same grid."""
+    from fleet_tui.machines import load_machines
+
+    machines = list(load_machines().machines.values())
+    if not machines:
+        return client
+    from fleet_tui.multiclient import MultiClient
+    from fleet_tui.remote import connect_machine
+
+    return MultiClient(client, machines, connect_machine)  # type: ignore[return-value]
+
+
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
@@ -495,7 +538,7 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
         # A fresh fleet starts its configured agents; later opens leave killed ones alone.
         if not (await client.call("status"))["sessions"]:
             await client.call("start")
-        return client
+        return with_machines(client)
 
     app = FleetApp(connect)
     app.run()
