@@ -29,6 +29,7 @@ from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
 from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
+from fleet_tui.core.ptyproc import check_command
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
 
@@ -186,8 +187,19 @@ class Fleet:
             if missing_only and any(s.record.agent == name and s.alive for s in self.sessions.values()):
                 continue
             n = count if count is not None else self.config.agents[name].count
-            started += await self.start_agent(name, count=n)
+            # The agent's own sessions stopped by `down` come back in their worktrees, not as new x-2s.
+            for resting in self._resting_sessions_of(name)[:n]:
+                started.append(await self.restart(resting))
+                n -= 1
+            if n > 0:
+                started += await self.start_agent(name, count=n)
         return started
+
+    def _resting_sessions_of(self, agent: str) -> list[str]:
+        """The agent's sessions outside any run that have a worktree but no running process here."""
+        resting = [r for r in self.records.values() if r.agent == agent and r.run is None
+                   and not (r.name in self.sessions and self.sessions[r.name].alive)]
+        return [r.name for r in sorted(resting, key=lambda r: r.created)]
 
     def agent(self, name: str) -> AgentSpec:
         if name not in self.config.agents:
@@ -206,11 +218,17 @@ class Fleet:
 
     def _new_session_name(self, agent: str, run: str | None) -> str:
         stem = f"{run}-{agent}" if run else agent
-        taken = set(self.sessions) | set(self.records) | self._reserved_names
-        if stem not in taken:
+        names = set(self.sessions) | set(self.records) | self._reserved_names
+
+        def taken(name: str) -> bool:
+            # A branch or folder of that name that the fleet no longer knows (its record was lost)
+            # may hold an agent's commits: never reused, never deleted, the next name is taken.
+            return name in names or worktree.name_in_use(self.root, self.worktree_folder, name)
+
+        if not taken(stem):
             return check_name(stem, "session")
         n = 2
-        while f"{stem}-{n}" in taken:
+        while taken(f"{stem}-{n}"):
             n += 1
         return check_name(f"{stem}-{n}", "session")
 
@@ -226,6 +244,8 @@ class Fleet:
         rows: int = 40,
     ) -> list[Session]:
         spec = self.agent(agent_name)
+        # A missing program fails before any worktree or branch is made for it.
+        check_command(self._argv_for(spec, None), self.root, spec.env(dict(os.environ)))
         names = []
         for _ in range(count):
             names.append(self._new_session_name(agent_name, run))
@@ -239,9 +259,15 @@ class Fleet:
             )
         finally:
             self._reserved_names.difference_update(names)
-        started = [self._make_session(record, spec, prompt, cols, rows)
-                   for record in prepared if isinstance(record, SessionRecord)]
         failed = [error for error in prepared if isinstance(error, BaseException)]
+        started = []
+        for record in prepared:
+            if isinstance(record, SessionRecord):
+                try:
+                    started.append(self._make_session(record, spec, prompt, cols, rows))
+                except FleetError as error:  # it could not start: its new worktree and branch go again
+                    await self._discard(record.name, because=f"{record.name} could not start: {error}")
+                    failed.append(error)
         if failed:
             raise failed[0]
         return started
