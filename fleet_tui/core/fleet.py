@@ -27,6 +27,7 @@ from fleet_tui.core.names import check_name
 from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.text import plural
 
 TICK_SECONDS = 0.25  # status detection cadence
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
@@ -292,6 +293,7 @@ class Fleet:
         if record is None:
             self.get(name)  # raises the right error
         if session is not None and session.alive:
+            session.set_status("killed", "stopped for a restart")  # the fleet's own doing, not an exit
             await session.kill()
             session.close()
         spec = self.agent(record.agent)
@@ -483,6 +485,8 @@ class Fleet:
                 "session": record.name, "agent": record.agent, "branch": record.branch,
                 "worktree": record.worktree, "status": session.status if session else "stopped",
                 "duration": duration, "cost": cost,
+                # Wall time since the session started and time spent working, told apart in the UI.
+                "wall": (budget.get("time") or {}).get("used"), "active": (budget.get("active") or {}).get("used"),
                 "tokens": (budget.get("tokens") or {}).get("used"),
                 "files_changed": diff.files_changed, "added": diff.added, "removed": diff.removed,
                 "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
@@ -528,7 +532,7 @@ class Fleet:
         await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
         result = await asyncio.to_thread(merge.merge_attempt, self.root, base, record.branch, strategy,
                                          None, record.worktree)
-        self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+        self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
                       name, commit=result.commit, strategy=strategy, base=base)
         discarded = []
         if not keep:
@@ -547,6 +551,7 @@ class Fleet:
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
+                session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
         await asyncio.to_thread(worktree.remove_worktree, self.root, Path(record.worktree), record.branch,
