@@ -34,6 +34,8 @@ STATUS_SYMBOLS = {
     "over_budget": "⊘",
 }
 
+FINISHED = {"killed", "exited"}
+
 RESIZE_DEBOUNCE = 0.15  # seconds; a dragged terminal edge sends many resizes
 
 
@@ -156,6 +158,10 @@ class TerminalPane(Widget, can_focus=True):
     def session(self) -> str:
         return self.mirror.session
 
+    @property
+    def live(self) -> bool:
+        return self.info.get("status") not in FINISHED
+
     def on_mount(self) -> None:
         self.update_info(self.info)
 
@@ -187,7 +193,8 @@ class TerminalPane(Widget, can_focus=True):
         if y >= len(mirror.lines):
             return Strip.blank(width, base)
         line = mirror.lines[y]
-        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y
+        # A finished agent takes no input: no cursor pretends it does.
+        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y and self.live
         cursor_x = mirror.cursor_x if show_cursor else None
         # The mirror replaces a row's list when the row changes, so identity is the version.
         key = (width, cursor_x, base)
@@ -214,7 +221,10 @@ class TerminalPane(Widget, can_focus=True):
         symbol = STATUS_SYMBOLS.get(status, "?")
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
-        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]"
+        # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
+        label = f"{symbol} {status_label(status)}"
+        badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
+        title = f"{mark}{badge} [b]{self.session}[/]"
         bar = budget_bar(info.get("budget") or {})
         subtitle = f"{info.get('branch') or ''}  {bar}".strip()
         # Setting a border title repaints the whole pane; sessions messages come five times a second.
