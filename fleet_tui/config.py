@@ -26,6 +26,7 @@ from pydantic import field_validator, model_validator
 from fleet_tui.core.budget import Budget
 from fleet_tui.core.names import check_name
 from fleet_tui.errors import UsageError
+from fleet_tui.pipeline_config import PromptTemplates, RiskRules, Stage, cross_problems
 
 CONFIG_NAME = "fleet.yaml"
 
@@ -116,11 +117,28 @@ def parse_command(value: Any) -> list[str]:
     return argv
 
 
+def parse_port_range(value: Any) -> tuple[int, int]:
+    """'3100-3199', [3100, 3199] or a single port -> (first, last), both inclusive."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        parts = [value, value]
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*(-\s*\d+\s*)?", value):
+        parts = [int(part) for part in value.split("-")] * (1 if "-" in value else 2)
+    elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        parts = list(value)
+    else:
+        raise ValueError(f"{value!r} is not a port range (try 3100-3199)")
+    first, last = parts
+    if not 1024 <= first <= last <= 65535:
+        raise ValueError(f"{value!r} is not a port range between 1024 and 65535, low to high (try 3100-3199)")
+    return first, last
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Tokens = Annotated[int, BeforeValidator(parse_tokens)]
 Cost = Annotated[float, BeforeValidator(parse_cost)]
 Command = Annotated[list[str], BeforeValidator(parse_command)]
+PortRange = Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
 
 
 def _name_of(what: str):
@@ -164,6 +182,7 @@ class AgentConfig(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     inherit_env: list[str] | None = None
     count: int = Field(default=1, ge=0, le=64)
+    max_sessions: int = Field(default=1, ge=1, le=64)  # how many sessions tasks may start of this agent
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
     @field_validator("args", mode="before")
@@ -207,10 +226,18 @@ class FleetConfig(Strict):
     copy_files: list[str] = Field(default_factory=list, alias="copy")
     setup: list[Command] = Field(default_factory=list)
     setup_timeout: Duration = 300.0
+    link: list[str] = Field(default_factory=list)  # symlinked to the main checkout's, not copied
+    teardown: list[Command] = Field(default_factory=list)  # run in a worktree before it is removed
+    teardown_timeout: Duration = 60.0
+    ports: PortRange = (3100, 3199)  # each session's $PORT comes from here
     checks: dict[CheckName, Command] = Field(default_factory=dict)
     check_timeout: Duration = 600.0
     notify: bool = True
     agents: dict[AgentName, AgentConfig]
+    pipelines: dict[Annotated[str, _name_of("pipeline")], list[Stage]] = Field(default_factory=dict)
+    prompts: PromptTemplates = Field(default_factory=PromptTemplates)
+    risk: RiskRules = Field(default_factory=RiskRules)
+    task_retries: int = Field(default=2, ge=0, le=10)  # times a task goes back to the queue when its agent dies
     # The folders its presets were looked up in, so resolve_agent finds user presets too.
     _preset_dirs: list[Path] = PrivateAttr(default_factory=list)
 
@@ -226,6 +253,10 @@ class FleetConfig(Strict):
         if not agents:
             raise ValueError("is empty: declare at least one agent (e.g. claude: {preset: claude})")
         return agents
+
+    def cross_problems(self) -> list[tuple[tuple, str]]:
+        """Names one section uses that another must define (checks, roles), located."""
+        return cross_problems(self)
 
 
 # ---------------------------------------------------------------------------
@@ -272,12 +303,17 @@ def load_model(text: str, filename: str, model: type[BaseModel], context: dict |
         raise UsageError(f"{filename}:{line}: expected a mapping of keys to values at the top, "
                          f"got {type(data).__name__}")
     try:
-        return model.model_validate(data, context=context)
+        result = model.model_validate(data, context=context)
     except ValidationError as error:
         problems = sorted((_locate(root, e["loc"]), _describe(e, model)) for e in error.errors())
-        line, message = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise UsageError(f"{filename}:{line}: {message}{more}") from None
+    else:
+        check = getattr(result, "cross_problems", None)
+        problems = sorted((_locate(root, loc), message) for loc, message in (check() if check else []))
+        if not problems:
+            return result
+    line, message = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise UsageError(f"{filename}:{line}: {message}{more}") from None
 
 
 def _yaml_error(filename: str, error: yaml.YAMLError) -> str:
@@ -433,6 +469,7 @@ class AgentSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     inherit_env: list[str] | None = None
     count: int = 1
+    max_sessions: int = 1
     budget: Budget = field(default_factory=Budget)
 
     @property
@@ -544,5 +581,6 @@ def resolve_agent(config: FleetConfig, name: str, preset_dirs: list[Path] | None
         extra_env=dict(agent.env),
         inherit_env=agent.inherit_env,
         count=agent.count,
+        max_sessions=agent.max_sessions,
         budget=Budget(b.time, b.active, b.cpu, b.memory, b.tokens, b.cost, b.on_exceed),
     )

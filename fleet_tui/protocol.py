@@ -38,6 +38,10 @@ Color = int | str | None
 Run = tuple[str, Color, Color, int]  # (text, fg, bg, attrs)
 Line = list[Run]
 
+# Bumped whenever a message changes meaning: a client and a server (or bridge) of different
+# protocol versions refuse each other with a line saying what to install.
+PROTOCOL_VERSION = 1
+
 # The server's exit code when another server holds the repository's lock (it may be stopping).
 ALREADY_RUNNING = 75
 
@@ -74,6 +78,8 @@ class ScreenMirror:
     cursor_visible: bool = True
     title: str = ""
     modes: dict[str, Any] = field(default_factory=dict)
+    # The history above the screen, sent with each update so line numbers match its rows.
+    history: "HistoryExtent" = field(default_factory=lambda: HistoryExtent())
     version: int = 0  # bumped on every applied update, so widgets know to redraw
 
     def apply(self, update: dict[str, Any]) -> set[int]:
@@ -99,6 +105,8 @@ class ScreenMirror:
             self.title = update["title"]
         if "modes" in update:
             self.modes = dict(update["modes"])
+        if "history" in update:
+            self.history = HistoryExtent.from_wire(update["history"])
         self.version += 1
         return changed
 
@@ -117,9 +125,10 @@ def screen_update(
     cursor: tuple[int, int, bool],
     title: str,
     modes: dict[str, Any],
+    history: "HistoryExtent | None" = None,
 ) -> dict[str, Any]:
     """Build a screen message (server side)."""
-    return {
+    message = {
         "t": "screen",
         "s": session,
         "full": full,
@@ -130,3 +139,81 @@ def screen_update(
         "title": title,
         "modes": modes,
     }
+    if history is not None:
+        message["history"] = history.wire()
+    return message
+
+
+# -- scrollback -----------------------------------------------------------------------------
+# Clients get screens only; a pane scrolled back fetches history lines by number and asks the
+# server to search. Lines are numbered as core History numbers them: history lines first..pushed-1,
+# then the screen's rows from `pushed` on. Requests:
+#   {"cmd": "history", "args": {"session": s, "start": n, "count": k}}              -> HistorySlice
+#   {"cmd": "search", "args": {"session": s, "query": q, "line": n, "col": x, "backward": b}}
+#                                                                                   -> SearchResult
+MAX_HISTORY_SLICE = 2000  # lines per history request
+
+
+@dataclass(frozen=True)
+class HistoryExtent:
+    """Which history lines the server holds: numbers first..pushed-1, valid while epoch is unchanged."""
+
+    epoch: int = 0
+    first: int = 0
+    pushed: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.pushed - self.first
+
+    def wire(self) -> list[int]:
+        return [self.epoch, self.first, self.pushed]
+
+    @classmethod
+    def from_wire(cls, value: list[int]) -> "HistoryExtent":
+        epoch, first, pushed = value
+        return cls(int(epoch), int(first), int(pushed))
+
+
+@dataclass
+class HistorySlice:
+    """History lines start..start+len(lines)-1, and the extent they were read from."""
+
+    extent: HistoryExtent
+    start: int
+    lines: list[Line]
+
+    def wire(self) -> dict[str, Any]:
+        return {"extent": self.extent.wire(), "start": self.start,
+                "lines": [[list(run) for run in line] for line in self.lines]}
+
+    @classmethod
+    def from_wire(cls, value: dict[str, Any]) -> "HistorySlice":
+        lines = [[tuple(run) for run in line] for line in value["lines"]]
+        return cls(HistoryExtent.from_wire(value["extent"]), int(value["start"]), lines)  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class SearchMatch:
+    """A match on line `line` (numbered as above), `width` cells from cell `col`."""
+
+    line: int
+    col: int
+    width: int
+
+
+@dataclass
+class SearchResult:
+    """The next match (None: none anywhere) and whether the search wrapped past an end."""
+
+    match: SearchMatch | None
+    wrapped: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        match = self.match
+        return {"match": None if match is None else [match.line, match.col, match.width], "wrapped": self.wrapped}
+
+    @classmethod
+    def from_wire(cls, value: dict[str, Any]) -> "SearchResult":
+        match = value.get("match")
+        return cls(None if match is None else SearchMatch(*map(int, match)), bool(value.get("wrapped")))

@@ -25,9 +25,10 @@ from typing import Any
 
 from fleet_tui import __version__, protocol
 from fleet_tui.protocol import ALREADY_RUNNING
-from fleet_tui.core import gitrepo
+from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
+from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
@@ -40,6 +41,9 @@ SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
 MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
+
+_HELD_LOCKS: list[Any] = []  # the repository's server lock, open for the life of the process
+
 
 class AlreadyRunning(FleetError):
     pass
@@ -134,6 +138,7 @@ def screen_message(session: Session, rows: set[int]) -> dict[str, Any]:
         cursor=(term.cursor_x, term.cursor_y, term.cursor_visible),
         title=term.title,
         modes=term.modes(),
+        history=scrollback.extent(term),
     )
 
 
@@ -145,9 +150,13 @@ class FleetServer:
         self.store = store
         self.clients: set[ClientConnection] = set()
         self.stopping = asyncio.Event()
+        self.answering = 0  # requests being answered now
         self._changed: set[str] = set()
         self._collect_scheduled = False
         self._sessions_timer: asyncio.TimerHandle | None = None
+        self._tasks_timer: asyncio.TimerHandle | None = None
+        self.tasks = TaskRunner(fleet, bus)
+        self.tasks.on_change = self._tasks_changed
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
         bus.listeners.append(self._broadcast_event)
@@ -185,6 +194,17 @@ class FleetServer:
             if client.attached:
                 client.send(message)
 
+    def _tasks_changed(self) -> None:
+        if self._tasks_timer is None:
+            self._tasks_timer = asyncio.get_running_loop().call_later(SESSIONS_INTERVAL, self._send_tasks)
+
+    def _send_tasks(self) -> None:
+        self._tasks_timer = None
+        message = {"t": "tasks", "tasks": self.tasks.views()}
+        for client in self.clients:
+            if client.attached:
+                client.send(message)
+
     def _broadcast_event(self, event: Event) -> None:
         message = {"t": "event", "event": event.wire()}
         for client in self.clients:
@@ -217,7 +237,20 @@ class FleetServer:
             self.clients.discard(client)
             writer.close()
 
+    async def finish_requests(self, timeout: float) -> None:
+        """Let requests under way send their answers (a merge's, a stopped compare's) before clients close."""
+        deadline = time.monotonic() + timeout
+        while self.answering and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     async def _answer(self, client: ClientConnection, line: bytes) -> None:
+        self.answering += 1
+        try:
+            await self._answer_one(client, line)
+        finally:
+            self.answering -= 1
+
+    async def _answer_one(self, client: ClientConnection, line: bytes) -> None:
         request_id = None
         try:
             request = protocol.decode(line)
@@ -239,7 +272,8 @@ class FleetServer:
 
     # -- commands ---------------------------------------------------------------------
     async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
+                "protocol": protocol.PROTOCOL_VERSION}
 
     async def cmd_status(self, client, **_):
         return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
@@ -264,6 +298,14 @@ class FleetServer:
         term = self.fleet.get(session).terminal
         return {"lines": term.display(), "cols": term.cols, "rows": term.rows,
                 "cursor": [term.cursor_x, term.cursor_y], "title": term.title}
+
+    async def cmd_history(self, client, session: str, start: int, count: int, **_):
+        return scrollback.read(self.fleet.get(session).terminal, int(start), int(count)).wire()
+
+    async def cmd_search(self, client, session: str, query: str, line: int, col: int = 0,
+                         backward: bool = False, **_):
+        term = self.fleet.get(session).terminal
+        return scrollback.search(term, str(query), int(line), int(col), bool(backward)).wire()
 
     async def cmd_input(self, client, session: str, data: str, **_):
         self.fleet.input(session, data.encode("utf-8", "surrogateescape"))
@@ -300,8 +342,12 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
-    async def cmd_log(self, client, limit: int = 200, **_):
-        entries = self.store.read()[-limit:] if limit else self.store.read()
+    async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
+        entries = self.store.read()
+        if task is not None:
+            self.tasks.get(task)  # an unknown task is an error, not an empty story
+            entries = [e for e in entries if (e.get("data") or {}).get("task") == task]
+        entries = entries[-limit:] if limit else entries
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
 
     async def cmd_fanout(self, client, prompt: str, agents: list[str] | None = None, count: int = 1,
@@ -325,12 +371,43 @@ class FleetServer:
     async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
         return await self.fleet.merge(session, strategy, keep)
 
+    async def cmd_merge_branch_summary(self, client, branch: str, **_):
+        return await self.fleet.merge_branch_summary(branch)
+
+    async def cmd_merge_branch(self, client, branch: str, label: str, strategy: str = "merge", **_):
+        return await self.fleet.merge_branch(branch, label, strategy)
+
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
+
+    async def cmd_worktrees(self, client, **_):
+        return {"worktrees": await self.fleet.worktrees(), "base": self.fleet.base_branch}
+
+    async def cmd_prune(self, client, paths: list[str], confirmed: list[str] | None = None, **_):
+        return {"results": await self.fleet.prune(paths, confirmed or [])}
+
+    async def cmd_worktree_disk(self, client, **_):
+        return await self.fleet.worktree_disk()
+
+    async def cmd_task(self, client, text: str, role: str | None = None, pipeline: str | None = None,
+                       priority: str = "normal", **_):
+        self.fleet.reload_config()
+        return self.tasks.view(self.tasks.submit(text, role, pipeline, priority))
+
+    async def cmd_tasks(self, client, **_):
+        return {"tasks": self.tasks.views()}
+
+    async def cmd_approve(self, client, task: str, by: str | None = None, override: bool = False,
+                          pick: str | None = None, **_):
+        return self.tasks.view(self.tasks.approve(task, by, override, pick))
+
+    async def cmd_reject(self, client, task: str, by: str | None = None, reason: str = "", **_):
+        return self.tasks.view(self.tasks.reject(task, by, reason))
 
     async def cmd_attach(self, client, focus: str | None = None, **_):
         client.attached, client.focus = True, focus
         client.send({"t": "sessions", "sessions": self.fleet.status()})
+        client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
         for event in list(self.bus.recent)[-100:]:
@@ -365,9 +442,13 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise AlreadyRunning(f"another fleet server already runs for {root}") from None
+    # Held until the process exits, not until serve() returns: asyncio.run still waits for worker
+    # threads (a check, a git command) after that, and no second server may start beside them.
+    _HELD_LOCKS.append(lock)
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)
     if path.exists():
@@ -384,14 +465,21 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
     fleet.start_ticking()
+    server.tasks.start()
     try:
         await server.stopping.wait()
     finally:
         # Stop listening at once, so a new client starts a new server instead of reaching this one.
         listener.close()
         path.unlink(missing_ok=True)
+        # A merge under way finishes (its client gets its answer); running checks are killed.
+        fleet.git_ops.stopping = True
+        fleet.stop_checks.set()
+        await fleet.git_ops.idle()
+        await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
+        server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
         (state_dir / "server.pid").unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ import psutil
 from fleet_tui.errors import UsageError
 
 Command = str | list[str]
+# Output kept per command: its tail (where a test runner's verdict is). A check printing 50 MB
+# must not make the compare answer larger than a client accepts (protocol.MAX_MESSAGE_BYTES).
+MAX_OUTPUT_BYTES = 256 * 1024
+STOP_POLL = 0.1  # how often a running command looks whether it was asked to stop
 
 
 @dataclass(frozen=True)
@@ -61,14 +66,20 @@ def to_argv(command: Command) -> list[str]:
 
 
 def run_command(
-    path: Path | str, command: Command, timeout: float, name: str | None = None
+    path: Path | str, command: Command, timeout: float, name: str | None = None,
+    env: dict[str, str] | None = None, stop: threading.Event | None = None,
 ) -> CommandResult:
-    """Run `command` in folder `path`; failures and timeouts are reported, never raised."""
+    """Run `command` in folder `path` (with `env`, default ours); failures and timeouts are reported.
+
+    Setting `stop` kills the command (and everything it started) within STOP_POLL seconds.
+    """
     argv = to_argv(command)
     name = name or shlex.join(argv)
     started = time.monotonic()
     if not Path(path).is_dir():
         return CommandResult(name, argv, None, f"folder {path} does not exist\n", 0.0)
+    if stop is not None and stop.is_set():
+        return CommandResult(name, argv, None, "[fleet-tui: not run: the fleet server is stopping]\n", 0.0, True)
     with tempfile.TemporaryFile() as output:
         try:
             process = subprocess.Popen(
@@ -78,23 +89,57 @@ def run_command(
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
         except OSError as error:
             message = f"could not start {argv[0]!r}: {error.strerror or error}\n"
             return CommandResult(name, argv, None, message, time.monotonic() - started)
-        timed_out = False
-        try:
-            exit_code: int | None = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(process)
-            exit_code = None
+        exit_code, timed_out, stopped = _wait(process, timeout, stop)
         duration = time.monotonic() - started
-        output.seek(0)
-        text = output.read().decode(errors="replace")
+        text = _tail(output)
     if timed_out:
         text += f"\n[fleet-tui: killed after {timeout:g} s timeout]\n"
-    return CommandResult(name, argv, exit_code, text, duration, timed_out)
+    if stopped:
+        text += "\n[fleet-tui: killed: the fleet server is stopping]\n"
+    return CommandResult(name, argv, exit_code, text, duration, timed_out or stopped)
+
+
+def _wait(process: subprocess.Popen, timeout: float, stop: threading.Event | None) -> tuple[int | None, bool, bool]:
+    """(exit code, timed out, stopped): waits for the command, killing its group on timeout or stop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return process.wait(timeout=max(0.0, min(left, STOP_POLL if stop else left))), False, False
+        except subprocess.TimeoutExpired:
+            pass
+        if stop is not None and stop.is_set():
+            _kill_group(process)
+            return None, False, True
+        if time.monotonic() >= deadline:
+            _kill_group(process)
+            return None, True, False
+
+
+def _tail(output) -> str:
+    """The command's output, or its last MAX_OUTPUT_BYTES with a note saying how much was cut."""
+    size = output.seek(0, os.SEEK_END)
+    output.seek(max(0, size - MAX_OUTPUT_BYTES))
+    return keep_tail(output.read().decode(errors="replace"), MAX_OUTPUT_BYTES, size)
+
+
+def keep_tail(text: str, limit: int, size: int | None = None) -> str:
+    """`text` if it has at most `limit` bytes, else its last whole lines within `limit`, said so.
+
+    `size` is the size of the whole output when `text` is already only its end.
+    """
+    size = len(text.encode()) if size is None else size
+    if size <= limit:
+        return text
+    tail = text.encode()[-limit:].decode(errors="ignore")
+    tail = tail[tail.find("\n") + 1:] or tail  # start at a whole line
+    return (f"[fleet-tui: the output was {size / 1e6:.1f} MB; only its last "
+            f"{len(tail.encode()) // 1024} KB is kept]\n{tail}")
 
 
 def run_checks(
@@ -116,11 +161,13 @@ def run_checks_in(
     checks: dict[str, Command],
     timeout: float,
     max_parallel: int | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, dict[str, CheckResult]]:
     """The same checks in several worktrees at once: {attempt name: {check name: result}}.
 
     `max_parallel` caps how many commands run together (default: all of them);
-    on a small machine a cap keeps timings comparable between attempts.
+    on a small machine a cap keeps timings comparable between attempts. Setting
+    `stop` kills the running commands and skips the rest; it returns once all have ended.
     """
     argvs = {name: to_argv(command) for name, command in checks.items()}
     jobs = [(attempt, check) for attempt in paths for check in argvs]
@@ -129,7 +176,7 @@ def run_checks_in(
         return results
     with ThreadPoolExecutor(max_workers=max_parallel or len(jobs)) as pool:
         futures = {
-            job: pool.submit(run_command, paths[job[0]], argvs[job[1]], timeout, job[1])
+            job: pool.submit(run_command, paths[job[0]], argvs[job[1]], timeout, job[1], stop=stop)
             for job in jobs
         }
         for (attempt, check), future in futures.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fleet_tui.core.checks import CheckResult
 from fleet_tui.core.gitrepo import git_ok, identity_args, run_git
+from fleet_tui.core.litter import unstage_litter
 
 RANKING_RULE = (
     "Attempts that pass more checks come first; ties go to the smaller diff "
@@ -72,11 +73,12 @@ class AttemptSummary:
 def capture_work(path: Path | str, message: str) -> str | None:
     """Commit everything uncommitted in worktree `path` (ignored files excepted) on its branch.
 
-    Returns the new commit id, or None when there was nothing to commit. Hooks
+    Agent litter (see core.litter) is ignored by git, or unstaged here when tracked. Returns the new commit id, or None when there was nothing to commit. Hooks
     are skipped and the commit is not signed: this is a snapshot of an agent's
     work, and a hook or a pinentry prompt must not block the server.
     """
     run_git(path, "add", "--all")
+    unstage_litter(path)
     if git_ok(path, "diff", "--cached", "--quiet"):
         return None
     run_git(

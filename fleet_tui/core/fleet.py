@@ -12,18 +12,21 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, merge, worktree
-from fleet_tui.core.checks import run_checks_in, to_argv
+from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
+from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
+from fleet_tui.core.gitops import GitOperations
 from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
+from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
@@ -33,6 +36,8 @@ TICK_SECONDS = 0.25  # status detection cadence
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
+DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
+COMPARE_OUTPUT_BYTES = 8 * 1024 * 1024  # all checks' output in one compare answer (the limit is 16 MB)
 CONCURRENT_CHECKOUTS = 4  # worktrees filled at once: disk and CPU bound, a few beat one and eight
 
 
@@ -42,6 +47,16 @@ def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Any]]]
         return []
     table = ProcessTable()
     return [(session, session.measure(table)) for session in sessions]
+
+
+def _fetched_only(branch: str) -> None:
+    """merge_branch lands attempts fetched from other machines, nothing else."""
+    if not branch.startswith(FETCHED_PREFIX):
+        raise UsageError(f"{branch} is no fetched attempt (those are {FETCHED_PREFIX}MACHINE/SESSION)")
+
+
+# Where attempts fetched from other machines land: refs/heads/machines/<machine>/<session>.
+FETCHED_PREFIX = "machines/"
 
 
 class Fleet:
@@ -55,10 +70,16 @@ class Fleet:
         self.worktree_folder = worktree.worktree_folder(root, config.worktrees)
         self.sessions: dict[str, Session] = {}
         self.records: dict[str, SessionRecord] = {}
+        self.ports = PortRegistry()
+        self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
         self.runs: dict[str, dict[str, Any]] = {}
+        self.git_ops = GitOperations()  # merges, discards and compare's commits, one at a time
+        self.stop_checks = threading.Event()  # set when the server stops: running checks are killed
+        self._gone: dict[str, str] = {}  # discarded sessions: why, for a request that names one later
+        self._comparisons: dict[str, asyncio.Future] = {}
         self.on_screen_change: Callable[[Session], None] = lambda s: None
         self.on_sessions_change: Callable[[], None] = lambda: None
         self._tasks: set[asyncio.Task] = set()
@@ -108,7 +129,10 @@ class Fleet:
         for session in running:
             session.set_status("killed", "the fleet server was stopped")
         # In parallel: each kill may wait out its grace period (interactive shells ignore TERM).
-        await asyncio.gather(*(session.kill() for session in running))
+        reports = await asyncio.gather(*(session.kill() for session in running))
+        for session, report in zip(running, reports):
+            self.bus.emit(EventKind.KILLED, f"killed: the fleet server was stopped; worktree kept at "
+                          f"{session.record.worktree}", session.name, seconds=getattr(report, "seconds", None))
         for session in self.sessions.values():
             session.close()
         for task in list(self._tasks):
@@ -210,24 +234,41 @@ class Fleet:
 
     async def _prepare_worktree(self, name: str, agent_name: str, spec: AgentSpec, run: str | None,
                                 prompt: str | None, base_ref: str | None) -> SessionRecord:
-        copy_files = list(self.config.copy)
+        copy_files, link = list(self.config.copy), list(self.config.link)
         async with self._worktree_adds:  # one `git worktree add` at a time (see create_worktree)
+            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
             wt = await asyncio.to_thread(worktree.create_worktree, self.root, self.worktree_folder, name,
                                          worktree.session_branch(name), base_ref or self.base_branch,
-                                         copy_files, check_out=False)
+                                         copy_files, check_out=False, link=link)
         async with self._checkouts:
-            wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files)
+            wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files, link)
+        for line in wt.skipped:
+            self.bus.emit(EventKind.SETUP, f"not brought into the worktree: {line}", name, ok=False)
+        port = await asyncio.to_thread(self.ports.assign, wt.path, self.config.ports, f"{self.root.name}/{name}")
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
-                               base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt)
+                               base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt, port=port)
         self.records[name] = record
         self._save_state()
         if self.config.setup:
             await self._run_setup(record)
         return record
 
+    def _litter_patterns(self) -> list[str]:
+        """What no attempt may commit: every known preset's litter, and the fleet's symlinks."""
+        from fleet_tui.presets import known_presets, load_preset
+
+        patterns: list[str] = []
+        for name in known_presets(self.config._preset_dirs):
+            try:
+                patterns += load_preset(name, self.config._preset_dirs).litter
+            except UsageError:
+                continue  # a broken user preset is reported where it is used, not here
+        return patterns + litter.link_patterns(self.config.link)
+
     async def _run_setup(self, record: SessionRecord) -> None:
         results = await asyncio.to_thread(
-            worktree.run_setup, Path(record.worktree), list(self.config.setup), self.config.setup_timeout
+            worktree.run_setup, Path(record.worktree), list(self.config.setup), self.config.setup_timeout,
+            {**os.environ, **self._worktree_env(record)}
         )
         for result in results:
             ok = getattr(result, "ok", None)
@@ -241,6 +282,33 @@ class Fleet:
                 ok=ok,
             )
 
+    def _worktree_env(self, record: SessionRecord) -> dict[str, str]:
+        """What the agent, setup and teardown learn of their worktree: its port first of all."""
+        port = {"PORT": str(record.port), "FLEET_PORT": str(record.port)} if record.port else {}
+        return {**port, "FLEET_WORKTREE": record.worktree}
+
+    def _ensure_port(self, record: SessionRecord) -> None:
+        if record.port is None:  # a record from before ports: the worktree gets one now, for good
+            record.port = self.ports.assign(record.worktree, self.config.ports, f"{self.root.name}/{record.name}")
+            self._save_state()
+
+    async def _run_teardown(self, record: SessionRecord) -> None:
+        """The configured teardown in a worktree about to go; failures are reported, never fatal."""
+        if not self.config.teardown or not Path(record.worktree).is_dir():
+            return
+        env = {**os.environ, **self._worktree_env(record), "FLEET_SESSION_NAME": record.name}
+        results = await asyncio.to_thread(worktree.run_teardown, Path(record.worktree), list(self.config.teardown),
+                                          self.config.teardown_timeout, env)
+        for result in results:
+            if result.passed:
+                self.bus.emit(EventKind.TEARDOWN, f"teardown ran: {result.name}", record.name, ok=True)
+            else:
+                why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+                last = next((line for line in reversed(result.output.splitlines()) if line.strip()), "")
+                self.bus.emit(EventKind.ERROR, f"teardown FAILED ({why}): {result.name}"
+                              + (f": {last.strip()}" if last else "") + "; the worktree is removed anyway",
+                              record.name, ok=False, exit_code=result.exit_code, timed_out=result.timed_out)
+
     def _argv_for(self, spec: AgentSpec, prompt: str | None) -> list[str]:
         # {python} lets presets (the demo agent) run with the interpreter fleet_tui itself runs on.
         return [sys.executable if part == "{python}" else part for part in spec.argv(prompt)]
@@ -250,10 +318,11 @@ class Fleet:
         prompt_as_arg = prompt is not None and spec.prompt_mode == "arg"
         usage_dir = self.state_dir / "usage"
         usage_dir.mkdir(exist_ok=True)
+        self._ensure_port(record)
         session = Session(
             record,
             argv=self._argv_for(spec, prompt if prompt_as_arg else None),
-            env=spec.env(dict(os.environ)),
+            env={**spec.env(dict(os.environ)), **self._worktree_env(record)},
             status_rules=spec.status_rules,
             budget=spec.budget,
             usage_format=spec.usage_format,
@@ -462,16 +531,43 @@ class Fleet:
     async def compare(self, run_id: str | None = None) -> dict[str, Any]:
         """Capture each attempt's work as a commit, run every check in every worktree, rank them."""
         run = self.run(run_id)
+        # Two clients comparing the same run at once share one compare (and its answer).
+        pending = self._comparisons.get(run["id"])
+        if pending is None:
+            pending = self._comparisons[run["id"]] = asyncio.ensure_future(self._compare(run))
+            pending.add_done_callback(lambda _: self._comparisons.pop(run["id"], None))
+        return await asyncio.shield(pending)
+
+    async def _compare(self, run: dict[str, Any]) -> dict[str, Any]:
         attempts = [self.records[n] for n in run["sessions"] if n in self.records]
+        async with self.git_ops.claim(f"compare of run {run['id']}", [r.name for r in attempts]):
+            return await self._compare_claimed(run, attempts)
+
+    async def _compare_claimed(self, run: dict[str, Any], attempts: list[SessionRecord]) -> dict[str, Any]:
+        # An attempt whose worktree was deleted by hand is shown as missing; the others compare as usual.
+        missing = {r.name for r in attempts if not Path(r.worktree).is_dir()}
+        problems: dict[str, str] = {}
         for record in attempts:
-            await asyncio.to_thread(compare.capture_work, record.worktree,
-                                    f"fleet: work of {record.name} for run {run['id']}")
+            if record.name not in missing:
+                try:
+                    await asyncio.to_thread(compare.capture_work, record.worktree,
+                                            f"fleet: work of {record.name} for run {run['id']}")
+                except FleetError as error:
+                    problems[record.name] = f"its work could not be captured: {error}"
         results = await asyncio.to_thread(
-            run_checks_in, {r.name: r.worktree for r in attempts}, self._checks(), self.config.check_timeout,
-            max(1, os.cpu_count() or 1))
+            run_checks_in, {r.name: r.worktree for r in attempts if r.name not in missing}, self._checks(),
+            self.config.check_timeout, max(1, os.cpu_count() or 1), self.stop_checks)
+        if self.stop_checks.is_set():
+            raise FleetError(f"the compare of run {run['id']} was stopped: the fleet server is stopping")
+        # Every check's output together stays well inside what a client accepts in one answer.
+        output_limit = COMPARE_OUTPUT_BYTES // max(1, sum(len(c) for c in results.values()))
         rows, summaries = [], []
         for record in attempts:
-            diff = await asyncio.to_thread(compare.diff_stats, self.root, record.base_commit, record.branch)
+            try:
+                diff = await asyncio.to_thread(compare.diff_stats, self.root, record.base_commit, record.branch)
+            except FleetError as error:
+                problems.setdefault(record.name, f"its branch cannot be read: {error}")
+                diff = compare.DiffStats(0, 0, 0)
             session = self.sessions.get(record.name)
             budget = session.meter.snapshot() if session else {}
             cost = (budget.get("cost") or {}).get("used")
@@ -483,7 +579,11 @@ class Fleet:
                               f"in {check.duration:.1f}s", record.name, check=check.name, passed=check.passed)
             rows.append({
                 "session": record.name, "agent": record.agent, "branch": record.branch,
-                "worktree": record.worktree, "status": session.status if session else "stopped",
+                "worktree": record.worktree,
+                "status": "missing" if record.name in missing else session.status if session else "stopped",
+                "problem": (f"its worktree {record.worktree} is gone (deleted by hand?): "
+                            f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
+                else problems.get(record.name),
                 "duration": duration, "cost": cost,
                 # Wall time since the session started and time spent working, told apart in the UI.
                 "wall": (budget.get("time") or {}).get("used"), "active": (budget.get("active") or {}).get("used"),
@@ -492,7 +592,8 @@ class Fleet:
                 "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
                           for f in diff.files],
                 "checks": {name: {"passed": c.passed, "exit_code": c.exit_code, "duration": c.duration,
-                                  "timed_out": c.timed_out, "output": c.output} for name, c in checks.items()},
+                                  "timed_out": c.timed_out, "output": keep_tail(c.output, output_limit)}
+                           for name, c in checks.items()},
                 "checks_passed": sum(c.passed for c in checks.values()), "checks_total": len(checks),
             })
         order = {summary.name: i for i, summary in enumerate(compare.rank(summaries))}
@@ -508,12 +609,16 @@ class Fleet:
 
     def record_of(self, name: str) -> SessionRecord:
         if name not in self.records:
+            if name in self._gone:
+                raise FleetError(f"session {name} is gone: {self._gone[name]}")
             raise UsageError(f"no session named {name!r} (sessions: {', '.join(self.records) or 'none'})")
         return self.records[name]
 
     async def merge_summary(self, name: str) -> dict[str, Any]:
-        record = self.record_of(name)
-        await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
+        self.record_of(name)
+        async with self.git_ops.claim(f"preparing the merge of {name}", [name], refuses=False):
+            record = self.record_of(name)
+            await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
         base = self._base_of(record)
         summary = await asyncio.to_thread(merge.merge_summary, self.root, base, record.branch, record.base_commit)
         others = [n for n in self.runs.get(record.run, {}).get("sessions", []) if n != name and n in self.records]
@@ -523,44 +628,214 @@ class Fleet:
         return self.runs.get(record.run, {}).get("base_branch", self.base_branch) if record.run else self.base_branch
 
     async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
-        """Merge an attempt into the base branch, then clean up the rest of its run unless kept."""
+        """Merge an attempt into the base branch, then clean up the rest of its run unless kept.
+
+        One git-changing request at a time (see gitops): a second merge of the same run, or any
+        other merge, racing this one is refused and told what this one did.
+        """
         record = self.record_of(name)
-        session = self.sessions.get(name)
-        if session is not None and session.alive and session.status == "working":
-            raise FleetError(f"{name} is still working: wait until it is idle, or `fleet-tui kill {name}` first")
         base = self._base_of(record)
-        await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
-        result = await asyncio.to_thread(merge.merge_attempt, self.root, base, record.branch, strategy,
-                                         None, record.worktree)
-        self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
-                      name, commit=result.commit, strategy=strategy, base=base)
-        discarded = []
-        if not keep:
-            others = [n for n in self.runs.get(record.run, {}).get("sessions", []) if n != name] if record.run else []
-            for other in others:
-                if other in self.records:
-                    await self.discard(other)
-                    discarded.append(other)
-            # The winner's work is on the base branch now; its branch stays as a record of the attempt.
-            await self.discard(name, keep_branch=True)
+        run_sessions = self.runs.get(record.run, {}).get("sessions", []) if record.run else []
+        async with self.git_ops.claim(f"merge of {name} into {base}", [name, *run_sessions],
+                                      moves_base=True) as op:
+            record = self.record_of(name)
+            session = self.sessions.get(name)
+            if session is not None and session.alive and session.status == "working":
+                raise FleetError(f"{name} is still working: wait until it is idle, or `fleet-tui kill {name}` first")
+            await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
+            losers = [] if keep else [n for n in run_sessions if n != name and n in self.records]
+            journal = mergejournal.MergeJournal(
+                session=name, branch=record.branch, base=base, strategy=strategy, worktree=record.worktree,
+                before=gitrepo.head_commit(self.root, f"refs/heads/{base}"), run=record.run, keep=keep,
+                losers=losers)
+            # Written before git moves anything: a server killed from here on leaves the next one
+            # enough to finish this merge or undo it (finish_interrupted_merge).
+            await asyncio.to_thread(mergejournal.write, self.state_dir, journal)
+            try:
+                result = await asyncio.to_thread(merge.merge_attempt, self.root, base, record.branch, strategy,
+                                                 None, record.worktree)
+            except FleetError:
+                await asyncio.to_thread(mergejournal.clear, self.state_dir)  # refused: nothing moved
+                raise
+            journal.phase, journal.commit = "landed", result.commit
+            await asyncio.to_thread(mergejournal.write, self.state_dir, journal)
+            discarded = await self._after_landing(journal, result.files)
+            op.outcome = self._merge_outcome(journal, discarded)
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files,
                 "discarded": discarded}
 
+    async def merge_branch_summary(self, branch: str) -> dict[str, Any]:
+        """merge_summary for a branch that is no session of this fleet (an attempt fetched from another machine)."""
+        _fetched_only(branch)
+        base = self.base_branch
+        since = await asyncio.to_thread(gitrepo.run_git, self.root, "merge-base", f"refs/heads/{base}",
+                                        f"refs/heads/{branch}")
+        summary = await asyncio.to_thread(merge.merge_summary, self.root, base, branch, since)
+        return {**summary, "base": base}
+
+    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> dict[str, Any]:
+        """Land a fetched attempt's branch on the base branch with merge_attempt's guarantees (a
+        conflict or a dirty base changes nothing); `label` names the attempt in the event."""
+        _fetched_only(branch)
+        base = self.base_branch
+        async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
+            result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
+                                             f"Merge attempt {label} into {base}")
+            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
+                          label, commit=result.commit, strategy=strategy, base=base, branch=branch)
+            op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
+        return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
+
+    @staticmethod
+    def _merge_outcome(journal: mergejournal.MergeJournal, discarded: list[str]) -> str:
+        return (f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
+                + (f" and {', '.join(discarded)} discarded" if discarded else ""))
+
+    async def _after_landing(self, journal: mergejournal.MergeJournal, files: list[str],
+                             note: str = "") -> list[str]:
+        """What follows a merge on the base branch: the event, the losers' and the winner's worktrees."""
+        self.bus.emit(EventKind.MERGED,
+                      f"merged into {journal.base} ({journal.strategy}): {plural(len(files), 'file')}{note}",
+                      journal.session, commit=journal.commit, strategy=journal.strategy, base=journal.base,
+                      **({"recovered": True} if note else {}))
+        why = f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
+        discarded = []
+        for other in journal.losers:
+            if other in self.records:
+                await self._discard(other, because=f"{other} was discarded after {why}")
+                discarded.append(other)
+        if not journal.keep and journal.session in self.records:
+            # The winner's work is on the base branch now; its branch stays as a record of the attempt.
+            await self._discard(journal.session, keep_branch=True, because=f"{why}, its branch kept")
+        if journal.run in self.runs:
+            self.runs[journal.run]["merged"] = {"session": journal.session, "commit": journal.commit,
+                                                "base": journal.base, "discarded": discarded}
+            self._save_state()
+        await asyncio.to_thread(mergejournal.clear, self.state_dir)
+        return discarded
+
+    async def finish_interrupted_merge(self) -> str | None:
+        """At start: finish or roll back a merge the last server did not see through; what it did."""
+        journal = mergejournal.read(self.state_dir)
+        if journal is None:
+            return None
+        locks = await asyncio.to_thread(mergejournal.wait_for_git_locks, self.root)
+        if locks:
+            message = (f"the merge of {journal.session} into {journal.base} was interrupted and git still holds "
+                       f"{', '.join(map(str, locks))}: if no git command is running, remove those files and "
+                       "restart the fleet server to finish or undo the merge")
+            self.bus.emit(EventKind.ERROR, message, journal.session)
+            return message
+        async with self.git_ops.claim(f"recovery of the merge of {journal.session}",
+                                      [journal.session, *journal.losers], moves_base=True):
+            commit = await asyncio.to_thread(mergejournal.has_landed, self.root, journal)
+            if commit is not None:
+                journal.commit = commit
+                changed = await asyncio.to_thread(gitrepo.run_git, self.root, "diff", "--name-only", "-z",
+                                                  journal.before, commit, strip=False)
+                discarded = await self._after_landing(
+                    journal, [p for p in changed.split("\0") if p],
+                    note=" (finished after a restart: the server that started it stopped part-way)")
+                return "finished: " + self._merge_outcome(journal, discarded)
+            undone = await asyncio.to_thread(mergejournal.roll_back, self.root, journal)
+            await asyncio.to_thread(mergejournal.clear, self.state_dir)
+            message = (f"the merge of {journal.session} into {journal.base} was interrupted before it landed "
+                       f"and was rolled back: {journal.base} is unchanged at {journal.before[:10]}"
+                       + (f" ({'; '.join(undone)})" if undone else "") + "; the attempt is kept, merge it again")
+            self.bus.emit(EventKind.ROLLED_BACK, message, journal.session, base=journal.base,
+                          before=journal.before, undone=undone)
+            return "rolled back: " + message
+
     async def discard(self, name: str, keep_branch: bool = False) -> None:
-        record = self.record_of(name)
+        self.record_of(name)
+        async with self.git_ops.claim(f"discard of {name}", [name]) as op:
+            self.record_of(name)
+            await self._discard(name, keep_branch, because=f"{name} was discarded by the user")
+            op.outcome = f"{name} was discarded"
+
+    async def _discard(self, name: str, keep_branch: bool = False, because: str = "") -> None:
+        record = self.records[name]
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
                 session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
-        await asyncio.to_thread(worktree.remove_worktree, self.root, Path(record.worktree), record.branch,
-                                keep_branch)
+        await self._remove_worktree(record, keep_branch)
         del self.records[name]
+        self._gone[name] = because or f"{name} was discarded"
         self._save_state()
         self.bus.emit(EventKind.DISCARDED, "worktree removed" + (", branch kept" if keep_branch else
                       " with its branch"), name, branch=record.branch)
         self.on_sessions_change()
+
+    async def _remove_worktree(self, record: SessionRecord, keep_branch: bool) -> None:
+        """Teardown, then the worktree (and its branch unless kept), then its port back to the pool."""
+        await self._run_teardown(record)
+        await asyncio.to_thread(worktree.forget_worktree, self.root, Path(record.worktree), record.branch or None,
+                                keep_branch)
+        await asyncio.to_thread(self.ports.release, record.worktree)
+        self._disk = None
+
+    # -- the worktrees on disk: list, prune, disk use ----------------------------
+    def _survey_args(self) -> tuple:
+        recorded = {record.worktree: name for name, record in self.records.items()}
+        running = {name for name, session in self.sessions.items() if session.alive}
+        created = {name: record.created for name, record in self.records.items()}
+        return self.root, self.base_branch, recorded, running, created
+
+    async def worktrees(self) -> list[dict[str, Any]]:
+        """Every worktree the fleet made: size, age, branch, merged or not, uncommitted work."""
+        reports = await asyncio.to_thread(inventory.survey, *self._survey_args())
+        return [report.to_dict() for report in reports]
+
+    async def prune(self, paths: list[str], confirmed: list[str] = ()) -> list[dict[str, Any]]:
+        """Remove the fleet's worktrees at `paths`; one that could lose work only if in `confirmed`.
+
+        Looked at again here, not trusted from the client's listing: a path that is no
+        worktree the fleet made is left alone, and one that gained work since is refused.
+        A branch with commits the base lacks is kept, so only the checkout goes.
+        """
+        reports = {report.path: report for report in await asyncio.to_thread(inventory.survey, *self._survey_args())}
+        results = []
+        for path in paths:
+            report = reports.get(path)
+            if report is None:
+                results.append({"path": path, "removed": False, "reason": "not a worktree this fleet made; left alone"})
+                continue
+            if report.risk and path not in confirmed:
+                results.append({"path": path, "session": report.session, "removed": False, "reason": report.risk})
+                continue
+            keep_branch = not report.merged
+            record = self.records.get(report.session or "")
+            if record is not None and Path(record.worktree).resolve() == Path(path).resolve():
+                await self.discard(record.name, keep_branch=keep_branch)
+            else:  # the fleet made it but has no session for it any more
+                name = report.session or Path(path).name
+                orphan = SessionRecord(name=name, agent="", branch=report.branch or "", worktree=path,
+                                       base_commit="", port=self.ports.port_of(path))
+                async with self.git_ops.claim(f"prune of {path}", [name]) as op:
+                    await self._remove_worktree(orphan, keep_branch)
+                    op.outcome = f"{path} was pruned"
+                self.bus.emit(EventKind.DISCARDED, "stale worktree pruned" + (", branch kept" if keep_branch else
+                              " with its branch"), name, branch=report.branch, path=path)
+            results.append({"path": path, "session": report.session, "removed": True,
+                            "branch_kept": report.branch if keep_branch else None, "size": report.size})
+        return results
+
+    async def worktree_disk(self) -> dict[str, int]:
+        """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
+        now = time.monotonic()
+        if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
+            recorded = {record.worktree: name for name, record in self.records.items()}
+
+            def measure() -> dict[str, int]:
+                found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
+                return {"bytes": sum(inventory.disk_usage(path) for path in found if path.is_dir()),
+                        "worktrees": len(found)}
+
+            self._disk = (now, await asyncio.to_thread(measure))
+        return self._disk[1]
 
     # -- the tick: status and budgets -------------------------------------------
     async def _tick_forever(self) -> None:

@@ -18,7 +18,7 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from itertools import groupby
+from itertools import count, groupby, islice
 from typing import Callable
 
 from fleet_tui.protocol import (
@@ -112,13 +112,29 @@ class History(Sequence):
     text, one string whose code points are the run lengths, and a tuple of
     shared (fg, bg, attrs) styles; a single-style line is just (text, style).
     That is about a third of the memory of run tuples.
+
+    Lines are numbered for clients that read it in pieces: `pushed` counts every line
+    ever added, so the oldest kept line is number `pushed - len(history)` and a number
+    always means the same line (a line never changes once in history). `epoch` is new
+    for every History and every clear, so a client knows when what it fetched is void.
     """
 
     def __init__(self, maxlen: int):
         self._lines: deque[tuple] = deque(maxlen=maxlen)
+        self.pushed = 0
+        self.epoch = next(_epochs)
+
+    @property
+    def first(self) -> int:
+        """The number of the oldest line kept."""
+        return self.pushed - len(self._lines)
 
     def append(self, texts: list[str], styles: list[tuple]) -> None:
         """Add a line given as pieces of text and their (shared) style tuples."""
+        self.pushed += 1
+        self._add(texts, styles)
+
+    def _add(self, texts: list[str], styles: list[tuple]) -> None:
         if len(texts) == 1:
             self._lines.append((texts[0], styles[0]))
         elif not texts:
@@ -128,6 +144,17 @@ class History(Sequence):
 
     def clear(self) -> None:
         self._lines.clear()
+        self.epoch = next(_epochs)
+
+    def texts(self, start: int = 0, backward: bool = False) -> Iterator[str]:
+        """The lines' plain text from index `start` on (or down from it), without copying the history."""
+        if backward:
+            return (entry[0] for entry in islice(reversed(self._lines), len(self._lines) - 1 - start, None))
+        return (entry[0] for entry in islice(self._lines, start, None))
+
+    def between(self, start: int, end: int) -> list[list[Run]]:
+        """Lines start..end-1 (indexes, not numbers), decoded."""
+        return [self._decode(entry) for entry in islice(self._lines, start, end)]
 
     @staticmethod
     def _decode(entry: tuple) -> list[Run]:
@@ -155,6 +182,7 @@ class History(Sequence):
 
 
 _DEFAULT = (None, None, 0)
+_epochs = count(1)
 
 
 class _Cursor:
@@ -263,6 +291,7 @@ class Terminal:
 
     def _push_history(self, row: _Row) -> None:
         """Append a row scrolled off the top to the history."""
+        self.history.pushed += 1
         used = row.used
         if not used:
             self.history._lines.append(("", _DEFAULT))
@@ -278,7 +307,7 @@ class Terminal:
             else:
                 self.history._lines.append((text, self._styles[first]))
             return
-        self.history.append(*self._segments(row))
+        self.history._add(*self._segments(row))
 
     def _segments(self, row: _Row) -> tuple[list[str], list[tuple]]:
         """The row's text cut where the style changes, each piece with its

@@ -8,7 +8,8 @@ repository, so a mistyped path can never delete something else.
 
 from __future__ import annotations
 
-import shutil
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +23,14 @@ from fleet_tui.core.gitrepo import (
     run_git,
 )
 from fleet_tui.core.names import check_name, path_inside
+from fleet_tui.core.worktree_files import FilesReport, check_pattern, copy_entry, included_files, link_entry
 from fleet_tui.errors import FleetError, UsageError
 
 BRANCH_PREFIX = "fleet"
+# Written into a worktree's private folder in git's records (.git/worktrees/<id>/) when the fleet
+# makes it: how `prune` tells the fleet's worktrees from ones made by hand. It goes away with
+# the worktree, and no checkout ever sees it.
+FLEET_MARKER = "fleet-tui.json"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class Worktree:
     base_commit: str
     copied: list[str] = field(default_factory=list)  # files copied from the main checkout
     missing: list[str] = field(default_factory=list)  # copy_files entries that matched nothing
+    linked: list[str] = field(default_factory=list)  # symlinks to the main checkout (`link:`)
+    skipped: list[str] = field(default_factory=list)  # one line each: what was left out and why
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,15 @@ def create_worktree(
     copy_files: list[str] | tuple[str, ...] = (),
     *,
     check_out: bool = True,
+    link: list[str] | tuple[str, ...] = (),
 ) -> Worktree:
     """A new branch from `base_ref`'s commit, checked out in `<folder>/<session_name>`.
 
     `copy_files` are paths or glob patterns relative to the repository root
     (typically ignored files such as `.env`, or folders); they are copied from
     the main checkout, and those that match nothing are listed in `missing`.
+    Ignored files named by the repository's `.worktreeinclude` are copied too, and
+    `link` entries become symlinks to the main checkout's (see worktree_files).
     With check_out=False only git's records are made; `fill_worktree` writes the
     files, and may run alongside other worktrees' (`git worktree add` may not: it
     reads every other worktree's records, half-written while another add runs).
@@ -119,31 +130,85 @@ def create_worktree(
         raise FleetError(
             f"{path} already exists: pick another session name, or remove that folder first"
         )
-    _expand(root, copy_files)  # a bad pattern fails before anything is created
+    _expand(root, copy_files, "copy")  # a bad pattern fails before anything is created
+    _expand(root, link, "link")
     path.parent.mkdir(parents=True, exist_ok=True)
     run_git(root, "worktree", "add", "--no-checkout", "-b", branch, str(path), base_commit)
+    _mark_fleet_made(path, session_name, branch)
     created = Worktree(session_name, path, branch, base_commit)
-    return fill_worktree(root, created, copy_files) if check_out else created
+    return fill_worktree(root, created, copy_files, link) if check_out else created
 
 
-def fill_worktree(root: Path | str, created: Worktree, copy_files: list[str] | tuple[str, ...] = ()) -> Worktree:
-    """Write the files of a worktree made with check_out=False, then copy `copy_files` into it."""
+def fill_worktree(root: Path | str, created: Worktree, copy_files: list[str] | tuple[str, ...] = (),
+                  link: list[str] | tuple[str, ...] = ()) -> Worktree:
+    """Write the files of a worktree made with check_out=False, then bring in the ignored files.
+
+    Links come first, so a file `.worktreeinclude` names inside a linked folder is
+    not copied on top of the link.
+    """
     root = Path(root).resolve()
     run_git(created.path, "reset", "--hard", "--quiet")
-    sources = _expand(root, copy_files)
+    report = FilesReport()
+    links = _expand(root, link, "link")
+    sources = _expand(root, copy_files, "copy")
     try:
-        copied = _copy(root, created.path, sources)
+        for matches in links.values():
+            for source in matches:
+                relative = source.relative_to(root).as_posix()
+                if link_entry(root, created.path, relative, report):
+                    report.linked.append(relative)
+        linked = tuple(report.linked)
+        wanted = [s.relative_to(root).as_posix() for found in sources.values() for s in found]
+        wanted += [p for p in included_files(root) if p not in wanted]
+        for relative in wanted:
+            if any(relative == l or relative.startswith(l + "/") for l in linked):
+                continue
+            if copy_entry(root, created.path, relative, report):
+                report.copied.append(relative)
     except OSError as error:
         remove_worktree(root, created.path, created.branch)
         raise FleetError(
             f"could not copy {error.filename} into the new worktree ({error.strerror}): "
             "nothing was created; check that file's permissions"
         ) from None
-    missing = [pattern for pattern, found in sources.items() if not found]
-    return Worktree(created.name, created.path, created.branch, created.base_commit, copied, missing)
+    missing = [pattern for pattern, found in {**sources, **links}.items() if not found]
+    return Worktree(created.name, created.path, created.branch, created.base_commit,
+                    report.copied, missing, report.linked, report.skipped)
 
 
-def run_setup(path: Path | str, commands: list[Command], timeout: float) -> list[CommandResult]:
+def _mark_fleet_made(path: Path, session_name: str, branch: str) -> None:
+    git_dir = Path(run_git(path, "rev-parse", "--absolute-git-dir"))
+    marker = {"session": session_name, "branch": branch, "created": time.time()}
+    (git_dir / FLEET_MARKER).write_text(json.dumps(marker))
+
+
+def fleet_marker(path: Path | str) -> dict | None:
+    """What the fleet wrote when it made the worktree at `path`; None for any other folder.
+
+    The marker must sit in git's own record of a linked worktree of this kind
+    (`<common dir>/worktrees/<id>`), so a submodule's git folder or a copied `.git` never passes.
+    """
+    try:
+        git_dir = Path(run_git(path, "rev-parse", "--absolute-git-dir")).resolve()
+        common = git_common_dir(path)
+    except FleetError:
+        return None
+    if git_dir.parent != common / "worktrees":
+        return None
+    return read_marker(git_dir)
+
+
+def read_marker(admin_dir: Path) -> dict | None:
+    """The marker in a linked worktree's folder of git records, if the fleet made it."""
+    try:
+        data = json.loads((admin_dir / FLEET_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def run_setup(path: Path | str, commands: list[Command], timeout: float,
+              env: dict[str, str] | None = None) -> list[CommandResult]:
     """Run setup commands in order in a fresh worktree (install deps, ...).
 
     Stops at the first failure or timeout, since later steps usually need the
@@ -152,11 +217,21 @@ def run_setup(path: Path | str, commands: list[Command], timeout: float) -> list
     """
     results: list[CommandResult] = []
     for command in commands:
-        result = run_command(path, command, timeout)
+        result = run_command(path, command, timeout, env=env)
         results.append(result)
         if not result.passed:
             break
     return results
+
+
+def run_teardown(path: Path | str, commands: list[Command], timeout: float,
+                 env: dict[str, str] | None = None) -> list[CommandResult]:
+    """Run teardown commands in a worktree about to be removed (stop containers, drop a database).
+
+    Every command runs even after one fails: each usually cleans up something of
+    its own. Each has `timeout` seconds. Never raises for a failing command.
+    """
+    return [run_command(path, command, timeout, env=env) for command in commands]
 
 
 def list_worktrees(root: Path | str) -> list[WorktreeEntry]:
@@ -237,33 +312,33 @@ def remove_worktree(
             ) from None
 
 
-def _expand(root: Path, patterns: list[str] | tuple[str, ...]) -> dict[str, list[Path]]:
-    """Each copy_files pattern with the existing paths it matches in the main checkout."""
+def forget_worktree(
+    root: Path | str, path: Path | str, branch: str | None = None, keep_branch: bool = False
+) -> None:
+    """remove_worktree, for a session's own worktree that may already be gone.
+
+    A folder deleted by hand and pruned from git's records is not an error here: the session
+    is forgotten and its branch deleted (unless kept), and nothing else is touched.
+    """
+    root = Path(root).resolve()
+    if Path(path).exists() or find_worktree(root, path) is not None:
+        remove_worktree(root, path, branch, keep_branch)
+    elif branch and not keep_branch and branch_exists(root, branch) and not _checked_out(root, branch):
+        run_git(root, "branch", "-D", "--end-of-options", branch)
+
+
+def _checked_out(root: Path, branch: str) -> bool:
+    return any(entry.branch == branch for entry in list_worktrees(root))
+
+
+def _expand(root: Path, patterns: list[str] | tuple[str, ...], key: str) -> dict[str, list[Path]]:
+    """Each `copy:`/`link:` pattern with the existing paths it matches in the main checkout."""
     found: dict[str, list[Path]] = {}
     for pattern in patterns:
-        pure = Path(pattern)
-        if pure.is_absolute() or ".." in pure.parts or not pattern.strip():
-            raise UsageError(
-                f"copy_files entry {pattern!r} must be a path relative to the repository, without '..'"
-            )
+        check_pattern(pattern, key)
         matches = sorted(root.glob(pattern)) if _is_glob(pattern) else [root / pattern]
         found[pattern] = [match for match in matches if match.exists() and _copyable(root, match)]
     return found
-
-
-def _copy(root: Path, target: Path, sources: dict[str, list[Path]]) -> list[str]:
-    copied: list[str] = []
-    for matches in sources.values():
-        for source in matches:
-            relative = source.relative_to(root)
-            destination = target / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True)
-            else:
-                shutil.copy2(source, destination)
-            copied.append(relative.as_posix())
-    return copied
 
 
 def _copyable(root: Path, path: Path) -> bool:

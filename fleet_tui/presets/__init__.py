@@ -79,8 +79,17 @@ class Preset(Strict):
     trust_dialog: TrustDialog | None = None
     status: StatusRules = Field(default_factory=StatusRules)
     usage: UsageSource = Field(default_factory=UsageSource)
+    # Files the CLI writes for itself in its working folder (gitignore syntax): never part of an attempt.
+    litter: list[str] = Field(default_factory=list)
 
     _regex = field_validator("ready")(_check_regex)
+
+    @field_validator("litter")
+    @classmethod
+    def _no_blank_patterns(cls, patterns: list[str]) -> list[str]:
+        if any(not p.strip() or p.strip().startswith(("#", "!")) for p in patterns):
+            raise ValueError("holds a blank, comment or negated pattern; list the files the CLI writes")
+        return patterns
 
     @field_validator("model_flag")
     @classmethod

@@ -25,6 +25,7 @@ from fleet_tui.ui.screens.agent_picker import AgentPicker
 from fleet_tui.ui.screens.compare import CompareScreen
 from fleet_tui.ui.screens.confirm import ConfirmScreen
 from fleet_tui.ui.screens.help import HelpScreen
+from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.key_hints import KeyHints
@@ -51,6 +52,9 @@ RUNNING = ACTION_STATUSES["kill"]
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
 SIDEBAR_MIN_WIDTH = 120
+# The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
+# loop, cached there): asked for this often, not on every sessions message.
+DISK_POLL_SECONDS = 30.0
 # What stays usable while the prompt bar has the keyboard.
 PROMPT_BAR_ACTIONS = {"command_palette", "show_keys"}
 
@@ -112,6 +116,7 @@ class FleetApp(App[int]):
         self.query_one("#meters").border_title = "budgets"
         self._connect()
         self._send_inputs()
+        self.set_interval(DISK_POLL_SECONDS, self._refresh_disk)
         self._freeze_long_lived()
 
     @staticmethod
@@ -141,12 +146,23 @@ class FleetApp(App[int]):
             self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
             self.set_keymap({"leader": self.leader})
             await self.client.attach()
+            self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
             return
         async for message in self.client.messages():
             self.handle_message(message)
         self.notify("The fleet server went away; agents may still run. Press q.", severity="error")
+
+    @work(exclusive=True, group="disk")
+    async def _refresh_disk(self) -> None:
+        if self.client is None:
+            return
+        try:
+            disk = await self.client.call("worktree_disk")
+        except FleetError:
+            return  # a server without the command: the panel shows no figure
+        self.query_one(BudgetMeters).show_disk(disk["bytes"], disk["worktrees"])
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
@@ -217,7 +233,8 @@ class FleetApp(App[int]):
             pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader)
+                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader,
+                                                        history=ServerHistory(self.call_server, name))
                 new_panes.append(pane)
             else:
                 pane.update_info(info)
@@ -302,8 +319,14 @@ class FleetApp(App[int]):
     def leader_pressed(self) -> None:
         self.action_navigate()
 
+    @on(TerminalPane.ScrollChanged)
+    def scroll_changed(self) -> None:
+        self.query_one(ModeIndicator).scrolled = bool(self.focused_pane and self.focused_pane.scrolled)
+        self.refresh_bindings()
+
     def on_descendant_focus(self, event: Any) -> None:
         pane = self.focused_pane
+        self.query_one(ModeIndicator).scrolled = bool(pane and pane.scrolled)
         if pane is None:
             return
         self.command("focus", session=pane.session)
@@ -326,6 +349,8 @@ class FleetApp(App[int]):
             return action == "navigate"
         if action == "navigate":
             return False
+        if action in keymap.NAV_ACTIONS and self.focused_pane is not None and self.focused_pane.scrolled:
+            return False  # the scrolled pane's own keys are the ones that work
         if action in keymap.NAV_ACTIONS and action not in PROMPT_BAR_ACTIONS:
             # The grid's single keys mean nothing over the compare, the diff, a dialog or the prompt bar.
             if len(self.screen_stack) > 1 or self.query_one(PromptBar).is_open:
@@ -367,6 +392,11 @@ class FleetApp(App[int]):
         for pane in self.query(TerminalPane):
             pane.steering = False
         self.mode = "nav"
+
+    def action_scroll_back(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            pane.enter_scroll()
 
     def action_zoom(self) -> None:
         pane = self.focused_pane

@@ -13,7 +13,7 @@ from textual.binding import Binding
 DEFAULT_LEADER = "ctrl+backslash"
 
 # Actions that need a focused pane; the footer greys them out when there is none.
-PANE_ACTIONS = {"steer", "zoom", "kill", "pause", "resume", "restart", "toggle_mark"}
+PANE_ACTIONS = {"steer", "scroll_back", "zoom", "kill", "pause", "resume", "restart", "toggle_mark"}
 
 NAV_BINDINGS = [
     Binding("left,h", "move('left')", "pane", show=False),
@@ -23,6 +23,7 @@ NAV_BINDINGS = [
     Binding("1", "focus_number(1)", "pane", key_display="1-9"),
     *(Binding(str(n), f"focus_number({n})", show=False) for n in range(2, 10)),
     Binding("enter,i", "steer", "steer", key_display="⏎/i"),
+    Binding("left_square_bracket", "scroll_back", "scroll back", key_display="[", show=False),
     Binding("z", "zoom", "zoom"),
     Binding("x", "kill", "kill"),
     Binding("p", "pause", "pause"),
@@ -42,6 +43,33 @@ NAV_BINDINGS = [
     # is set at runtime with App.set_keymap({"leader": ...}).
     Binding(DEFAULT_LEADER, "navigate", "navigate", priority=True, id="leader"),
 ]
+
+
+# Scroll mode (a pane's own bindings, live only while it is scrolled back), like tmux's vi copy mode.
+# Every other key does nothing there, so nothing reaches the agent by mistake.
+SCROLL_BINDINGS = [
+    Binding("q", "leave_scroll", "live"),
+    Binding("escape", "scroll_escape", "live", show=False),
+    Binding("slash", "search(False)", "search", key_display="/"),
+    Binding("question_mark", "search(True)", "search back", show=False),
+    Binding("n", "search_next(False)", "next", key_display="n/N"),
+    Binding("N", "search_next(True)", "previous", show=False),
+    Binding("v,space", "select", "select", key_display="v"),
+    Binding("y,enter", "copy", "copy", key_display="y/⏎"),
+    Binding("up,k", "cursor(-1, 0)", "up", show=False),
+    Binding("down,j", "cursor(1, 0)", "down", show=False),
+    Binding("left,h", "cursor(0, -1)", "left", show=False),
+    Binding("right,l", "cursor(0, 1)", "right", show=False),
+    Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+    Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+    Binding("ctrl+u", "page(-0.5)", "half page up", show=False),
+    Binding("ctrl+d", "page(0.5)", "half page down", show=False),
+    Binding("g,home", "edge(-1)", "oldest line", show=False),
+    Binding("G,end", "edge(1)", "live screen", show=False),
+    Binding("0", "line_edge(-1)", "line start", show=False),
+    Binding("dollar_sign", "line_edge(1)", "line end", show=False),
+]
+SCROLL_KEYS = frozenset(key for binding in SCROLL_BINDINGS for key in binding.key.split(","))
 
 
 def key_label(key: str) -> str:

@@ -57,9 +57,9 @@ SCRIPTS = {
              '"How would you like to authenticate for this project?" matches waiting'),
     ],
     "aider": [
-        Step([], "Add .aider* to .gitignore (recommended)? (Y)es/(N)o [Yes]:", "waiting",
-             '"(Y)es/(N)o" matches waiting'),
-        Step(["enter"], "Would you like to see what's new in this version? (Y)es/(N)o", "waiting",
+        # No "Add .aider* to .gitignore?" first: the fleet's worktrees ignore aider's litter
+        # (core.litter), so aider leaves the project's .gitignore alone.
+        Step([], "Would you like to see what's new in this version? (Y)es/(N)o", "waiting",
              '"(Y)es/(N)o" matches waiting'),
         # "n": no release notes; then the empty input prompt.
         Step(["n", "enter"], "Repo-map:", "idle", "idle_screen"),

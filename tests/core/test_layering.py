@@ -24,3 +24,30 @@ def test_the_ui_draws_up_to_240_frames_a_second_whoever_imported_textual_first()
     env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split()[-1] == "240"
+
+
+FORBIDDEN_IN_ENGINE = ("textual", "rich", "fleet_tui.ui", "fleet_tui.server", "fleet_tui.client", "fleet_tui.cli")
+
+
+def imported_names(path) -> list[str]:
+    """Every module a file imports, at any depth (imports inside functions count too)."""
+    import ast
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_the_engine_never_imports_ui_server_client_or_cli_even_lazily():
+    from pathlib import Path
+    import fleet_tui.core
+    core = Path(fleet_tui.core.__file__).parent
+    offenders = [f"{path.name} imports {name}"
+                 for path in sorted(core.rglob("*.py"))
+                 for name in imported_names(path)
+                 if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN_IN_ENGINE)]
+    assert offenders == []
+    assert len(list(core.rglob("*.py"))) > 10  # the walk really saw the engine

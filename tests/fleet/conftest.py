@@ -63,7 +63,9 @@ class FleetCli:
         # Agents are interactive programs: under CI=true some (Gemini CLI) refuse their dialogs, and an
         # activated venv's PS1 changes bash's prompt. Neither belongs to the fleet under test.
         inherited = {k: v for k, v in os.environ.items() if k not in ("CI", "PS1")}
-        self.env = {**inherited, "XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(runtime / "config")}
+        # XDG_STATE_HOME: the machine-wide port registry (core.ports) stays private to the test.
+        self.env = {**inherited, "XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(runtime / "config"),
+                    "XDG_STATE_HOME": str(runtime / "state")}
 
     def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "fleet_tui", *args], cwd=self.repo, env=self.env,

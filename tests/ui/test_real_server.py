@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -29,6 +30,7 @@ FLEET_YAML = textwrap.dedent(
 @pytest.fixture
 def repo(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the port registry stays the test's
     (tmp_path / "run").mkdir()
     root = tmp_path / "repo"
     root.mkdir()
@@ -38,7 +40,7 @@ def repo(tmp_path, monkeypatch) -> Path:
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "start"], check=True)
     yield root
-    subprocess.run(["python3", "-m", "fleet_tui", "down"], cwd=root, capture_output=True, timeout=30)
+    subprocess.run([sys.executable, "-m", "fleet_tui", "down"], cwd=root, capture_output=True, timeout=30)
 
 
 async def until(pilot, condition) -> None:

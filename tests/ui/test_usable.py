@@ -348,3 +348,11 @@ def test_events_read_as_sentences(event, words):
     from fleet_tui.ui.event_words import sentence
 
     assert sentence(event) == words
+
+
+def test_help_covers_every_grid_key():
+    from fleet_tui.ui import keymap
+    from fleet_tui.ui.screens.help import GRID_KEYS
+
+    described = {action for _keys, _words, action in GRID_KEYS}
+    assert keymap.NAV_ACTIONS <= described, keymap.NAV_ACTIONS - described

@@ -21,6 +21,7 @@ GRID_KEYS = [
     ("h j k l / arrows", "move the focus to the pane on the left, below, above or on the right", "move"),
     ("1 - 9", "focus pane number 1 to 9 (numbered left to right, top to bottom)", "focus_number"),
     ("enter / i", "steer the focused pane: every key goes to its agent until the leader", "steer"),
+    ("[ / pageup / wheel", "scroll the focused pane back through its history (scroll mode, below)", "scroll_back"),
     ("z", "zoom the focused pane to the whole screen, and back", "zoom"),
     ("x", "kill the focused agent's whole process tree (asks first; the worktree stays)", "kill"),
     ("p / r / R", "pause / resume / restart the focused agent", "pause"),
@@ -37,6 +38,7 @@ GRID_KEYS = [
     ("q", "detach: close the UI; every agent keeps running (fleet-tui down stops them)", "detach"),
 ]
 OTHER_KEYS = [
+    ("scroll mode", "arrows/hjkl pgup pgdn g G move · / ? search, n N next · v select, y copy · q or esc live"),
     ("compare", "enter diff · o check output · m merge · r re-run checks · esc back"),
     ("diff", "s side by side · [ ] previous / next attempt · esc back"),
     ("merge gate", "enter merge · tab next control · esc cancel"),

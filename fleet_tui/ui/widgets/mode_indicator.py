@@ -10,8 +10,11 @@ class ModeIndicator(Static):
     # layout: its width follows the text (" NAV " or " STEER codex-1 ").
     mode: reactive[str] = reactive("nav", layout=True)
     target: reactive[str] = reactive("", layout=True)
+    scrolled: reactive[bool] = reactive(False, layout=True)  # the focused pane is in scroll mode
 
     def render(self) -> str:
+        if self.scrolled:
+            return " SCROLL "
         if self.mode == "steer":
             return f" STEER {self.target} "
         return " NAV "

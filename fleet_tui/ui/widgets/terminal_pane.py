@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -19,7 +20,10 @@ from textual.widget import Widget
 
 from fleet_tui import protocol
 from fleet_tui.core import keys
+from fleet_tui.core.scrollback import cells, pattern, spans
 from fleet_tui.protocol import ScreenMirror
+from fleet_tui.ui import keymap
+from fleet_tui.ui.scrollback import WHEEL_LINES, HistoryCache, HistorySource, ScrollState, Selection, Span, line_text
 from fleet_tui.ui.theme import status_variable
 from fleet_tui.ui.widgets.budget_meters import budget_bar
 
@@ -106,7 +110,22 @@ class TerminalPane(Widget, can_focus=True):
     """Draws one session's screen and, while steered, turns keys, paste and mouse into input.
 
     The pane never talks to the server itself: it posts Input and Resized messages and
-    the app forwards them, so a pane can be tested with any message source.
+    the app forwards them, so a pane can be tested with any message source. Scrolled back
+    (scroll mode), it draws history lines read through its HistorySource instead.
+    """
+
+    BINDINGS = keymap.SCROLL_BINDINGS
+    COMPONENT_CLASSES = {
+        "terminal-pane--match", "terminal-pane--current-match", "terminal-pane--selection",
+        "terminal-pane--status",
+    }
+    DEFAULT_CSS = """
+    TerminalPane {
+        .terminal-pane--match { background: $warning 45%; }
+        .terminal-pane--current-match { background: $warning; color: $background; text-style: bold; }
+        .terminal-pane--selection { background: $accent 60%; }
+        .terminal-pane--status { background: $panel; color: $foreground; }
+    }
     """
 
     steering: reactive[bool] = reactive(False, init=False)
@@ -141,7 +160,15 @@ class TerminalPane(Widget, can_focus=True):
     class LeaderPressed(Message):
         """The leader key was pressed while steering: give the keyboard back to the app."""
 
-    def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str) -> None:
+    class ScrollChanged(Message):
+        """The pane entered or left scroll mode."""
+
+        def __init__(self, pane: TerminalPane) -> None:
+            super().__init__()
+            self.pane = pane
+
+    def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str,
+                 history: HistorySource | None = None) -> None:
         # Mounted with its status class already set: one styling pass instead of two.
         super().__init__(id=f"pane-{mirror.session}", classes=status_class(info.get("status", "starting")))
         self.mirror = mirror
@@ -153,6 +180,10 @@ class TerminalPane(Widget, can_focus=True):
         self._resize_timer: Timer | None = None
         self._reported_size: tuple[int, int] | None = None
         self._titles: tuple[str, str] | None = None
+        self.scroll: ScrollState | None = None
+        self.history = HistoryCache(history)
+        self._drag_entered = False  # scroll mode was entered by the drag in progress
+        self._compiled: tuple[str, re.Pattern[str]] | None = None  # the search, compiled for highlighting
 
     @property
     def session(self) -> str:
@@ -161,6 +192,10 @@ class TerminalPane(Widget, can_focus=True):
     @property
     def live(self) -> bool:
         return self.info.get("status") not in FINISHED
+
+    @property
+    def scrolled(self) -> bool:
+        return self.scroll is not None
 
     def on_mount(self) -> None:
         self.update_info(self.info)
@@ -189,6 +224,8 @@ class TerminalPane(Widget, can_focus=True):
         base = self._base_style
         if base is None:
             base = self._base_style = self.rich_style
+        if self.scroll is not None:
+            return self._render_scrolled(self.scroll, y, width, base)
         mirror = self.mirror
         if y >= len(mirror.lines):
             return Strip.blank(width, base)
@@ -207,6 +244,11 @@ class TerminalPane(Widget, can_focus=True):
 
     def screen_changed(self, rows: set[int]) -> None:
         """Redraw only the rows a screen update touched."""
+        if self.scroll is not None:
+            # The view keeps its lines; only how far back it is changes, and the live rows in it.
+            self.scroll.update(self.mirror, self.size.height)
+            self._scrolled()
+            return
         width, height = self.size
         regions = [Region(0, y, width, 1) for y in rows if y < height]
         if regions:  # refresh() with no regions would redraw everything
@@ -221,10 +263,13 @@ class TerminalPane(Widget, can_focus=True):
         symbol = STATUS_SYMBOLS.get(status, "?")
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
+        port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
         # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
         label = f"{symbol} {status_label(status)}"
         badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
-        title = f"{mark}{badge} [b]{self.session}[/]"
+        title = f"{mark}{badge} [b]{self.session}[/]{port}"
+        if self.scroll is not None:
+            title += f" [reverse $accent] ⇡ {self.scroll.indicator()} [/]"
         bar = budget_bar(info.get("budget") or {})
         subtitle = f"{info.get('branch') or ''}  {bar}".strip()
         # Setting a border title repaints the whole pane; sessions messages come five times a second.
@@ -270,6 +315,9 @@ class TerminalPane(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ steering
     def on_key(self, event: events.Key) -> None:
+        if self.scroll is not None:
+            self._scroll_key(event)
+            return
         if not self.steering:
             return
         # Every key belongs to the agent now, including tab and ctrl+c.
@@ -307,18 +355,317 @@ class TerminalPane(Widget, can_focus=True):
         if data:
             self.post_message(self.Input(self, data))
 
+    def _agent_has_mouse(self) -> bool:
+        """A steered agent that turned on mouse reporting gets the mouse; otherwise the pane uses it."""
+        return self.steering and bool(self.mirror.modes.get("mouse"))
+
     # Textual numbers buttons 1-3 (0: none); terminals 0-2 (-1: none).
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        self._send_mouse("press", event, event.button - 1)
+        if self._agent_has_mouse():
+            self._send_mouse("press", event, event.button - 1)
+        elif event.button == 1:
+            self._drag_start(event)
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
-        self._send_mouse("release", event, event.button - 1)
+        if self._agent_has_mouse():
+            self._send_mouse("release", event, event.button - 1)
+        elif self.scroll is not None and self.scroll.dragging:
+            event.stop()
+            self._drag_end()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        self._send_mouse("move", event, event.button - 1)
+        if self._agent_has_mouse():
+            self._send_mouse("move", event, event.button - 1)
+        elif self.scroll is not None and self.scroll.dragging:
+            event.stop()
+            self._drag_to(event)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        self._send_mouse("scroll_up", event, 0)
+        if self._agent_has_mouse():
+            self._send_mouse("scroll_up", event, 0)
+            return
+        event.stop()
+        if self.scroll is None:
+            self.enter_scroll(by_mouse=True)
+        assert self.scroll is not None
+        self.scroll.scroll(-WHEEL_LINES)
+        self._scrolled()
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        self._send_mouse("scroll_down", event, 0)
+        if self._agent_has_mouse():
+            self._send_mouse("scroll_down", event, 0)
+            return
+        if self.scroll is None:
+            return  # the grid may scroll
+        event.stop()
+        self.scroll.scroll(WHEEL_LINES)
+        if self.scroll.by_mouse and self.scroll.at_bottom() and self.scroll.selection is None:
+            self.leave_scroll()  # the wheel brought it back: live again, as tmux does
+        else:
+            self._scrolled()
+
+    # ------------------------------------------------------------------ scroll mode
+    def enter_scroll(self, *, by_mouse: bool = False) -> ScrollState:
+        """Freeze the view on the lines it shows now; the agent and its screen carry on underneath."""
+        if self.scroll is None:
+            self.scroll = ScrollState.enter(self.mirror, self.size.height, by_mouse=by_mouse)
+            self.post_message(self.ScrollChanged(self))
+        self._scrolled()
+        return self.scroll
+
+    def leave_scroll(self) -> None:
+        """Back to the live screen."""
+        if self.scroll is None:
+            return
+        self.scroll = None
+        self._strips.clear()
+        self.refresh()
+        self.update_info(self.info)
+        self.post_message(self.ScrollChanged(self))
+
+    def _scrolled(self) -> None:
+        """The view, the cursor or the selection moved: redraw, retitle, fetch what is now in view."""
+        state = self.scroll
+        if state is None:
+            return
+        self.refresh()
+        self.update_info(self.info)
+        self._fetch(state.top - state.height, state.top + 2 * state.height)
+
+    def _fetch(self, start: int, end: int) -> None:
+        extent = self.mirror.history
+        if self.history.source is not None and self.history.missing(start, end, extent):
+            self.run_worker(self._fetch_lines(start, end), group="history")
+
+    async def _fetch_lines(self, start: int, end: int) -> None:
+        if await self.history.fetch(start, end, self.mirror.history) and self.scroll is not None:
+            self.refresh()
+
+    def line_at(self, number: int) -> protocol.Line | None:
+        """Line `number` of history and screen, None while a history line is being fetched."""
+        pushed = self.mirror.history.pushed
+        if number >= pushed:
+            row = number - pushed
+            return self.mirror.lines[row] if row < len(self.mirror.lines) else []
+        return self.history.get(number)
+
+    def _render_scrolled(self, state: ScrollState, y: int, width: int, base: Style) -> Strip:
+        if y == state.height - 1 and (state.prompt is not None or state.message):
+            status = self.get_component_rich_style("terminal-pane--status")
+            text = f"{'?' if state.backward else '/'}{state.prompt}█" if state.prompt is not None else state.message
+            return Strip([Segment(text[:width], base + status)]).adjust_cell_length(width, base + status)
+        number = state.top + y
+        line = self.line_at(number)
+        strip = line_strip(line or [], width, None, base)
+        marks: list[tuple[int, int, Style]] = []
+        if state.query and line:
+            current = state.match
+            for col, cells in spans(line_text(line), self._pattern(state.query)):
+                is_current = current is not None and (current.line, current.col) == (number, col)
+                name = "current-match" if is_current else "match"
+                marks.append((col, col + cells, self.get_component_rich_style(f"terminal-pane--{name}")))
+        span = state.selected()
+        selected = span.cells(number, width) if span is not None else None
+        if selected is not None:
+            marks.append((*selected, self.get_component_rich_style("terminal-pane--selection")))
+        if number == state.cursor[0] and (self.has_focus or state.selection is not None):
+            col = state.cursor[1]
+            marks.append((col, col + 1, CURSOR_STYLE))  # reversed, over whatever highlight is there
+        return overlay(strip, marks, width)
+
+    def _pattern(self, query: str) -> re.Pattern[str]:
+        if self._compiled is None or self._compiled[0] != query:
+            self._compiled = (query, pattern(query))
+        return self._compiled[1]
+
+    def _scroll_key(self, event: events.Key) -> None:
+        state = self.scroll
+        assert state is not None
+        if state.prompt is not None:
+            event.stop()
+            event.prevent_default()
+            self._prompt_key(state, event)
+            return
+        if state.message:
+            state.message = ""
+            self.refresh(Region(0, state.height - 1, self.size.width, 1))
+        if event.key not in keymap.SCROLL_KEYS:
+            # Not a scroll-mode key: it does nothing, rather than reach the agent or the grid.
+            event.stop()
+            event.prevent_default()
+
+    def _prompt_key(self, state: ScrollState, event: events.Key) -> None:
+        if event.key == "escape":
+            state.prompt = None
+        elif event.key == "enter":
+            query, state.prompt = state.prompt or state.query, None
+            if query:
+                state.query = query
+                self._search(state, state.backward)
+        elif event.key == "backspace":
+            if state.prompt:
+                state.prompt = state.prompt[:-1]
+            else:
+                state.prompt = None
+        elif event.is_printable and event.character:
+            state.prompt += event.character
+        self.refresh()
+
+    def _search(self, state: ScrollState, backward: bool) -> None:
+        if self.history.source is None:
+            state.message = "no history here to search"
+            self.refresh()
+            return
+        self.run_worker(self._run_search(state, state.query, backward), group="search", exclusive=True)
+
+    async def _run_search(self, state: ScrollState, query: str, backward: bool) -> None:
+        line, col = state.cursor
+        assert self.history.source is not None
+        result = await self.history.source.search(query, line, col, backward)
+        if state is not self.scroll or result is None:
+            return
+        if result.match is None:
+            state.message = f"not found: {query}"
+        else:
+            state.match = result.match
+            state.jump(result.match.line, result.match.col)
+            if result.wrapped:
+                state.message = ("search hit TOP, continuing at BOTTOM" if backward
+                                 else "search hit BOTTOM, continuing at TOP")
+        self._scrolled()
+
+    def _copy(self, span: Span) -> None:
+        self.run_worker(self._copy_span(span), group="copy")
+
+    async def _copy_span(self, span: Span) -> None:
+        await self.history.fetch(span.lines.start, span.lines.stop, self.mirror.history)
+        text = span.text(self.line_at)
+        self.app.copy_to_clipboard(text)
+        count = len(text.splitlines()) or 1
+        self.notify(f"Copied {len(text)} characters ({count} line{'s' if count != 1 else ''}) to the clipboard",
+                    timeout=3)
+
+    # Drags select; the selection is copied when the button goes up.
+    def _drag_start(self, event: events.MouseDown) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        event.stop()
+        self._drag_entered = self.scroll is None
+        state = self.enter_scroll(by_mouse=True)
+        state.cursor = (state.top + offset.y, offset.x)
+        state.selection = Selection(state.cursor)
+        state.dragging = True
+        self.capture_mouse()
+        self.focus()
+
+    def _drag_to(self, event: events.MouseMove) -> None:
+        state = self.scroll
+        assert state is not None
+        offset = event.get_content_offset_capture(self)
+        if offset.y < 0:
+            state.scroll(-1)
+        elif offset.y >= state.height:
+            state.scroll(1)
+        y = min(max(offset.y, 0), state.height - 1)
+        state.cursor = (state.top + y, max(0, min(offset.x, self.size.width - 1)))
+        self._scrolled()
+
+    def _drag_end(self) -> None:
+        state = self.scroll
+        assert state is not None
+        state.dragging = False
+        self.capture_mouse(False)
+        span = state.selected()
+        if span is not None and span.start != span.end:
+            self._copy(span)
+        if self._drag_entered:
+            self.leave_scroll()
+        else:
+            state.selection = None
+            self._scrolled()
+
+    # Scroll mode's actions (keymap.SCROLL_BINDINGS); only while scrolled, except a page up.
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "page" and self.scroll is None:
+            return not self.steering and parameters[0] < 0  # type: ignore[operator]
+        return self.scroll is not None
+
+    def action_leave_scroll(self) -> None:
+        self.leave_scroll()
+
+    def action_scroll_escape(self) -> None:
+        if self.scroll is not None and self.scroll.selection is not None:
+            self.scroll.selection = None
+            self._scrolled()
+        else:
+            self.leave_scroll()
+
+    def action_cursor(self, lines: int, cols: int) -> None:
+        if self.scroll is not None:
+            self.scroll.move(lines, cols)
+            self._scrolled()
+
+    def action_page(self, pages: float) -> None:
+        state = self.scroll or self.enter_scroll()
+        lines = int(pages * max(1, state.height - 1)) or (1 if pages > 0 else -1)
+        state.scroll(lines)
+        self._scrolled()
+
+    def action_edge(self, direction: int) -> None:
+        state = self.scroll
+        if state is not None:
+            state.jump(state.extent.first if direction < 0 else state.last_line, state.cursor[1])
+            self._scrolled()
+
+    def action_line_edge(self, direction: int) -> None:
+        state = self.scroll
+        if state is None:
+            return
+        text = line_text(self.line_at(state.cursor[0]) or []).rstrip()
+        state.cursor = (state.cursor[0], 0 if direction < 0 else cells(text[:-1]))
+        self._scrolled()
+
+    def action_search(self, backward: bool) -> None:
+        if self.scroll is not None:
+            self.scroll.prompt, self.scroll.backward = "", backward
+            self.refresh()
+
+    def action_search_next(self, reverse: bool) -> None:
+        state = self.scroll
+        if state is None:
+            return
+        if not state.query:
+            state.message = "no search yet: / searches down, ? up"
+            self.refresh()
+            return
+        self._search(state, state.backward != reverse)
+
+    def action_select(self) -> None:
+        if self.scroll is not None:
+            self.scroll.toggle_selection()
+            self._scrolled()
+
+    def action_copy(self) -> None:
+        state = self.scroll
+        if state is None:
+            return
+        span = state.selected()
+        if span is None:
+            state.message = "nothing selected: v starts a selection"
+            self.refresh()
+            return
+        self._copy(span)
+        self.leave_scroll()
+
+
+def overlay(strip: Strip, marks: list[tuple[int, int, Style]], width: int) -> Strip:
+    """The strip with each (start, end, style) laid over its cells, later marks on top."""
+    for start, end, style in marks:
+        start, end = max(0, start), min(width, end)
+        if start >= end:
+            continue
+        before, middle, after = strip.divide([start, end, width])
+        middle = Strip(Segment.apply_style(list(middle), post_style=style), middle.cell_length)
+        strip = Strip.join([before, middle, after])
+    return strip

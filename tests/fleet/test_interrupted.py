@@ -1,0 +1,188 @@
+"""Issue 12, defect 3: a server stopped (down) or killed (kill -9) during a merge or a compare.
+
+A real git hook (reference-transaction, which git runs just before it moves a
+branch) holds the merge at its most delicate point, so the interruption lands
+exactly there every time instead of by luck.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.fleet.conftest import FleetCli, make_repo
+from tests.fleet.test_races import RACE_FLEET, branches, fan_out, git, merges_on_main
+
+
+def hold_main_updates(repo: Path, seconds: float) -> Path:
+    """Make git pause `seconds` before it moves main; returns the file that says it is pausing."""
+    mark = repo.parent / "main-is-moving"
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        [ "$1" = prepared ] || exit 0
+        if grep -q ' refs/heads/main$'; then
+            touch '{mark}'
+            sleep {seconds}
+        fi
+        """))
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    return mark
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.05)
+
+
+def start_client(cli: FleetCli, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "fleet_tui", *args], cwd=cli.repo, env=cli.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def merge_held_before_main_moves(cli: FleetCli, seconds: float) -> tuple[str, str, subprocess.Popen]:
+    """Fan out two attempts, start merging the first, return once git pauses before moving main."""
+    winner, loser = fan_out(cli)
+    mark = hold_main_updates(cli.repo, seconds)
+    merging = start_client(cli, "merge", winner, "--yes")
+    wait_for(mark.exists, what="the merge reaching git")
+    return winner, loser, merging
+
+
+def events(cli: FleetCli) -> list[dict]:
+    """The audit trail as written (no server needed to read it)."""
+    trail = cli.repo / ".git" / "fleet" / "audit.jsonl"
+    return [json.loads(line) for line in trail.read_text().splitlines()]
+
+
+@pytest.fixture
+def racing(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", RACE_FLEET), runtime_dir)
+    yield cli
+    pid = cli.server_pid()
+    cli.run("down", check=False)
+    if pid and psutil.pid_exists(pid):
+        psutil.Process(pid).kill()
+
+
+def test_down_during_a_merge_lets_it_finish_and_says_so(racing):
+    cli = racing
+    winner, loser, merging = merge_held_before_main_moves(cli, 2)
+    server = cli.server_pid()
+    down = cli.run("down", check=False)
+    out, err = merging.communicate(timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert merging.returncode == 0, f"the merge's client heard: {err}"
+    assert f"merged {winner} into main" in out and f"discarded {loser}" in out
+    assert not psutil.pid_exists(server)
+    assert merges_on_main(cli.repo) == 1 and branches(cli.repo) == {f"fleet/{winner}"}
+    kinds = [(e["kind"], e["session"]) for e in events(cli)]
+    assert ("merged", winner) in kinds and ("discarded", loser) in kinds
+    assert cli.run("audit", "verify").returncode == 0
+
+
+def test_kill_9_mid_merge_the_next_server_finishes_it(racing):
+    cli = racing
+    winner, loser, merging = merge_held_before_main_moves(cli, 2)
+    os.kill(cli.server_pid(), signal.SIGKILL)  # git itself is left running, as after an OOM kill
+    merging.communicate(timeout=30)
+    assert merging.returncode != 0, "its client lost the server"
+    journal = cli.repo / ".git" / "fleet" / "merge-journal.json"
+    assert json.loads(journal.read_text())["session"] == winner
+    # The next server (started by any command) waits for that git, sees main has the merge,
+    # and finishes the rest: the event, the loser's worktree, the winner's worktree.
+    assert cli.status() == []
+    assert not journal.exists()
+    assert merges_on_main(cli.repo) == 1 and branches(cli.repo) == {f"fleet/{winner}"}
+    assert git(cli.repo, "status", "--porcelain", "--untracked-files=no") == ""
+    merged = [e for e in events(cli) if e["kind"] == "merged"]
+    assert len(merged) == 1 and merged[0]["session"] == winner and merged[0]["data"]["recovered"]
+    assert "finished after a restart" in merged[0]["message"]
+    assert any(e["kind"] == "discarded" and e["session"] == loser for e in events(cli))
+    assert cli.run("audit", "verify").returncode == 0
+
+
+def test_power_cut_mid_merge_is_rolled_back_and_the_trail_says_so(racing):
+    cli = racing
+    before = git(cli.repo, "rev-parse", "main").strip()
+    winner, loser, merging = merge_held_before_main_moves(cli, 30)
+    # Everything dies at once, git included, as in a power cut: git leaves its lock behind.
+    server = psutil.Process(cli.server_pid())
+    doomed = [server, *server.children(recursive=True)]
+    for proc in doomed:
+        proc.kill()
+    psutil.wait_procs(doomed, timeout=10)
+    merging.communicate(timeout=30)
+    (cli.repo / ".git" / "hooks" / "reference-transaction").unlink()
+    stale = list((cli.repo / ".git").glob("refs/heads/*.lock")) + list((cli.repo / ".git").glob("*.lock"))
+    assert stale, "git was killed holding its lock"
+    # The next server will not guess: it says which lock is in the way and keeps the journal.
+    cli.status()
+    error = [e for e in events(cli) if e["kind"] == "error"][-1]
+    assert "was interrupted and git still holds" in error["message"] and str(stale[0]) in error["message"]
+    assert (cli.repo / ".git" / "fleet" / "merge-journal.json").exists()
+    cli.run("down")
+    for lock in stale:  # what the message tells the user to do, once no git runs
+        lock.unlink()
+    statuses = {s["name"] for s in cli.status()}
+    assert statuses == {winner, loser}, "the attempts are kept: nothing was merged"
+    assert git(cli.repo, "rev-parse", "main").strip() == before
+    assert git(cli.repo, "status", "--porcelain", "--untracked-files=no") == "", "no half merge is left"
+    assert not (cli.repo / f"{winner}.txt").exists()
+    rolled = [e for e in events(cli) if e["kind"] == "rolled_back"]
+    assert len(rolled) == 1 and "rolled back" in rolled[0]["message"] and before[:10] in rolled[0]["message"]
+    assert not any(e["kind"] == "merged" for e in events(cli))
+    # And the attempt merges cleanly now.
+    assert f"merged {winner} into main" in cli.run("merge", winner, "--yes").stdout
+
+
+SLOW_CHECK_FLEET = RACE_FLEET + textwrap.dedent(
+    """\
+    checks:
+      slow: "{python} -c 'import time; time.sleep(40)'"
+    """
+)
+
+
+def test_down_during_a_long_check_kills_it_and_stops_cleanly(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", SLOW_CHECK_FLEET), runtime_dir)
+    try:
+        fan_out(cli)
+        server = psutil.Process(cli.server_pid())
+        comparing = start_client(cli, "compare")
+
+        def checks() -> list[psutil.Process]:
+            found = []
+            for proc in server.children(recursive=True):
+                try:
+                    if "time.sleep(40)" in " ".join(proc.cmdline()):
+                        found.append(proc)
+                except psutil.Error:  # a process that just ended (a git of the compare, say)
+                    pass
+            return found
+
+        wait_for(lambda: len(checks()) == 2, what="both checks starting")
+        running = checks()
+        started = time.monotonic()
+        down = cli.run("down", check=False)
+        assert down.returncode == 0, down.stderr
+        assert time.monotonic() - started < 10
+        assert not server.is_running()
+        assert not any(p.is_running() for p in running), "the checks were killed, not left running"
+        out, err = comparing.communicate(timeout=30)
+        assert comparing.returncode == 1
+        assert "the fleet server is stopping" in err, err
+    finally:
+        cli.run("down", check=False)
