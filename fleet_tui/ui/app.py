@@ -40,12 +40,12 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["FleetClient"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
-ALERT_STATUSES = {"waiting": "is waiting for input", "exited": "finished"}
+ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
 # Which pane actions make sense in which status (the footer greys out the others).
 ACTION_STATUSES = {
-    "pause": {"starting", "working", "waiting", "idle"},
+    "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget"},
 }
 RUNNING = ACTION_STATUSES["kill"]
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
@@ -579,6 +579,19 @@ class FleetApp(App[int]):
             await self.client.close()
 
 
+def with_machines(client: "FleetClient") -> "FleetClient":
+    """The local fleet alone, or with every configured machine's in the same grid."""
+    from fleet_tui.machines import load_machines
+
+    machines = list(load_machines().machines.values())
+    if not machines:
+        return client
+    from fleet_tui.multiclient import MultiClient
+    from fleet_tui.remote import connect_machine
+
+    return MultiClient(client, machines, connect_machine)  # type: ignore[return-value]
+
+
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
@@ -593,7 +606,7 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
         # A fresh fleet starts its configured agents; later opens leave killed ones alone.
         if not (await client.call("status"))["sessions"]:
             await client.call("start")
-        return client
+        return with_machines(client)
 
     app = FleetApp(connect)
     app.run()

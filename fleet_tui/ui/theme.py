@@ -15,7 +15,8 @@ from fleet_tui.errors import FleetError
 THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 DEFAULT_THEME = "fleet-dark"
 
-STATUSES = ("starting", "working", "waiting", "idle", "paused", "exited", "killed", "over_budget")
+STATUSES = ("starting", "working", "waiting", "idle", "done", "paused", "exited", "killed", "over_budget",
+            "unreachable")  # unreachable: a remote session whose machine's link is down
 
 # Used when the active theme does not define a status colour (e.g. Textual's built-in themes),
 # so that the stylesheet's $status-* variables always resolve.
@@ -24,10 +25,12 @@ STATUS_FALLBACKS = {
     "working": "$primary",
     "waiting": "$warning",
     "idle": "$foreground-muted",
+    "done": "$success",
     "paused": "$secondary",
     "exited": "$success",
     "killed": "$error",
     "over_budget": "$error",
+    "unreachable": "$foreground-muted",
 }
 
 # A theme's `ui:` colours, as the stylesheet's variables; each falls back to a generated colour.

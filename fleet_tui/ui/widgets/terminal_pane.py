@@ -32,15 +32,23 @@ STATUS_SYMBOLS = {
     "working": "●",
     "waiting": "◆",
     "idle": "○",
+    "done": "✔",
     "paused": "‖",
     "exited": "■",
     "killed": "✗",
     "over_budget": "⊘",
+    "unreachable": "⌁",
 }
 
 FINISHED = {"killed", "exited"}
 
 RESIZE_DEBOUNCE = 0.15  # seconds; a dragged terminal edge sends many resizes
+
+
+def pane_id(session: str) -> str:
+    """The widget id of a session's pane. A remote session is machine:name, and ids allow no ':'; session
+    names have no capitals, so "-M-" can't collide with a local name."""
+    return "pane-" + session.replace(":", "-M-")
 
 
 def status_class(status: str) -> str:
@@ -170,7 +178,7 @@ class TerminalPane(Widget, can_focus=True):
     def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str,
                  history: HistorySource | None = None) -> None:
         # Mounted with its status class already set: one styling pass instead of two.
-        super().__init__(id=f"pane-{mirror.session}", classes=status_class(info.get("status", "starting")))
+        super().__init__(id=pane_id(mirror.session), classes=status_class(info.get("status", "starting")))
         self.mirror = mirror
         self.info = info
         self.leader = leader
