@@ -32,6 +32,7 @@ from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.ptyproc import check_command
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.text import plural
 
 TICK_SECONDS = 0.25  # status detection cadence
 HOOK_POLL_SECONDS = 0.05  # hook files are looked at this often: a stat each when nothing happened
@@ -412,6 +413,7 @@ class Fleet:
         if record is None:
             self.get(name)  # raises the right error
         if session is not None and session.alive:
+            session.set_status("killed", "stopped for a restart")  # the fleet's own doing, not an exit
             await session.kill()
             session.close()
         spec = self.agent(record.agent)
@@ -642,6 +644,8 @@ class Fleet:
                             f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
                 else problems.get(record.name),
                 "duration": duration, "cost": cost,
+                # Wall time since the session started and time spent working, told apart in the UI.
+                "wall": (budget.get("time") or {}).get("used"), "active": (budget.get("active") or {}).get("used"),
                 "tokens": (budget.get("tokens") or {}).get("used"),
                 "files_changed": diff.files_changed, "added": diff.added, "removed": diff.removed,
                 "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
@@ -736,7 +740,7 @@ class Fleet:
         async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
             result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
                                              f"Merge attempt {label} into {base}")
-            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
                           label, commit=result.commit, strategy=strategy, base=base, branch=branch)
             op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
@@ -749,7 +753,8 @@ class Fleet:
     async def _after_landing(self, journal: mergejournal.MergeJournal, files: list[str],
                              note: str = "") -> list[str]:
         """What follows a merge on the base branch: the event, the losers' and the winner's worktrees."""
-        self.bus.emit(EventKind.MERGED, f"merged into {journal.base} ({journal.strategy}): {len(files)} files{note}",
+        self.bus.emit(EventKind.MERGED,
+                      f"merged into {journal.base} ({journal.strategy}): {plural(len(files), 'file')}{note}",
                       journal.session, commit=journal.commit, strategy=journal.strategy, base=journal.base,
                       **({"recovered": True} if note else {}))
         why = f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
@@ -812,6 +817,7 @@ class Fleet:
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
+                session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
         await self._remove_worktree(record, keep_branch)
