@@ -85,25 +85,31 @@ async def test_scroll_mode_holds_the_view_while_output_arrives_and_q_returns_liv
         assert "SCROLL" not in str(app.query_one(ModeIndicator).render())
 
         # The agent keeps printing, slowly, while the user reads back.
-        await run_in_shell(pilot, app, "for i in $(seq 1 40); do echo tick$i; sleep 0.05; done")
+        await run_in_shell(pilot, app, "for i in $(seq 1 60); do echo tick$i; sleep 0.08; done")
         await until(pilot, lambda: "tick1" in "\n".join(pane.mirror.text()))
-        await pilot.press("left_square_bracket", "pageup", "pageup")
-        assert pane.scrolled
+        await pilot.press("left_square_bracket")
+        assert pane.scrolled  # at the live screen, which then moves on while the view stays
         assert str(app.query_one(ModeIndicator).render()).strip() == "SCROLL"
-        await until(pilot, lambda: all(view(pane)))  # the history lines have arrived
         frozen = view(pane)
-        assert all(line.isdigit() for line in frozen)  # numbers from the history, no ticks
-        offset = pane.scroll.offset
-        assert re.search(rf"-{offset}/\d+", title(pane))
+        # The lines in view scroll off the live screen into the history; the view keeps them.
+        await until(pilot, lambda: pane.scroll.offset >= 10)
+        await until(pilot, lambda: view(pane) == frozen)
+        assert re.search(rf"-{pane.scroll.offset}/\d+", title(pane))
 
-        await until(pilot, lambda: "tick40" in "\n".join(pane.mirror.text()))
-        assert view(pane) == frozen  # the view stayed where the user was
-        assert pane.scroll.offset > offset  # while the live screen went on underneath
+        await pilot.press("pageup", "pageup")
+        await until(pilot, lambda: all(view(pane)))  # the history lines have arrived
+        further = view(pane)
+        assert all(line.isdigit() for line in further)  # numbers from the history, no ticks
+        offset = pane.scroll.offset
+        await until(pilot, lambda: pane.scroll.offset > offset)  # the live screen goes on underneath
+        assert view(pane) == further  # while the view stays where the user was
+        await until(pilot, lambda: "tick60" in "\n".join(pane.mirror.text()))
+        assert view(pane) == further
         assert f"-{pane.scroll.offset}/{pane.mirror.history.length}" in title(pane)
 
         await pilot.press("q")
         assert not pane.scrolled and "⇡" not in title(pane)
-        assert any("tick40" in line for line in view(pane))
+        assert any("tick60" in line for line in view(pane))
         # None of the scroll keys reached the agent: its prompt line is clean.
         assert pane.mirror.text()[pane.mirror.cursor_y].rstrip().endswith(("$", "#"))
 

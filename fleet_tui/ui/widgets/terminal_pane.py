@@ -258,8 +258,8 @@ class TerminalPane(Widget, can_focus=True):
         mark = "[$accent]✚[/] " if self.marked else ""
         port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
         title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]{port}"
-        if self.scroll is not None:
-            title += f" [reverse $accent] ⇡ {self.scroll.indicator()} [/]"
+        if self.scroll is not None:  # first, so a narrow pane cuts the name rather than this
+            title = f"[reverse $accent] ⇡ {self.scroll.indicator()} [/] {title}"
         bar = budget_bar(info.get("budget") or {})
         subtitle = f"{info.get('branch') or ''}  {bar}".strip()
         # Setting a border title repaints the whole pane; sessions messages come five times a second.
