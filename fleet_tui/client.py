@@ -23,8 +23,13 @@ SERVER_START_TIMEOUT = 15.0
 
 
 class FleetClient:
-    def __init__(self, root: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    """One connection to a fleet server: over its unix socket, or through a `fleet-tui bridge`
+    run by ssh on another machine (`process` is then that ssh, ended on close)."""
+
+    def __init__(self, root: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 process: asyncio.subprocess.Process | None = None):
         self.root = root
+        self.process = process
         self._reader = reader
         self._writer = writer
         self._ids = itertools.count(1)
@@ -70,7 +75,10 @@ class FleetClient:
     async def stop_server(self, timeout: float = 10.0) -> int:
         """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped."""
         result = await self.call("down")
-        await asyncio.to_thread(_wait_gone, result["pid"], timeout)
+        if self.process is not None:  # a pid on another machine: its server hangs up once it stops
+            await asyncio.wait([self._pump], timeout=timeout)
+        else:
+            await asyncio.to_thread(_wait_gone, result["pid"], timeout)
         return result["stopped"]
 
     async def close(self) -> None:
@@ -80,6 +88,9 @@ class FleetClient:
             await self._writer.wait_closed()
         except (ConnectionError, OSError):
             pass
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
 
     async def _read_forever(self) -> None:
         try:

@@ -26,6 +26,7 @@ from pydantic import field_validator, model_validator
 from fleet_tui.core.budget import Budget
 from fleet_tui.core.names import check_name
 from fleet_tui.errors import UsageError
+from fleet_tui.pipeline_config import PromptTemplates, RiskRules, Stage, cross_problems
 
 CONFIG_NAME = "fleet.yaml"
 
@@ -181,6 +182,7 @@ class AgentConfig(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     inherit_env: list[str] | None = None
     count: int = Field(default=1, ge=0, le=64)
+    max_sessions: int = Field(default=1, ge=1, le=64)  # how many sessions tasks may start of this agent
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
     @field_validator("args", mode="before")
@@ -232,6 +234,10 @@ class FleetConfig(Strict):
     check_timeout: Duration = 600.0
     notify: bool = True
     agents: dict[AgentName, AgentConfig]
+    pipelines: dict[Annotated[str, _name_of("pipeline")], list[Stage]] = Field(default_factory=dict)
+    prompts: PromptTemplates = Field(default_factory=PromptTemplates)
+    risk: RiskRules = Field(default_factory=RiskRules)
+    task_retries: int = Field(default=2, ge=0, le=10)  # times a task goes back to the queue when its agent dies
     # The folders its presets were looked up in, so resolve_agent finds user presets too.
     _preset_dirs: list[Path] = PrivateAttr(default_factory=list)
 
@@ -247,6 +253,10 @@ class FleetConfig(Strict):
         if not agents:
             raise ValueError("is empty: declare at least one agent (e.g. claude: {preset: claude})")
         return agents
+
+    def cross_problems(self) -> list[tuple[tuple, str]]:
+        """Names one section uses that another must define (checks, roles), located."""
+        return cross_problems(self)
 
 
 # ---------------------------------------------------------------------------
@@ -293,12 +303,17 @@ def load_model(text: str, filename: str, model: type[BaseModel], context: dict |
         raise UsageError(f"{filename}:{line}: expected a mapping of keys to values at the top, "
                          f"got {type(data).__name__}")
     try:
-        return model.model_validate(data, context=context)
+        result = model.model_validate(data, context=context)
     except ValidationError as error:
         problems = sorted((_locate(root, e["loc"]), _describe(e, model)) for e in error.errors())
-        line, message = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise UsageError(f"{filename}:{line}: {message}{more}") from None
+    else:
+        check = getattr(result, "cross_problems", None)
+        problems = sorted((_locate(root, loc), message) for loc, message in (check() if check else []))
+        if not problems:
+            return result
+    line, message = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise UsageError(f"{filename}:{line}: {message}{more}") from None
 
 
 def _yaml_error(filename: str, error: yaml.YAMLError) -> str:
@@ -454,6 +469,7 @@ class AgentSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     inherit_env: list[str] | None = None
     count: int = 1
+    max_sessions: int = 1
     budget: Budget = field(default_factory=Budget)
 
     @property
@@ -565,5 +581,6 @@ def resolve_agent(config: FleetConfig, name: str, preset_dirs: list[Path] | None
         extra_env=dict(agent.env),
         inherit_env=agent.inherit_env,
         count=agent.count,
+        max_sessions=agent.max_sessions,
         budget=Budget(b.time, b.active, b.cpu, b.memory, b.tokens, b.cost, b.on_exceed),
     )

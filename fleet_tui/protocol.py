@@ -38,6 +38,10 @@ Color = int | str | None
 Run = tuple[str, Color, Color, int]  # (text, fg, bg, attrs)
 Line = list[Run]
 
+# Bumped whenever a message changes meaning: a client and a server (or bridge) of different
+# protocol versions refuse each other with a line saying what to install.
+PROTOCOL_VERSION = 1
+
 # The server's exit code when another server holds the repository's lock (it may be stopping).
 ALREADY_RUNNING = 75
 

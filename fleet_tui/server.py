@@ -28,6 +28,7 @@ from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
+from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
@@ -153,6 +154,9 @@ class FleetServer:
         self._changed: set[str] = set()
         self._collect_scheduled = False
         self._sessions_timer: asyncio.TimerHandle | None = None
+        self._tasks_timer: asyncio.TimerHandle | None = None
+        self.tasks = TaskRunner(fleet, bus)
+        self.tasks.on_change = self._tasks_changed
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
         bus.listeners.append(self._broadcast_event)
@@ -186,6 +190,17 @@ class FleetServer:
     def _send_sessions(self) -> None:
         self._sessions_timer = None
         message = {"t": "sessions", "sessions": self.fleet.status()}
+        for client in self.clients:
+            if client.attached:
+                client.send(message)
+
+    def _tasks_changed(self) -> None:
+        if self._tasks_timer is None:
+            self._tasks_timer = asyncio.get_running_loop().call_later(SESSIONS_INTERVAL, self._send_tasks)
+
+    def _send_tasks(self) -> None:
+        self._tasks_timer = None
+        message = {"t": "tasks", "tasks": self.tasks.views()}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -257,7 +272,8 @@ class FleetServer:
 
     # -- commands ---------------------------------------------------------------------
     async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__}
+        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
+                "protocol": protocol.PROTOCOL_VERSION}
 
     async def cmd_status(self, client, **_):
         return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
@@ -326,8 +342,12 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
-    async def cmd_log(self, client, limit: int = 200, **_):
-        entries = self.store.read()[-limit:] if limit else self.store.read()
+    async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
+        entries = self.store.read()
+        if task is not None:
+            self.tasks.get(task)  # an unknown task is an error, not an empty story
+            entries = [e for e in entries if (e.get("data") or {}).get("task") == task]
+        entries = entries[-limit:] if limit else entries
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
 
     async def cmd_fanout(self, client, prompt: str, agents: list[str] | None = None, count: int = 1,
@@ -351,12 +371,34 @@ class FleetServer:
     async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
         return await self.fleet.merge(session, strategy, keep)
 
+    async def cmd_merge_branch_summary(self, client, branch: str, **_):
+        return await self.fleet.merge_branch_summary(branch)
+
+    async def cmd_merge_branch(self, client, branch: str, label: str, strategy: str = "merge", **_):
+        return await self.fleet.merge_branch(branch, label, strategy)
+
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
+
+    async def cmd_task(self, client, text: str, role: str | None = None, pipeline: str | None = None,
+                       priority: str = "normal", **_):
+        self.fleet.reload_config()
+        return self.tasks.view(self.tasks.submit(text, role, pipeline, priority))
+
+    async def cmd_tasks(self, client, **_):
+        return {"tasks": self.tasks.views()}
+
+    async def cmd_approve(self, client, task: str, by: str | None = None, override: bool = False,
+                          pick: str | None = None, **_):
+        return self.tasks.view(self.tasks.approve(task, by, override, pick))
+
+    async def cmd_reject(self, client, task: str, by: str | None = None, reason: str = "", **_):
+        return self.tasks.view(self.tasks.reject(task, by, reason))
 
     async def cmd_attach(self, client, focus: str | None = None, **_):
         client.attached, client.focus = True, focus
         client.send({"t": "sessions", "sessions": self.fleet.status()})
+        client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
         for event in list(self.bus.recent)[-100:]:
@@ -414,6 +456,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
     fleet.start_ticking()
+    server.tasks.start()
     try:
         await server.stopping.wait()
     finally:
@@ -427,6 +470,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
+        server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
         (state_dir / "server.pid").unlink(missing_ok=True)

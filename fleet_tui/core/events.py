@@ -45,6 +45,11 @@ class EventKind(StrEnum):
     DISCARDED = "discarded"
     SETUP = "setup"
     TEARDOWN = "teardown"  # a worktree's teardown commands ran before its removal
+    TASK = "task"  # a task was queued, routed, handed back, finished (data.task names it)
+    STAGE = "stage"  # a task's pipeline stage started or ended
+    VERDICT = "verdict"  # a reviewer's (or gate agent's) verdict on a task
+    APPROVAL = "approval"  # a person approved or rejected a task at a gate (data.by, ts: when)
+    OVERRIDE = "override"  # a person waved a task past a failing check or a reviewer
     ERROR = "error"
 
 

@@ -47,6 +47,16 @@ def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Any]]]
     return [(session, session.measure(table)) for session in sessions]
 
 
+def _fetched_only(branch: str) -> None:
+    """merge_branch lands attempts fetched from other machines, nothing else."""
+    if not branch.startswith(FETCHED_PREFIX):
+        raise UsageError(f"{branch} is no fetched attempt (those are {FETCHED_PREFIX}MACHINE/SESSION)")
+
+
+# Where attempts fetched from other machines land: refs/heads/machines/<machine>/<session>.
+FETCHED_PREFIX = "machines/"
+
+
 class Fleet:
     def __init__(self, root: Path, config: FleetConfig, bus: EventBus, *, config_path: Path | None = None):
         self.root = root
@@ -647,6 +657,28 @@ class Fleet:
             op.outcome = self._merge_outcome(journal, discarded)
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files,
                 "discarded": discarded}
+
+    async def merge_branch_summary(self, branch: str) -> dict[str, Any]:
+        """merge_summary for a branch that is no session of this fleet (an attempt fetched from another machine)."""
+        _fetched_only(branch)
+        base = self.base_branch
+        since = await asyncio.to_thread(gitrepo.run_git, self.root, "merge-base", f"refs/heads/{base}",
+                                        f"refs/heads/{branch}")
+        summary = await asyncio.to_thread(merge.merge_summary, self.root, base, branch, since)
+        return {**summary, "base": base}
+
+    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> dict[str, Any]:
+        """Land a fetched attempt's branch on the base branch with merge_attempt's guarantees (a
+        conflict or a dirty base changes nothing); `label` names the attempt in the event."""
+        _fetched_only(branch)
+        base = self.base_branch
+        async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
+            result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
+                                             f"Merge attempt {label} into {base}")
+            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+                          label, commit=result.commit, strategy=strategy, base=base, branch=branch)
+            op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
+        return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
 
     @staticmethod
     def _merge_outcome(journal: mergejournal.MergeJournal, discarded: list[str]) -> str:

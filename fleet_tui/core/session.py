@@ -39,6 +39,7 @@ class SessionRecord:
     created: float = field(default_factory=time.time)
     prompt: str | None = None
     port: int | None = None  # $PORT, held by the worktree for its whole life (core.ports)
+    task: str | None = None  # the task it works on (core.pipeline), shown in its pane's title
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -216,6 +217,7 @@ class Session:
             "base_commit": r.base_commit,
             "run": r.run,
             "port": r.port,
+            "task": r.task,
             "cols": self.terminal.cols,
             "rows": self.terminal.rows,
             "exit_code": self.exit_code,

@@ -8,6 +8,11 @@ whole flow with no API key. Standard library only: it runs in the user's Python.
 
 Env: FLEET_DEMO_SPEED divides every delay (tests use 50); FLEET_USAGE_LOG names a
 file that gets one JSON line of token and cost deltas per model step.
+
+`--script FILE` makes it answer any project from a JSON list of rules instead, the first
+whose `match` (a regular expression) is found in the prompt deciding the turn:
+`{"match": "FAILED", "write": {"greet.py": "..."}, "say": "Fixed it.", "seconds": 1}`.
+A rule without `match` matches every prompt. Tests use it to play developer and reviewer.
 """
 
 from __future__ import annotations
@@ -252,6 +257,22 @@ class Plan:
     thought: str
     edits: list[Edit]
     summary: str
+    linger: float = 0.0  # real seconds the turn lasts at least (a script's "seconds")
+
+
+def scripted_plan(root: Path, rules: list, prompt: str) -> Plan:
+    """The turn the first matching rule of a --script file describes."""
+    for rule in rules:
+        if re.search(rule.get("match") or "", prompt, re.S):
+            edits = []
+            for rel, text in (rule.get("write") or {}).items():
+                target = (root / rel).resolve()
+                if not target.is_relative_to(root.resolve()):
+                    raise ValueError(f"{rel} is outside the working folder")
+                edits.append(Edit(rel, text))
+            return Plan(False, [], rule.get("say") or "Done.", edits, rule.get("summary") or "Done.",
+                        float(rule.get("seconds") or 0.0))
+    return Plan(False, [], "Nothing in my script matches that prompt.", [], "Did nothing.")
 
 
 CLEAN_MEDIAN = """\
@@ -414,6 +435,7 @@ class Agent:
     root: Path
     usage_log: str | None = None
     out: int = 1
+    script: list | None = None  # rules from --script, instead of the demo project's fixes
     transcript: list[Line] = field(default_factory=list)
     text: str = ""  # the prompt box's input
     notice: str = ""
@@ -472,7 +494,8 @@ class Agent:
         self.verb = "Thinking"
         yield 1.2
         yield from self.stream("Let me look at the project first.")
-        plan = make_plan(self.root, self.style, prompt)
+        plan = scripted_plan(self.root, self.script, prompt) if self.script is not None else \
+            make_plan(self.root, self.style, prompt)
         self.verb = "Reading"
         for rel in plan.reads:
             text = read_text(self.root / rel) or ""
@@ -495,6 +518,7 @@ class Agent:
                 return
             self.verb = "Editing"
             yield 0.8
+            (self.root / edit.path).parent.mkdir(parents=True, exist_ok=True)
             (self.root / edit.path).write_text(edit.text, encoding="utf-8")
             added, removed = diff_stat(before, edit.text)
             changed.append(f"{edit.path} (+{added} -{removed})")
@@ -508,6 +532,9 @@ class Agent:
             self.add(Line([]))
             self.charge(out_chars=len(edit.text))
             yield 0.4
+        left = plan.linger - (time.monotonic() - self.started)
+        if left > 0:
+            yield left * self.speed  # delays are divided by the speed; this one is real time
         verdict = "not run"
         if plan.known:
             verdict = yield from self.run_tests()
@@ -719,9 +746,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", help="start working on this prompt right away")
     parser.add_argument("--ask", choices=["always", "never", "auto"], default="auto",
                         help="ask before editing (auto: only the big style asks)")
+    parser.add_argument("--script", type=Path, help="answer prompts from this JSON list of rules (see above)")
     args = parser.parse_args(argv)
+    script = None
+    if args.script:
+        try:
+            script = json.loads(args.script.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            parser.error(f"--script {args.script}: {error}")
     agent = Agent(args.style, args.ask, speed_from_env(), Path.cwd(), os.environ.get("FLEET_USAGE_LOG") or None,
-                  out=sys.stdout.fileno())
+                  out=sys.stdout.fileno(), script=script)
     keys_in = sys.stdin.fileno()
     # A resize interrupts select through this pipe; the next draw sees the new size.
     wake_r, wake_w = os.pipe()

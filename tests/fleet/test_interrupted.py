@@ -164,7 +164,14 @@ def test_down_during_a_long_check_kills_it_and_stops_cleanly(tmp_path, runtime_d
         comparing = start_client(cli, "compare")
 
         def checks() -> list[psutil.Process]:
-            return [p for p in server.children(recursive=True) if "time.sleep(40)" in " ".join(p.cmdline())]
+            found = []
+            for proc in server.children(recursive=True):
+                try:
+                    if "time.sleep(40)" in " ".join(proc.cmdline()):
+                        found.append(proc)
+                except psutil.Error:  # a process that just ended (a git of the compare, say)
+                    pass
+            return found
 
         wait_for(lambda: len(checks()) == 2, what="both checks starting")
         running = checks()

@@ -1,0 +1,200 @@
+"""Issue 15 through the real CLI and server, with scripted demo agents as developer and reviewer:
+a task through every stage of a pipeline (a check failure fed back, a reviewer asking for changes,
+a human approval, a merge), a session killed mid-task whose task is re-routed, and the audit story."""
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.fleet.conftest import FleetCli, make_repo
+
+BAD = 'def greet(name):\n    return "Hi " + name\n'
+GOOD = 'def greet(name):\n    return f"Hello, {name}!"\n'
+DOCUMENTED = 'def greet(name):\n    """Say hello to name."""\n    return f"Hello, {name}!"\n'
+TEST = textwrap.dedent(
+    """\
+    import unittest
+
+    from greet import greet
+
+
+    class GreetTest(unittest.TestCase):
+        def test_greet(self):
+            self.assertEqual(greet("Ann"), "Hello, Ann!")
+    """
+)
+
+DEVELOPER = [
+    {"match": "reviewer asks for changes", "write": {"greet.py": DOCUMENTED}, "say": "Added the docstring.",
+     "seconds": 1},
+    {"match": "checks failed", "write": {"greet.py": GOOD}, "say": "Fixed the greeting.", "seconds": 1},
+    {"match": "sleepy", "say": "Thinking for a long time.", "seconds": 30},
+    {"write": {"greet.py": BAD}, "say": "Wrote greet().", "seconds": 1},
+]
+REVIEWER = [
+    {"match": "Say hello", "write": {"fleet-verdict.txt": "APPROVE\nLooks good.\n"}, "seconds": 1},
+    {"write": {"fleet-verdict.txt": "CHANGES\nadd a docstring to greet()\n"}, "seconds": 1},
+]
+
+
+def fleet_yaml(scripts: Path) -> str:
+    return textwrap.dedent(
+        f"""\
+        checks:
+          tests: "{{python}} -m unittest -q"
+        agents:
+          dev:
+            preset: demo
+            args: [--script, "{scripts / 'dev.json'}"]
+            auto_approve: true
+            role: developer
+            count: 0
+            max_sessions: 2
+          rev:
+            preset: demo
+            args: [--script, "{scripts / 'rev.json'}"]
+            auto_approve: true
+            role: reviewer
+            count: 0
+        pipelines:
+          feature:
+            - do: developer
+            - check: [tests]
+              retry: 2
+            - review: reviewer
+              approve_when: APPROVE
+            - gate: human
+            - merge: squash
+        """
+    )
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def tasks_fleet(tmp_path, runtime_dir):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "dev.json").write_text(json.dumps(DEVELOPER))
+    (scripts / "rev.json").write_text(json.dumps(REVIEWER))
+    repo = make_repo(tmp_path / "repo", fleet_yaml(scripts))
+    (repo / "test_greet.py").write_text(TEST)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a test for greet")
+    cli = FleetCli(repo, runtime_dir)
+    cli.env["FLEET_DEMO_SPEED"] = "40"
+    yield cli
+    pid = cli.server_pid()
+    cli.run("down", check=False)
+    if pid and psutil.pid_exists(pid):
+        psutil.Process(pid).kill()
+
+
+def task(cli: FleetCli, task_id: str) -> dict:
+    return next(t for t in json.loads(cli.run("tasks", "--json").stdout) if t["id"] == task_id)
+
+
+def wait_task(cli: FleetCli, task_id: str, state: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    info = {}
+    while time.monotonic() < deadline:
+        info = task(cli, task_id)
+        if info["state"] == state:
+            return info
+        if info["state"] in ("failed", "rejected") and state not in ("failed", "rejected"):
+            break
+        time.sleep(0.3)
+    story = cli.run("log", "--task", task_id, check=False).stdout
+    raise AssertionError(f"task {task_id} never became {state}: {info}\n{story}")
+
+
+def story(cli: FleetCli, task_id: str) -> list[dict]:
+    return [json.loads(line) for line in cli.run("log", "--task", task_id, "--json").stdout.splitlines()]
+
+
+def test_a_task_goes_through_every_stage_from_the_cli(tasks_fleet):
+    cli = tasks_fleet
+    out = cli.run("task", "add a greet function", "--pipeline", "feature")
+    assert out.stdout.strip() == "t1"
+    gate = wait_task(cli, "t1", "gate")
+    assert gate["stage_name"] == "human gate" and gate["verdict"]["approved"]
+    assert gate["checks"]["tests"]["passed"] and gate["review_rounds"] == 1 and gate["check_attempts"] == 0
+    listing = cli.run("tasks").stdout
+    assert "t1" in listing and "human gate" in listing
+
+    events = story(cli, "t1")
+    messages = [e["message"] for e in events]
+    text = "\n".join(messages)
+    # The first attempt failed its check; the output went back to the same developer session.
+    failed = [e for e in events if e["kind"] == "check" and not e["data"]["passed"]]
+    assert failed and failed[0]["session"] == gate["session"]
+    assert "output sent back to " + gate["session"] in text
+    # The reviewer asked for changes once, in its own fresh worktree, then approved.
+    verdicts = [e for e in events if e["kind"] == "verdict"]
+    assert [v["data"]["approved"] for v in verdicts] == [False, True]
+    assert "add a docstring" in verdicts[0]["data"]["notes"]
+    assert all(v["session"].startswith("rev") for v in verdicts)
+    reviewed = [e["data"]["commit"] for e in events if e["data"].get("phase") == "review"]
+    assert len(reviewed) == 2 and reviewed[0] != reviewed[1], "each review is of the developer's latest commit"
+    # Reviewers are gone again; the developer's session is the only one left.
+    assert [s["name"] for s in cli.status()] == [gate["session"]]
+    assert cli.session(gate["session"])["task"] == "t1"
+
+    cli.run("approve", "t1", "--by", "alice")
+    done = wait_task(cli, "t1", "done", timeout=30)
+    assert done["merged"]
+    assert (cli.repo / "greet.py").read_text() == DOCUMENTED, "the reviewed work landed on main"
+    tests = subprocess.run([sys.executable, "-m", "unittest", "-q"], cwd=cli.repo, capture_output=True)
+    assert tests.returncode == 0
+    events = story(cli, "t1")
+    approval = next(e for e in events if e["kind"] == "approval")
+    assert approval["data"]["by"] == "alice" and approval["data"]["approved"] and approval["ts"]
+    starts = [e["data"]["stage_kind"] for e in events if e["kind"] == "stage" and e["data"].get("phase") == "start"]
+    assert starts[:2] == ["do", "check"] and starts[-2:] == ["gate", "merge"]
+    assert starts.count("review") == 2 and starts.count("check") == 3
+    assert events[-1]["kind"] == "task" and "done" in events[-1]["message"]
+    assert cli.run("audit", "verify").returncode == 0
+
+
+def test_a_session_killed_mid_task_hands_it_back_and_it_is_rerouted(tasks_fleet):
+    cli = tasks_fleet
+    cli.run("task", "be sleepy about it", "--role", "developer")
+    first = wait_task(cli, "t1", "running")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (first.get("session") and
+                                                cli.session(first["session"])["status"] == "working"):
+        time.sleep(0.2)
+        first = task(cli, "t1")
+    victim = first["session"]
+    cli.run("kill", victim)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = task(cli, "t1")
+        if now["session"] not in (None, victim) and now["requeues"] == 1:
+            break
+        time.sleep(0.2)
+    assert now["session"] not in (None, victim) and now["requeues"] == 1, now
+    text = cli.run("log", "--task", "t1").stdout
+    assert f"handed back to the queue: {victim} was killed mid-task (retry 1 of 2)" in text
+    feed = cli.run("log", "-n", "30").stdout
+    assert "handed back to the queue" in feed, "the feed says so too"
+    cli.run("reject", "t1", "--reason", "enough")
+    assert task(cli, "t1")["state"] == "rejected"
+
+
+def test_bad_task_requests_are_one_line_errors(tasks_fleet):
+    cli = tasks_fleet
+    bad = cli.run("task", "x", "--pipeline", "nope", check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "fleet-tui: no pipeline named 'nope' (pipelines: feature)")
+    bad = cli.run("task", "x", "--role", "tester", check=False)
+    assert bad.returncode == 2 and "no agent has the role 'tester'" in bad.stderr
+    assert cli.run("approve", "t9", check=False).returncode == 2
