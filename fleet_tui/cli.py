@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("discard", "remove a session's worktree and branch", cmd_discard)
     p.add_argument("name")
     p.add_argument("--keep-branch", action="store_true", help="remove the worktree but keep the branch")
+    p = command("worktrees", "list the worktrees the fleet made: size, age, branch, merged, uncommitted work",
+                cmd_worktrees)
+    p.add_argument("--json", action="store_true")
+    p = command("prune", "remove the fleet's worktrees whose work is merged or discarded; asks about the rest",
+                cmd_prune)
+    p.add_argument("--yes", action="store_true",
+                   help="also remove those holding uncommitted or unmerged work (unmerged branches are kept)")
     command("down", "stop the fleet server and every session", cmd_down)
     from fleet_tui.machines_cli import register
 
@@ -462,6 +469,61 @@ def cmd_discard(args: argparse.Namespace) -> int:
     _call(args, "discard", session=args.name, keep_branch=args.keep_branch)
     print(f"discarded {args.name}" + (" (branch kept)" if args.keep_branch else ""))
     return 0
+
+
+def cmd_worktrees(args: argparse.Namespace) -> int:
+    from fleet_tui.worktreetable import render_worktrees
+
+    listing = _call(args, "worktrees")
+    if args.json:
+        _print_json(listing["worktrees"])
+    else:
+        print(render_worktrees(listing["worktrees"], listing["base"]))
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Merged or empty worktrees go at once; each one that holds work is asked about, never dropped silently."""
+    from fleet_tui.worktreetable import format_size
+
+    worktrees = _call(args, "worktrees")["worktrees"]
+    confirmed: list[str] = []
+    kept = 0
+
+    def keep(label: str, reason: str) -> None:
+        nonlocal kept
+        kept += 1
+        print(f"kept {label}: {reason}", file=sys.stderr)
+
+    for wt in worktrees:
+        if not wt["risk"]:
+            continue
+        label = wt.get("session") or wt["path"]
+        if args.yes:
+            confirmed.append(wt["path"])
+        elif not sys.stdin.isatty():
+            keep(label, f"{wt['risk']} (`fleet-tui prune --yes` removes it anyway)")
+        elif input(f"{label} ({wt['path']}): {wt['risk']}. Remove it? [y/N] ").strip().lower() in ("y", "yes"):
+            confirmed.append(wt["path"])
+        else:
+            keep(label, "you said no")
+    paths = [wt["path"] for wt in worktrees if not wt["risk"]] + confirmed
+    if not paths:
+        print("nothing to prune" if not kept else "nothing removed")
+        return 1 if kept else 0
+    risks = {wt["path"]: wt["risk"] for wt in worktrees}
+    freed = 0
+    for result in _call(args, "prune", paths=paths, confirmed=confirmed)["results"]:
+        label = result.get("session") or result["path"]
+        if not result["removed"]:
+            keep(label, result["reason"])
+            continue
+        freed += result.get("size") or 0
+        lost = f" ({risks[result['path']]}: removed as you confirmed)" if result["path"] in confirmed else ""
+        branch = f"; branch {result['branch_kept']} kept" if result.get("branch_kept") else ""
+        print(f"removed {label}{lost}{branch}")
+    print(f"freed {format_size(freed)}")
+    return 1 if kept else 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:

@@ -58,8 +58,13 @@ def render_fleet_yaml(presets: list[Preset]) -> str:
 # base: main                # branch new worktrees start from (default: the current branch)
 # worktrees: ../{{repo}}.worktrees   # where worktrees go (default: outside the repository)
 copy: []                    # ignored files copied into each new worktree, e.g. [.env]
+                            # (and every ignored file a .worktreeinclude at the root names)
+link: []                    # symlinked to the main checkout's instead, e.g. [node_modules]
 setup: []                   # commands run in each new worktree, e.g. ["npm install"]
 setup_timeout: 5m
+teardown: []                # run in a worktree before it is removed, e.g. ["docker compose down"]
+teardown_timeout: 1m
+ports: 3100-3199            # each session's $PORT (and $FLEET_PORT) comes from this range
 checks: {{}}                  # named commands that rank attempts, e.g. {{tests: "python -m pytest -q"}}
 check_timeout: 10m
 notify: true                # terminal bell / notification when an agent waits or finishes

@@ -380,6 +380,15 @@ class FleetServer:
     async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
         await self.fleet.discard(session, keep_branch)
 
+    async def cmd_worktrees(self, client, **_):
+        return {"worktrees": await self.fleet.worktrees(), "base": self.fleet.base_branch}
+
+    async def cmd_prune(self, client, paths: list[str], confirmed: list[str] | None = None, **_):
+        return {"results": await self.fleet.prune(paths, confirmed or [])}
+
+    async def cmd_worktree_disk(self, client, **_):
+        return await self.fleet.worktree_disk()
+
     async def cmd_task(self, client, text: str, role: str | None = None, pipeline: str | None = None,
                        priority: str = "normal", **_):
         self.fleet.reload_config()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, litter, merge, mergejournal, worktree
+from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
@@ -35,6 +35,7 @@ TICK_SECONDS = 0.25  # status detection cadence
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
+DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
 COMPARE_OUTPUT_BYTES = 8 * 1024 * 1024  # all checks' output in one compare answer (the limit is 16 MB)
 CONCURRENT_CHECKOUTS = 4  # worktrees filled at once: disk and CPU bound, a few beat one and eight
 
@@ -69,6 +70,7 @@ class Fleet:
         self.sessions: dict[str, Session] = {}
         self.records: dict[str, SessionRecord] = {}
         self.ports = PortRegistry()
+        self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
@@ -753,16 +755,81 @@ class Fleet:
             if session.alive:
                 await session.kill()
             session.close()
-        await self._run_teardown(record)
-        await asyncio.to_thread(worktree.forget_worktree, self.root, Path(record.worktree), record.branch,
-                                keep_branch)
-        await asyncio.to_thread(self.ports.release, record.worktree)
+        await self._remove_worktree(record, keep_branch)
         del self.records[name]
         self._gone[name] = because or f"{name} was discarded"
         self._save_state()
         self.bus.emit(EventKind.DISCARDED, "worktree removed" + (", branch kept" if keep_branch else
                       " with its branch"), name, branch=record.branch)
         self.on_sessions_change()
+
+    async def _remove_worktree(self, record: SessionRecord, keep_branch: bool) -> None:
+        """Teardown, then the worktree (and its branch unless kept), then its port back to the pool."""
+        await self._run_teardown(record)
+        await asyncio.to_thread(worktree.forget_worktree, self.root, Path(record.worktree), record.branch or None,
+                                keep_branch)
+        await asyncio.to_thread(self.ports.release, record.worktree)
+        self._disk = None
+
+    # -- the worktrees on disk: list, prune, disk use ----------------------------
+    def _survey_args(self) -> tuple:
+        recorded = {record.worktree: name for name, record in self.records.items()}
+        running = {name for name, session in self.sessions.items() if session.alive}
+        created = {name: record.created for name, record in self.records.items()}
+        return self.root, self.base_branch, recorded, running, created
+
+    async def worktrees(self) -> list[dict[str, Any]]:
+        """Every worktree the fleet made: size, age, branch, merged or not, uncommitted work."""
+        reports = await asyncio.to_thread(inventory.survey, *self._survey_args())
+        return [report.to_dict() for report in reports]
+
+    async def prune(self, paths: list[str], confirmed: list[str] = ()) -> list[dict[str, Any]]:
+        """Remove the fleet's worktrees at `paths`; one that could lose work only if in `confirmed`.
+
+        Looked at again here, not trusted from the client's listing: a path that is no
+        worktree the fleet made is left alone, and one that gained work since is refused.
+        A branch with commits the base lacks is kept, so only the checkout goes.
+        """
+        reports = {report.path: report for report in await asyncio.to_thread(inventory.survey, *self._survey_args())}
+        results = []
+        for path in paths:
+            report = reports.get(path)
+            if report is None:
+                results.append({"path": path, "removed": False, "reason": "not a worktree this fleet made; left alone"})
+                continue
+            if report.risk and path not in confirmed:
+                results.append({"path": path, "session": report.session, "removed": False, "reason": report.risk})
+                continue
+            keep_branch = not report.merged
+            record = self.records.get(report.session or "")
+            if record is not None and Path(record.worktree).resolve() == Path(path).resolve():
+                await self.discard(record.name, keep_branch=keep_branch)
+            else:  # the fleet made it but has no session for it any more
+                name = report.session or Path(path).name
+                orphan = SessionRecord(name=name, agent="", branch=report.branch or "", worktree=path,
+                                       base_commit="", port=self.ports.port_of(path))
+                async with self.git_ops.claim(f"prune of {path}", [name]) as op:
+                    await self._remove_worktree(orphan, keep_branch)
+                    op.outcome = f"{path} was pruned"
+                self.bus.emit(EventKind.DISCARDED, "stale worktree pruned" + (", branch kept" if keep_branch else
+                              " with its branch"), name, branch=report.branch, path=path)
+            results.append({"path": path, "session": report.session, "removed": True,
+                            "branch_kept": report.branch if keep_branch else None, "size": report.size})
+        return results
+
+    async def worktree_disk(self) -> dict[str, int]:
+        """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
+        now = time.monotonic()
+        if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
+            recorded = {record.worktree: name for name, record in self.records.items()}
+
+            def measure() -> dict[str, int]:
+                found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
+                return {"bytes": sum(inventory.disk_usage(path) for path in found if path.is_dir()),
+                        "worktrees": len(found)}
+
+            self._disk = (now, await asyncio.to_thread(measure))
+        return self._disk[1]
 
     # -- the tick: status and budgets -------------------------------------------
     async def _tick_forever(self) -> None:

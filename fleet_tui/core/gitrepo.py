@@ -130,9 +130,10 @@ def branch_exists(root: Path | str, branch: str) -> bool:
     return git_ok(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
 
 
-def is_dirty(path: Path | str) -> list[str]:
-    """Tracked files with changes at `path`, staged or not (untracked files do not count)."""
-    out = run_git(path, "status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
+def is_dirty(path: Path | str, untracked: bool = False) -> list[str]:
+    """Tracked files with changes at `path`, staged or not; untracked ones too if asked (ignored never)."""
+    out = run_git(path, "status", "--porcelain=v1", "-z", f"--untracked-files={'all' if untracked else 'no'}",
+                  strip=False)
     files: list[str] = []
     entries = iter(out.split("\0"))
     for entry in entries:

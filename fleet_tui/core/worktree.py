@@ -189,14 +189,19 @@ def fleet_marker(path: Path | str) -> dict | None:
     (`<common dir>/worktrees/<id>`), so a submodule's git folder or a copied `.git` never passes.
     """
     try:
-        git_dir = Path(run_git(path, "rev-parse", "--absolute-git-dir"))
+        git_dir = Path(run_git(path, "rev-parse", "--absolute-git-dir")).resolve()
         common = git_common_dir(path)
     except FleetError:
         return None
     if git_dir.parent != common / "worktrees":
         return None
+    return read_marker(git_dir)
+
+
+def read_marker(admin_dir: Path) -> dict | None:
+    """The marker in a linked worktree's folder of git records, if the fleet made it."""
     try:
-        data = json.loads((git_dir / FLEET_MARKER).read_text())
+        data = json.loads((admin_dir / FLEET_MARKER).read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

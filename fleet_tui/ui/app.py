@@ -49,6 +49,9 @@ RUNNING = ACTION_STATUSES["kill"]
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
+# The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
+# loop, cached there): asked for this often, not on every sessions message.
+DISK_POLL_SECONDS = 30.0
 # What stays usable while the prompt bar has the keyboard.
 PROMPT_BAR_ACTIONS = {"command_palette", "show_keys"}
 
@@ -108,6 +111,7 @@ class FleetApp(App[int]):
         self.query_one("#meters").border_title = "budgets"
         self._connect()
         self._send_inputs()
+        self.set_interval(DISK_POLL_SECONDS, self._refresh_disk)
         self._freeze_long_lived()
 
     @staticmethod
@@ -137,12 +141,23 @@ class FleetApp(App[int]):
             self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
             self.set_keymap({"leader": self.leader})
             await self.client.attach()
+            self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
             return
         async for message in self.client.messages():
             self.handle_message(message)
         self.notify("The fleet server went away; agents may still run. Press q.", severity="error")
+
+    @work(exclusive=True, group="disk")
+    async def _refresh_disk(self) -> None:
+        if self.client is None:
+            return
+        try:
+            disk = await self.client.call("worktree_disk")
+        except FleetError:
+            return  # a server without the command: the panel shows no figure
+        self.query_one(BudgetMeters).show_disk(disk["bytes"], disk["worktrees"])
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:

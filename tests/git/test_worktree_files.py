@@ -114,3 +114,14 @@ def test_bad_link_entries_are_usage_errors(repo):
         with pytest.raises(UsageError, match="link entry"):
             make(repo, link=[bad])
     assert not (repo.parent / "project.worktrees" / "alpha").exists()
+
+
+def test_a_file_inside_an_ignored_folder_is_included_by_its_own_pattern(repo):
+    commit_file(repo, ".gitignore", "node_modules/\n")
+    commit_file(repo, ".worktreeinclude", "node_modules/dep/config.json\n")
+    (repo / "node_modules" / "dep").mkdir(parents=True)
+    (repo / "node_modules" / "dep" / "config.json").write_text("{}\n")
+    (repo / "node_modules" / "dep" / "index.js").write_text("big\n")
+    wt = make(repo)
+    assert wt.copied == ["node_modules/dep/config.json"]
+    assert not (wt.path / "node_modules" / "dep" / "index.js").exists()

@@ -30,6 +30,7 @@ FLEET_YAML = textwrap.dedent(
 @pytest.fixture
 def repo(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the port registry stays the test's
     (tmp_path / "run").mkdir()
     root = tmp_path / "repo"
     root.mkdir()

@@ -77,7 +77,14 @@ def meters_markup(session: dict[str, Any]) -> str:
 
 
 class BudgetMeters(Static):
-    """Every session's meters, two lines each."""
+    """Every session's meters, two lines each; the disk the fleet's worktrees take in the border."""
+
+    def show_disk(self, size: int, worktrees: int) -> None:
+        from fleet_tui.worktreetable import format_size
+
+        text = f"worktrees {format_size(size)}" if worktrees else ""
+        if text != self.border_subtitle:  # a border change repaints the panel: only when it changed
+            self.border_subtitle = text
 
     def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
         markup = "\n".join(meters_markup(session) for session in sessions) or "no sessions"
