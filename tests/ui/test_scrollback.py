@@ -32,6 +32,12 @@ def highlighted(pane: TerminalPane, row: int, component: str) -> str:
     return "".join(segment.text for segment in pane.render_line(row) if segment.style.bgcolor == background)
 
 
+async def text_at(pilot, pane: TerminalPane, number: int) -> str:
+    """Line `number` of the pane's history and screen, once the pane has fetched it."""
+    await until(pilot, lambda: pane.line_at(number) is not None)
+    return "".join(run[0] for run in pane.line_at(number))
+
+
 def title(pane: TerminalPane) -> str:
     return str(pane.border_title)
 
@@ -92,6 +98,7 @@ async def test_scroll_mode_holds_the_view_while_output_arrives_and_q_returns_liv
         assert str(app.query_one(ModeIndicator).render()).strip() == "SCROLL"
         # The lines in view scroll off the live screen into the history; the view keeps them
         # (all but the bottom one, the cursor's, which the agent was still writing).
+        await until(pilot, lambda: all(view(pane)[:-1]))  # lines that left the screen meanwhile, fetched
         frozen = view(pane)[:-1]
         await until(pilot, lambda: pane.scroll.offset >= 10)
         await until(pilot, lambda: view(pane)[:-1] == frozen)
@@ -126,7 +133,7 @@ async def test_search_forward_and_back_highlights_and_wraps(repo):
         # From the live screen at the bottom, the search wraps round to the top: "299" itself.
         await until(pilot, lambda: pane.scroll.match is not None)
         match = pane.scroll.match
-        assert "".join(run[0] for run in pane.line_at(match.line)) == "299"
+        assert await text_at(pilot, pane, match.line) == "299"
         assert pane.scroll.cursor == (match.line, 0)
         assert "search hit BOTTOM, continuing at TOP" in view(pane)[-1]
         row = match.line - pane.scroll.top
@@ -134,14 +141,14 @@ async def test_search_forward_and_back_highlights_and_wraps(repo):
 
         await pilot.press("n")
         await until(pilot, lambda: pane.scroll.match.line > match.line)
-        assert "".join(run[0] for run in pane.line_at(pane.scroll.match.line)) == "1299"
+        assert await text_at(pilot, pane, pane.scroll.match.line) == "1299"
         await pilot.press("N")
         await until(pilot, lambda: pane.scroll.match.line == match.line)
 
         # Backward with ?, from the top: wraps to the last match, "2999".
         await pilot.press("question_mark", *"299", "enter")
         await until(pilot, lambda: pane.scroll.match.line != match.line)
-        assert "".join(run[0] for run in pane.line_at(pane.scroll.match.line)) == "2999"
+        assert await text_at(pilot, pane, pane.scroll.match.line) == "2999"
         assert "search hit TOP, continuing at BOTTOM" in view(pane)[-1]
         # Other matches in view are highlighted too, in the plain match style.
         shown = {highlighted(pane, row, "match") for row in range(pane.size.height - 1)}
