@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("compare", "compare a run's attempts: checks, diff size, time, cost", cmd_compare)
     p.add_argument("run", nargs="?", help="run id (default: the latest run)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--wait", action="store_true", help="first wait until every attempt has finished its turn")
+    p = command("ack", "mark a session's finished turn as seen (done -> idle)", cmd_ack)
+    p.add_argument("name")
     p = command("merge", "merge an attempt into the base branch and discard the rest of its run", cmd_merge)
     p.add_argument("name")
     p.add_argument("--strategy", choices=["merge", "squash", "rebase"], default="merge")
@@ -226,7 +229,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(info)
         else:
-            print(f"{info['name']}: {info['status']} because {info['reason']}")
+            print(_explain_text(info))
         return 0
     result = _call(args, "status")
     if args.json:
@@ -245,6 +248,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _explain_text(info: dict[str, Any]) -> str:
+    """`status --explain`: the answer, the layer that gave it, the last hook event, the screen's view."""
+    lines = [f"{info['name']}: {info['status']} because {info['reason']}",
+             f"  decided by: {info.get('layer', 'screen')} layer "
+             f"(process -> hooks -> dialogs on screen -> title/OSC -> output activity)"]
+    if info.get("hooks"):
+        if info.get("hook_event"):
+            lines.append(f"  last hook event: {info['hook_event']} ({info['hook_meaning']}), "
+                         f"{info['hook_age']:.1f} s ago; {info['hook_events']} events so far")
+        else:
+            lines.append("  last hook event: none yet (hooks installed)")
+    else:
+        lines.append("  hooks: none for this agent (its preset installs none)")
+    lines.append(f"  the screen says: {info.get('screen_status')} because {info.get('screen_reason')}")
+    if info.get("conversation_id"):
+        lines.append(f"  agent's session id: {info['conversation_id']}")
+    return "\n".join(lines)
 
 
 def _meter(budget: dict[str, Any], name: str) -> str:
@@ -363,13 +385,13 @@ def _short(text: str, limit: int) -> str:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    task = _call(args, "approve", start=False, task=args.task, by=args.by, override=args.override, pick=args.pick)
+    task = _call(args, "approve", task=args.task, by=args.by, override=args.override, pick=args.pick)
     print(f"approved {task['id']}: now {task['stage_name']} ({task['step']})")
     return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    task = _call(args, "reject", start=False, task=args.task, by=args.by, reason=args.reason)
+    task = _call(args, "reject", task=args.task, by=args.by, reason=args.reason)
     print(f"rejected {task['id']}")
     return 0
 
@@ -398,7 +420,29 @@ def cmd_fanout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ack(args: argparse.Namespace) -> int:
+    result = _call(args, "ack", session=args.name)
+    print(f"{args.name}: seen" + ("" if result["was_done"] else " (it had no unseen finished turn)"))
+    return 0
+
+
+def _wait_for_run(args: argparse.Namespace) -> None:
+    said = None
+    while True:
+        state = _call(args, "run_state", run=args.run)
+        if state["finished"]:
+            return
+        busy = [s["name"] for s in state["sessions"] if s["turns"] < 1 and s["status"] != "stopped"]
+        line = f"run {state['run']}: waiting for {', '.join(busy)}"
+        if line != said and not args.json:
+            print(line, file=sys.stderr, flush=True)
+            said = line
+        time.sleep(1.0)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.wait:
+        _wait_for_run(args)
     result = _call(args, "compare", run=args.run)
     if args.json:
         _print_json(result)

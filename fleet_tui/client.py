@@ -125,8 +125,7 @@ def start_server_process(root: Path, config_path: Path | None = None) -> None:
     from fleet_tui.config import load_config
 
     load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml is reported here, located, exit 2
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     log_path = state_dir / "server.log"
     argv = [sys.executable, "-m", "fleet_tui.server", "--root", str(root)]
     if config_path is not None:

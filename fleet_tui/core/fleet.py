@@ -24,14 +24,17 @@ from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.gitops import GitOperations
+from fleet_tui.core.hooks import HookChannel, install_args
 from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
 from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.text import plural
 
 TICK_SECONDS = 0.25  # status detection cadence
+HOOK_POLL_SECONDS = 0.05  # hook files are looked at this often: a stat each when nothing happened
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
@@ -81,6 +84,7 @@ class Fleet:
         self._comparisons: dict[str, asyncio.Future] = {}
         self.on_screen_change: Callable[[Session], None] = lambda s: None
         self.on_sessions_change: Callable[[], None] = lambda: None
+        self.is_watched: Callable[[str], bool] = lambda name: False  # a client has the pane focused
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self._load_state()
@@ -120,6 +124,18 @@ class Fleet:
     def start_ticking(self) -> None:
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+            self._spawn_task(self._hooks_forever())
+
+    async def _hooks_forever(self) -> None:
+        """An agent's hook event shows within HOOK_POLL_SECONDS, not at the next status tick."""
+        while True:
+            await asyncio.sleep(HOOK_POLL_SECONDS)
+            try:
+                for session in list(self.sessions.values()):
+                    if session.hooks is not None and session.hooks.pending():
+                        self._detect(session)
+            except Exception as error:  # one bad event must not stop the others
+                self.bus.emit(EventKind.ERROR, f"internal error reading hook events: {error!r}")
 
     async def shutdown(self) -> None:
         if self._ticker:
@@ -243,6 +259,7 @@ class Fleet:
             wt = await asyncio.to_thread(worktree.fill_worktree, self.root, wt, copy_files, link)
         for line in wt.skipped:
             self.bus.emit(EventKind.SETUP, f"not brought into the worktree: {line}", name, ok=False)
+        self._disk = None  # a new worktree: the next look at disk use walks again
         port = await asyncio.to_thread(self.ports.assign, wt.path, self.config.ports, f"{self.root.name}/{name}")
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
                                base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt, port=port)
@@ -318,9 +335,18 @@ class Fleet:
         usage_dir = self.state_dir / "usage"
         usage_dir.mkdir(exist_ok=True)
         self._ensure_port(record)
+        argv = self._argv_for(spec, prompt if prompt_as_arg else None)
+        channel = None
+        if spec.preset is not None and spec.preset.hooks.via != "none":
+            # Installed per launch, in the session's own state folder: never in the user's config.
+            channel = HookChannel(self.state_dir / "sessions" / record.name, spec.preset.hooks.events,
+                                  spec.preset.hooks.ignore)
+            at = len(spec.command)  # right after the program (or the user's wrapper), before any prompt
+            argv[at:at] = install_args(spec.preset.hooks, channel)
         session = Session(
             record,
-            argv=self._argv_for(spec, prompt if prompt_as_arg else None),
+            argv=argv,
+            hooks=channel,
             env={**spec.env(dict(os.environ)), **self._worktree_env(record)},
             status_rules=spec.status_rules,
             budget=spec.budget,
@@ -361,6 +387,7 @@ class Fleet:
         if record is None:
             self.get(name)  # raises the right error
         if session is not None and session.alive:
+            session.set_status("killed", "stopped for a restart")  # the fleet's own doing, not an exit
             await session.kill()
             session.close()
         spec = self.agent(record.agent)
@@ -428,6 +455,7 @@ class Fleet:
         session.write(b"\r")
 
     def _record_prompt(self, session: Session, text: str, how: str) -> None:
+        session.prompted()
         preview = text if len(text) <= 80 else text[:77] + "..."
         self.bus.emit(EventKind.PROMPT, f"prompt {how}: {preview}", session.name, prompt=text,
                       run=session.record.run)
@@ -439,7 +467,15 @@ class Fleet:
         answered_trust = False
         ready = re.compile(spec.ready) if spec.ready else None
         quiet_since = None
-        while time.monotonic() < deadline and session.alive:
+        warned = False
+        session.queued_prompt = prompt
+        while session.alive:
+            if not warned and time.monotonic() > deadline:
+                # Never dropped silently: it stays queued, and goes in if the agent gets ready later.
+                warned = True
+                self.bus.emit(EventKind.ERROR, f"the agent never became ready; prompt not sent (still queued: "
+                              f"`fleet-tui send {session.name} ...` types one now)", session.name)
+                self.on_sessions_change()
             await asyncio.sleep(0.2)
             screen = "\n".join(session.terminal.display())
             if trust and not answered_trust and re.search(trust["match"], screen):
@@ -450,15 +486,14 @@ class Fleet:
             if ready is not None:
                 if ready.search(screen):
                     break
-            elif session.status == "idle":
-                # No ready pattern: an agent that has drawn something and gone quiet is ready.
+            elif session.status in ("idle", "done"):
+                # No ready pattern: an agent that has gone quiet (or never printed) is ready.
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since > 0.3:
                     break
         else:
-            if session.alive:
-                self.bus.emit(EventKind.ERROR, "the agent never became ready; prompt not sent", session.name)
             return
+        session.queued_prompt = None
         await self._type_prompt(session, prompt)
         self._record_prompt(session, prompt, "typed once ready")
 
@@ -583,6 +618,8 @@ class Fleet:
                             f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
                 else problems.get(record.name),
                 "duration": duration, "cost": cost,
+                # Wall time since the session started and time spent working, told apart in the UI.
+                "wall": (budget.get("time") or {}).get("used"), "active": (budget.get("active") or {}).get("used"),
                 "tokens": (budget.get("tokens") or {}).get("used"),
                 "files_changed": diff.files_changed, "added": diff.added, "removed": diff.removed,
                 "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
@@ -677,7 +714,7 @@ class Fleet:
         async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
             result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
                                              f"Merge attempt {label} into {base}")
-            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
                           label, commit=result.commit, strategy=strategy, base=base, branch=branch)
             op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
@@ -690,7 +727,8 @@ class Fleet:
     async def _after_landing(self, journal: mergejournal.MergeJournal, files: list[str],
                              note: str = "") -> list[str]:
         """What follows a merge on the base branch: the event, the losers' and the winner's worktrees."""
-        self.bus.emit(EventKind.MERGED, f"merged into {journal.base} ({journal.strategy}): {len(files)} files{note}",
+        self.bus.emit(EventKind.MERGED,
+                      f"merged into {journal.base} ({journal.strategy}): {plural(len(files), 'file')}{note}",
                       journal.session, commit=journal.commit, strategy=journal.strategy, base=journal.base,
                       **({"recovered": True} if note else {}))
         why = f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
@@ -753,6 +791,7 @@ class Fleet:
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
+                session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
         await self._remove_worktree(record, keep_branch)
@@ -825,8 +864,7 @@ class Fleet:
 
             def measure() -> dict[str, int]:
                 found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
-                return {"bytes": sum(inventory.disk_usage(path) for path in found if path.is_dir()),
-                        "worktrees": len(found)}
+                return {"bytes": inventory.disk_usage(*found), "worktrees": len(found)}
 
             self._disk = (now, await asyncio.to_thread(measure))
         return self._disk[1]
@@ -851,15 +889,55 @@ class Fleet:
         """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""
         changed = False
         for session in list(self.sessions.values()):
-            change = session.detect_status()
-            if change:
-                status, reason = change
-                self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status)
-                changed = True
+            changed = self._detect(session, notify=False) or changed
         if measure:
             self._apply_measurements(measure_sessions(self._measurable()))
         elif changed:
             self.on_sessions_change()
+
+    def _detect(self, session: Session, notify: bool = True) -> bool:
+        change = session.detect_status()
+        if not change:
+            return False
+        status, reason = change
+        if status == "done" and self.is_watched(session.name):
+            session.ack()  # it finished in front of the user: nothing to point out
+            status, reason = session.status, session.reason
+        self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status,
+                      layer=session.layer)
+        if status == "done" or session.status == "idle":
+            self._check_runs_finished(session)
+        if notify:
+            self.on_sessions_change()
+        return True
+
+    def _check_runs_finished(self, session: Session) -> None:
+        run_id = session.record.run
+        run = self.runs.get(run_id) if run_id else None
+        if run is None or run.get("finished"):
+            return
+        if self.run_finished(run_id):
+            run["finished"] = time.time()
+            self._save_state()
+            self.bus.emit(EventKind.STATUS, f"run {run_id}: all {len(run['sessions'])} attempts are done",
+                          None, run=run_id)
+
+    def run_finished(self, run_id: str) -> bool:
+        """Every attempt of the run has finished a turn (or is no longer running)."""
+        run = self.run(run_id)
+        for name in run["sessions"]:
+            session = self.sessions.get(name)
+            if session is not None and session.alive and session.turns_finished < 1:
+                return False
+        return True
+
+    def ack(self, name: str) -> bool:
+        """The user has seen the session: done becomes idle."""
+        session = self.get(name)
+        if session.ack():
+            self.on_sessions_change()
+            return True
+        return False
 
     def _measurable(self) -> list[Session]:
         return [session for session in self.sessions.values() if session.alive]
@@ -902,5 +980,5 @@ class Fleet:
     def explain(self, name: str) -> dict[str, Any]:
         session = self.get(name)
         return {"name": name, "status": session.status, "reason": session.reason,
-                "title": session.terminal.title, "rules": session.status_rules or {}}
+                "title": session.terminal.title, "rules": session.status_rules or {}, **session.explain()}
 

@@ -150,8 +150,8 @@ class TaskRunner:
         if task.hold in ("checks", "review"):
             failing = [n for n, c in task.checks.items() if not c.get("passed")] if task.hold == "checks" else []
             task.overridden += failing or [f"review {task.stage}"]
-            self._emit(EventKind.OVERRIDE, task, f"{by} overrode {task.reason}", by=by, what=task.hold,
-                       checks=failing)
+            what = f"failing checks ({', '.join(failing)})" if failing else f"the reviewer ({task.reason})"
+            self._emit(EventKind.OVERRIDE, task, f"{by} overrode {what}", by=by, what=task.hold, checks=failing)
         self._emit(EventKind.APPROVAL, task, f"approved by {by}" + (f", picking {pick}" if pick else ""),
                    by=by, approved=True, hold=task.hold, pick=pick)
         hold, task.hold, task.reason = task.hold, "", ""
@@ -616,7 +616,9 @@ class TaskRunner:
             return
         await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work on task {task.id}")
         task.risk = await asyncio.to_thread(self.risks, task)
-        if task.risk and not any(not a["by"].startswith("agent ") for a in task.approvals):
+        # Only a person's approval at a gate answers a risk; an override is what may have caused it.
+        if task.risk and not any(a["hold"] in ("gate", "risk") and not a["by"].startswith("agent ")
+                                 for a in task.approvals):
             self._hold(task, "gate", "risk", f"risky ({'; '.join(task.risk)}): a person must approve: "
                        f"`fleet-tui approve {task.id}`")
             return

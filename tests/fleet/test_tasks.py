@@ -71,6 +71,13 @@ def fleet_yaml(scripts: Path) -> str:
               approve_when: APPROVE
             - gate: human
             - merge: squash
+          hotfix:
+            - do: developer
+              count: 2
+            - check: [tests]
+            - merge: merge
+        risk:
+          paths: ["secrets/**"]
         """
     )
 
@@ -194,7 +201,36 @@ def test_bad_task_requests_are_one_line_errors(tasks_fleet):
     cli = tasks_fleet
     bad = cli.run("task", "x", "--pipeline", "nope", check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == (
-        "fleet-tui: no pipeline named 'nope' (pipelines: feature)")
+        "fleet-tui: no pipeline named 'nope' (pipelines: feature, hotfix)")
     bad = cli.run("task", "x", "--role", "tester", check=False)
     assert bad.returncode == 2 and "no agent has the role 'tester'" in bad.stderr
     assert cli.run("approve", "t9", check=False).returncode == 2
+
+
+def test_fan_out_override_and_a_risk_gate_survive_a_server_restart(tasks_fleet):
+    cli = tasks_fleet
+    cli.run("task", "add a greet function", "--pipeline", "hotfix")
+    blocked = wait_task(cli, "t1", "blocked")
+    assert blocked["hold"] == "checks" and len(blocked["ranking"]) == 2 and len(blocked["fanout"]) == 2
+    best, other = [row["session"] for row in blocked["ranking"]]
+    assert blocked["session"] == best, "the compare's best attempt goes on by default"
+    refused = cli.run("approve", "t1", check=False)
+    assert refused.returncode == 2 and "--override" in refused.stderr
+    cli.run("approve", "t1", "--override", "--pick", other, "--by", "bob")
+    # A person overrode a failing check: the risk rules force a human gate before the merge.
+    gate = wait_task(cli, "t1", "gate")
+    assert gate["hold"] == "risk" and "bob overrode" not in gate["reason"] and "overrode tests" in gate["reason"]
+    assert gate["session"] == other
+
+    cli.run("down")
+    again = task(cli, "t1")  # a new server, the same task, still waiting for a person
+    assert again["state"] == "gate" and again["hold"] == "risk"
+    cli.run("approve", "t1", "--by", "carol")
+    done = wait_task(cli, "t1", "done", timeout=30)
+    assert (cli.repo / "greet.py").read_text() == BAD, "the picked attempt landed, failing check and all"
+    assert f"fleet/{best}" not in git(cli.repo, "branch", "--list", "fleet/*").split(), "the other attempt is gone"
+    events = story(cli, "t1")
+    override = next(e for e in events if e["kind"] == "override")
+    assert override["data"]["by"] == "bob" and override["data"]["checks"] == ["tests"]
+    assert [e["data"]["by"] for e in events if e["kind"] == "approval"] == ["bob", "carol"]
+    assert done["risk"] and done["merged"]

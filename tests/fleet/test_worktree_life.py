@@ -112,3 +112,6 @@ def test_compare_and_merge_carry_the_work_and_never_the_agents_litter(fleet):
     tracked = git(fleet.repo, "ls-files").split()
     assert "work.py" in tracked
     assert not [path for path in tracked if path.startswith((".aider", ".claude"))]
+    # Merge cleanup removed both worktrees, each after its teardown.
+    log = (fleet.repo.parent / "repo.worktrees" / "teardown.log").read_text().split("\n")
+    assert sorted(line.split()[0] for line in log if line) == sorted(run["sessions"])

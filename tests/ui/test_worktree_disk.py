@@ -37,3 +37,21 @@ async def test_pane_title_has_the_port_and_the_budgets_panel_the_worktrees_disk_
         assert meters.border_subtitle.endswith("M"), "a 3 MB file in the session's worktree shows"
         assert worktree.endswith(session)
         await pilot.press("q")
+
+
+async def test_disk_use_is_walked_at_most_every_so_often_and_again_when_worktrees_come_or_go(repo):
+    session = await start_shell(repo)
+    client = await FleetClient.connect(repo)
+    try:
+        first = await client.call("worktree_disk")
+        assert first["worktrees"] == 1
+        (repo.parent / "repo.worktrees" / session / "data.bin").write_bytes(b"x" * 3_000_000)
+        assert await client.call("worktree_disk") == first, "cached: not walked on every call"
+        await client.call("start", agents=["shell"])
+        second = await client.call("worktree_disk")
+        assert second["worktrees"] == 2 and second["bytes"] > first["bytes"] + 3_000_000
+        await client.call("discard", session=session)
+        third = await client.call("worktree_disk")
+        assert third["worktrees"] == 1 and third["bytes"] < second["bytes"] - 3_000_000
+    finally:
+        await client.close()

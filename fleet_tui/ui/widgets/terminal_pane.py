@@ -32,13 +32,23 @@ STATUS_SYMBOLS = {
     "working": "●",
     "waiting": "◆",
     "idle": "○",
+    "done": "✔",
     "paused": "‖",
     "exited": "■",
     "killed": "✗",
     "over_budget": "⊘",
+    "unreachable": "⌁",
 }
 
+FINISHED = {"killed", "exited"}
+
 RESIZE_DEBOUNCE = 0.15  # seconds; a dragged terminal edge sends many resizes
+
+
+def pane_id(session: str) -> str:
+    """The widget id of a session's pane. A remote session is machine:name, and ids allow no ':'; session
+    names have no capitals, so "-M-" can't collide with a local name."""
+    return "pane-" + session.replace(":", "-M-")
 
 
 def status_class(status: str) -> str:
@@ -168,7 +178,7 @@ class TerminalPane(Widget, can_focus=True):
     def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str,
                  history: HistorySource | None = None) -> None:
         # Mounted with its status class already set: one styling pass instead of two.
-        super().__init__(id=f"pane-{mirror.session}", classes=status_class(info.get("status", "starting")))
+        super().__init__(id=pane_id(mirror.session), classes=status_class(info.get("status", "starting")))
         self.mirror = mirror
         self.info = info
         self.leader = leader
@@ -186,6 +196,10 @@ class TerminalPane(Widget, can_focus=True):
     @property
     def session(self) -> str:
         return self.mirror.session
+
+    @property
+    def live(self) -> bool:
+        return self.info.get("status") not in FINISHED
 
     @property
     def scrolled(self) -> bool:
@@ -224,7 +238,8 @@ class TerminalPane(Widget, can_focus=True):
         if y >= len(mirror.lines):
             return Strip.blank(width, base)
         line = mirror.lines[y]
-        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y
+        # A finished agent takes no input: no cursor pretends it does.
+        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y and self.live
         cursor_x = mirror.cursor_x if show_cursor else None
         # The mirror replaces a row's list when the row changes, so identity is the version.
         key = (width, cursor_x, base)
@@ -257,7 +272,10 @@ class TerminalPane(Widget, can_focus=True):
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
         port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
-        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]{port}"
+        # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
+        label = f"{symbol} {status_label(status)}"
+        badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
+        title = f"{mark}{badge} [b]{self.session}[/]{port}"
         if self.scroll is not None:  # first, so a narrow pane cuts the name rather than this
             title = f"[reverse $accent] ⇡ {self.scroll.indicator()} [/] {title}"
         bar = budget_bar(info.get("budget") or {})
