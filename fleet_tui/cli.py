@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("restart", "start a stopped session again in its worktree")):
         p = command(name, help_text, cmd_control)
         p.add_argument("name")
+    p = command("restore", "start lost sessions again in their worktrees (default: every lost one), "
+                "resuming each agent's conversation where its CLI can", cmd_restore)
+    p.add_argument("names", nargs="*", metavar="NAME")
     p = command("log", "print the event log", cmd_log)
     p.add_argument("--json", action="store_true")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
@@ -304,6 +307,18 @@ def cmd_control(args: argparse.Namespace) -> int:
     else:
         print(f"{args.command}: {args.name}")
     return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    results = _call(args, "restore", sessions=args.names)["results"]
+    if not results:
+        print("nothing to restore: no session was lost")
+    for result in results:
+        if result["restored"]:
+            print(f"restored {result['session']}: {result['note']}")
+        else:
+            print(f"not restored {result['session']}: {result['note']}", file=sys.stderr)
+    return 0 if all(result["restored"] for result in results) else 1
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -590,6 +605,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xff, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -603,6 +621,10 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `fleet-tui status | head`: the reader has all it wanted. Quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except Exception as error:  # a bug of ours: still one line, the traceback on request
         if os.environ.get("FLEET_DEBUG"):
             raise
