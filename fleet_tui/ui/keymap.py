@@ -33,6 +33,7 @@ NAV_BINDINGS = [
     Binding("slash", "open_prompt", "prompt", key_display="/"),
     Binding("m", "toggle_mark", "mark"),
     Binding("c", "compare", "compare"),
+    Binding("a", "approve_gate", "gate", show=False),  # a task waiting for a person: diff, checks, verdict
     Binding("f", "toggle_feed_filter", "filter feed"),
     Binding("colon", "command_palette", "commands", key_display=":"),
     Binding("ctrl+p", "command_palette", show=False, priority=True),

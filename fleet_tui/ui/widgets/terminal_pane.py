@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.color import Color as RichColor
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -266,6 +267,10 @@ class TerminalPane(Widget, can_focus=True):
         mark = "[$accent]✚[/] " if self.marked else ""
         port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
         title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]{port}"
+        if info.get("task"):  # the task it works on (core.pipeline)
+            text = " ".join(str(info.get("task_text") or "").split())
+            text = text if len(text) <= 32 else text[:31] + "…"
+            title += f" [$accent]▸ {info['task']}[/]" + (f" {escape(text)}" if text else "")
         if self.scroll is not None:
             title += f" [reverse $accent] ⇡ {self.scroll.indicator()} [/]"
         bar = budget_bar(info.get("budget") or {})
