@@ -29,8 +29,10 @@ from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
 from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
+from fleet_tui.core.ptyproc import check_command
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.text import plural
 
 TICK_SECONDS = 0.25  # status detection cadence
 HOOK_POLL_SECONDS = 0.05  # hook files are looked at this often: a stat each when nothing happened
@@ -186,8 +188,19 @@ class Fleet:
             if missing_only and any(s.record.agent == name and s.alive for s in self.sessions.values()):
                 continue
             n = count if count is not None else self.config.agents[name].count
-            started += await self.start_agent(name, count=n)
+            # The agent's own sessions stopped by `down` come back in their worktrees, not as new x-2s.
+            for resting in self._resting_sessions_of(name)[:n]:
+                started.append(await self.restart(resting))
+                n -= 1
+            if n > 0:
+                started += await self.start_agent(name, count=n)
         return started
+
+    def _resting_sessions_of(self, agent: str) -> list[str]:
+        """The agent's sessions outside any run that have a worktree but no running process here."""
+        resting = [r for r in self.records.values() if r.agent == agent and r.run is None
+                   and not (r.name in self.sessions and self.sessions[r.name].alive)]
+        return [r.name for r in sorted(resting, key=lambda r: r.created)]
 
     def agent(self, name: str) -> AgentSpec:
         if name not in self.config.agents:
@@ -206,11 +219,17 @@ class Fleet:
 
     def _new_session_name(self, agent: str, run: str | None) -> str:
         stem = f"{run}-{agent}" if run else agent
-        taken = set(self.sessions) | set(self.records) | self._reserved_names
-        if stem not in taken:
+        names = set(self.sessions) | set(self.records) | self._reserved_names
+
+        def taken(name: str) -> bool:
+            # A branch or folder of that name that the fleet no longer knows (its record was lost)
+            # may hold an agent's commits: never reused, never deleted, the next name is taken.
+            return name in names or worktree.name_in_use(self.root, self.worktree_folder, name)
+
+        if not taken(stem):
             return check_name(stem, "session")
         n = 2
-        while f"{stem}-{n}" in taken:
+        while taken(f"{stem}-{n}"):
             n += 1
         return check_name(f"{stem}-{n}", "session")
 
@@ -226,6 +245,8 @@ class Fleet:
         rows: int = 40,
     ) -> list[Session]:
         spec = self.agent(agent_name)
+        # A missing program fails before any worktree or branch is made for it.
+        check_command(self._argv_for(spec, None), self.root, spec.env(dict(os.environ)))
         names = []
         for _ in range(count):
             names.append(self._new_session_name(agent_name, run))
@@ -239,9 +260,15 @@ class Fleet:
             )
         finally:
             self._reserved_names.difference_update(names)
-        started = [self._make_session(record, spec, prompt, cols, rows)
-                   for record in prepared if isinstance(record, SessionRecord)]
         failed = [error for error in prepared if isinstance(error, BaseException)]
+        started = []
+        for record in prepared:
+            if isinstance(record, SessionRecord):
+                try:
+                    started.append(self._make_session(record, spec, prompt, cols, rows))
+                except FleetError as error:  # it could not start: its new worktree and branch go again
+                    await self._discard(record.name, because=f"{record.name} could not start: {error}")
+                    failed.append(error)
         if failed:
             raise failed[0]
         return started
@@ -386,6 +413,7 @@ class Fleet:
         if record is None:
             self.get(name)  # raises the right error
         if session is not None and session.alive:
+            session.set_status("killed", "stopped for a restart")  # the fleet's own doing, not an exit
             await session.kill()
             session.close()
         spec = self.agent(record.agent)
@@ -616,6 +644,8 @@ class Fleet:
                             f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
                 else problems.get(record.name),
                 "duration": duration, "cost": cost,
+                # Wall time since the session started and time spent working, told apart in the UI.
+                "wall": (budget.get("time") or {}).get("used"), "active": (budget.get("active") or {}).get("used"),
                 "tokens": (budget.get("tokens") or {}).get("used"),
                 "files_changed": diff.files_changed, "added": diff.added, "removed": diff.removed,
                 "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
@@ -710,7 +740,7 @@ class Fleet:
         async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
             result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
                                              f"Merge attempt {label} into {base}")
-            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {len(result.files)} files",
+            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
                           label, commit=result.commit, strategy=strategy, base=base, branch=branch)
             op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
@@ -723,7 +753,8 @@ class Fleet:
     async def _after_landing(self, journal: mergejournal.MergeJournal, files: list[str],
                              note: str = "") -> list[str]:
         """What follows a merge on the base branch: the event, the losers' and the winner's worktrees."""
-        self.bus.emit(EventKind.MERGED, f"merged into {journal.base} ({journal.strategy}): {len(files)} files{note}",
+        self.bus.emit(EventKind.MERGED,
+                      f"merged into {journal.base} ({journal.strategy}): {plural(len(files), 'file')}{note}",
                       journal.session, commit=journal.commit, strategy=journal.strategy, base=journal.base,
                       **({"recovered": True} if note else {}))
         why = f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
@@ -786,6 +817,7 @@ class Fleet:
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
+                session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
         await self._remove_worktree(record, keep_branch)

@@ -163,7 +163,8 @@ class Session:
 
     def resize(self, cols: int, rows: int) -> None:
         cols, rows = max(2, min(cols, 500)), max(2, min(rows, 300))
-        if (cols, rows) == (self.terminal.cols, self.terminal.rows):
+        if (cols, rows) == (self.terminal.cols, self.terminal.rows) or not self.alive:
+            # A finished agent cannot redraw: its last screen stays exactly as it left it.
             return
         self.terminal.resize(cols, rows)
         if self.alive:

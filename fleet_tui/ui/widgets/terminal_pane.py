@@ -41,6 +41,8 @@ STATUS_SYMBOLS = {
     "unreachable": "⌁",
 }
 
+FINISHED = {"killed", "exited"}
+
 RESIZE_DEBOUNCE = 0.15  # seconds; a dragged terminal edge sends many resizes
 
 
@@ -197,6 +199,10 @@ class TerminalPane(Widget, can_focus=True):
         return self.mirror.session
 
     @property
+    def live(self) -> bool:
+        return self.info.get("status") not in FINISHED
+
+    @property
     def scrolled(self) -> bool:
         return self.scroll is not None
 
@@ -233,7 +239,8 @@ class TerminalPane(Widget, can_focus=True):
         if y >= len(mirror.lines):
             return Strip.blank(width, base)
         line = mirror.lines[y]
-        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y
+        # A finished agent takes no input: no cursor pretends it does.
+        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y and self.live
         cursor_x = mirror.cursor_x if show_cursor else None
         # The mirror replaces a row's list when the row changes, so identity is the version.
         key = (width, cursor_x, base)
@@ -266,7 +273,10 @@ class TerminalPane(Widget, can_focus=True):
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
         port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
-        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]{port}"
+        # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
+        label = f"{symbol} {status_label(status)}"
+        badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
+        title = f"{mark}{badge} [b]{self.session}[/]{port}"
         if info.get("task"):  # the task it works on (core.pipeline)
             text = " ".join(str(info.get("task_text") or "").split())
             text = text if len(text) <= 32 else text[:31] + "…"
