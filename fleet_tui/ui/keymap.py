@@ -70,7 +70,7 @@ SCROLL_BINDINGS = [
     Binding("0", "line_edge(-1)", "line start", show=False),
     Binding("dollar_sign", "line_edge(1)", "line end", show=False),
 ]
-SCROLL_KEYS = frozenset(key for binding in SCROLL_BINDINGS for key in binding.key.split(","))
+SCROLL_ACTIONS = {key: binding.action for binding in SCROLL_BINDINGS for key in binding.key.split(",")}
 
 
 def key_label(key: str) -> str:
