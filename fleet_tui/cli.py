@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("restart", "start a stopped session again in its worktree")):
         p = command(name, help_text, cmd_control)
         p.add_argument("name")
+    p = command("restore", "start lost sessions again in their worktrees (default: every lost one), "
+                "resuming each agent's conversation where its CLI can", cmd_restore)
+    p.add_argument("names", nargs="*", metavar="NAME")
     p = command("log", "print the event log", cmd_log)
     p.add_argument("--json", action="store_true")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
@@ -304,6 +307,18 @@ def cmd_control(args: argparse.Namespace) -> int:
     else:
         print(f"{args.command}: {args.name}")
     return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    results = _call(args, "restore", sessions=args.names)["results"]
+    if not results:
+        print("nothing to restore: no session was lost")
+    for result in results:
+        if result["restored"]:
+            print(f"restored {result['session']}: {result['note']}")
+        else:
+            print(f"not restored {result['session']}: {result['note']}", file=sys.stderr)
+    return 0 if all(result["restored"] for result in results) else 1
 
 
 def cmd_log(args: argparse.Namespace) -> int:

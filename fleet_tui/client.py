@@ -19,6 +19,7 @@ from fleet_tui.core import gitrepo
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import scoped
 
 SERVER_START_TIMEOUT = 15.0
 
@@ -133,6 +134,7 @@ def start_server_process(root: Path, config_path: Path | None = None) -> None:
     argv = [sys.executable, "-m", "fleet_tui.server", "--root", str(root)]
     if config_path is not None:
         argv += ["--config", str(Path(config_path).resolve())]
+    argv, _ = scoped(argv, root)  # its own systemd user scope where there is one: a logout must not take it
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     with open(log_path, "ab") as log:
         start = log.tell()

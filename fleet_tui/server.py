@@ -33,6 +33,7 @@ from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 
 # The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
 # goes out at most this often, which is faster than the eye and spares the client a frame per read.
@@ -368,6 +369,10 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
+    async def cmd_restore(self, client, sessions: list[str] | None = None, **_):
+        self.fleet.reload_config()
+        return {"results": await self.fleet.restore(sessions or [])}
+
     async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
         entries = self.store.read()
         if task is not None:
@@ -490,6 +495,8 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         loop.add_signal_handler(sig, server.stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    _report_scope(bus)
+    fleet.report_leftovers()
     fleet.start_ticking()
     server.tasks.start()
     try:
@@ -510,6 +517,15 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         bus.emit(EventKind.SERVER, "fleet server stopped")
         store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
+
+
+def _report_scope(bus: EventBus) -> None:
+    """Say whether an SSH logout could take the server (see fleet_tui/scope.py)."""
+    unit = own_scope()
+    if unit is not None:
+        bus.emit(EventKind.SERVER, f"running in its own systemd user scope {unit}: a logout does not stop it")
+    elif SYSTEMD_DIR.is_dir():
+        bus.emit(EventKind.SERVER, f"not in a systemd scope of its own: {LINGER_ADVICE}")
 
 
 def main(argv: list[str] | None = None) -> int:
