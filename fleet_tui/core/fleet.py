@@ -256,7 +256,8 @@ class Fleet:
     def _resting_sessions_of(self, agent: str) -> list[str]:
         """The agent's sessions outside any run that have a worktree but no running process here."""
         resting = [r for r in self.records.values() if r.agent == agent and r.run is None
-                   and not (r.name in self.sessions and self.sessions[r.name].alive)]
+                   and not (r.name in self.sessions and self.sessions[r.name].alive)
+                   and self._resting(r.name)[0] != "orphaned"]  # still running from a dead server: not replaced
         return [r.name for r in sorted(resting, key=lambda r: r.created)]
 
     def agent(self, name: str) -> AgentSpec:
