@@ -21,7 +21,7 @@ def wait_finished(cli, targets: list[str], timeout: float = 40) -> None:
         machine, _, name = target.rpartition(":")
         extra = ("--machine", machine) if machine else ()
         sessions = {s["name"]: s for s in json.loads(cli.run("status", "--json", *extra).stdout)}
-        if "Cost: $" in cli.run("screen", target).stdout and sessions[name]["status"] == "idle":
+        if "Cost: $" in cli.run("screen", target).stdout and sessions[name]["status"] in ("idle", "done"):
             pending.pop(0)
         else:
             time.sleep(0.3)
