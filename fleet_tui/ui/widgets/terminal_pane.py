@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.color import Color as RichColor
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -276,8 +277,12 @@ class TerminalPane(Widget, can_focus=True):
         label = f"{symbol} {status_label(status)}"
         badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
         title = f"{mark}{badge} [b]{self.session}[/]{port}"
-        if self.scroll is not None:
-            title += f" [reverse $accent] ⇡ {self.scroll.indicator()} [/]"
+        if info.get("task"):  # the task it works on (core.pipeline)
+            text = " ".join(str(info.get("task_text") or "").split())
+            text = text if len(text) <= 32 else text[:31] + "…"
+            title += f" [$accent]▸ {info['task']}[/]" + (f" {escape(text)}" if text else "")
+        if self.scroll is not None:  # first, so a narrow pane cuts the name rather than this
+            title = f"[reverse $accent] ⇡ {self.scroll.indicator()} [/] {title}"
         bar = budget_bar(info.get("budget") or {})
         subtitle = f"{info.get('branch') or ''}  {bar}".strip()
         # Setting a border title repaints the whole pane; sessions messages come five times a second.
@@ -322,9 +327,9 @@ class TerminalPane(Widget, can_focus=True):
             self.post_message(self.Resized(self, *size))
 
     # ------------------------------------------------------------------ steering
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         if self.scroll is not None:
-            self._scroll_key(event)
+            await self._scroll_key(event)
             return
         if not self.steering:
             return
@@ -486,21 +491,22 @@ class TerminalPane(Widget, can_focus=True):
             self._compiled = (query, pattern(query))
         return self._compiled[1]
 
-    def _scroll_key(self, event: events.Key) -> None:
+    async def _scroll_key(self, event: events.Key) -> None:
+        # Every key is handled here, in order: a key left to bubble up to the bindings would be
+        # acted on after the keys typed behind it (a fast "/text" would lose its first letters).
         state = self.scroll
         assert state is not None
+        event.stop()
+        event.prevent_default()
         if state.prompt is not None:
-            event.stop()
-            event.prevent_default()
             self._prompt_key(state, event)
             return
         if state.message:
             state.message = ""
             self.refresh(Region(0, state.height - 1, self.size.width, 1))
-        if event.key not in keymap.SCROLL_KEYS:
-            # Not a scroll-mode key: it does nothing, rather than reach the agent or the grid.
-            event.stop()
-            event.prevent_default()
+        action = keymap.SCROLL_ACTIONS.get(event.key)
+        if action is not None:  # any other key does nothing, rather than reach the agent or the grid
+            await self.run_action(action)
 
     def _prompt_key(self, state: ScrollState, event: events.Key) -> None:
         if event.key == "escape":
