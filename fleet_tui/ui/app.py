@@ -28,6 +28,7 @@ from fleet_tui.ui.screens.help import HelpScreen
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
+from fleet_tui.ui.widgets.tasks_panel import TasksPanel, waiting_for_a_person
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
@@ -85,6 +86,7 @@ class FleetApp(App[int]):
         self.mirrors: dict[str, ScreenMirror] = {}
         self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.tasks: list[dict[str, Any]] = []  # from the server's task runner, waiting gates first
         self.agents: list[dict[str, Any]] = []
         self.config: dict[str, Any] = {}
         self.settings = theme.load_settings()
@@ -99,6 +101,7 @@ class FleetApp(App[int]):
         with Horizontal(id="main"):
             yield PaneGrid(id="grid")
             with Vertical(id="sidebar"):
+                yield TasksPanel(id="tasks")
                 yield EventFeed(id="feed")
                 yield BudgetMeters(id="meters")
         yield PromptBar(id="prompt")
@@ -204,6 +207,19 @@ class FleetApp(App[int]):
             self.update_sessions(message.get("sessions", []))
         elif kind == "event":
             self.query_one(EventFeed).add_event(message["event"])
+        elif kind == "tasks":
+            self.update_tasks(message.get("tasks", []))
+
+    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+        self.tasks = tasks
+        self.query_one(TasksPanel).update_tasks(tasks)
+        for name, pane in self._panes.items():  # a pane's title names its task
+            if name in self.sessions:
+                pane.update_info(self._with_task(self.sessions[name]))
+
+    def _with_task(self, info: dict[str, Any]) -> dict[str, Any]:
+        task = next((t for t in self.tasks if t["id"] == info.get("task")), None)
+        return {**info, "task_text": task["text"]} if task else info
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
         now = time.monotonic()
@@ -233,11 +249,11 @@ class FleetApp(App[int]):
             pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader,
+                pane = self._panes[name] = TerminalPane(mirror, self._with_task(info), leader=self.leader,
                                                         history=ServerHistory(self.call_server, name))
                 new_panes.append(pane)
             else:
-                pane.update_info(info)
+                pane.update_info(self._with_task(info))
             before = previous.get(name, {}).get("status")
             if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
                 self.alert(name, ALERT_STATUSES[info["status"]])
@@ -505,6 +521,18 @@ class FleetApp(App[int]):
 
     def action_compare(self) -> None:
         self.push_screen(CompareScreen())
+
+    def action_approve_gate(self) -> None:
+        """The gate of the focused pane's task if it waits, else the first task waiting for a person."""
+        from fleet_tui.ui.screens.gate import GateScreen
+
+        waiting = waiting_for_a_person(self.tasks)
+        if not waiting:
+            self.notify("no task is waiting for you")
+            return
+        pane = self.focused_pane
+        mine = [t for t in waiting if pane is not None and t.get("session") == pane.session]
+        self.push_screen(GateScreen((mine or waiting)[0]))
 
     def action_toggle_feed_filter(self) -> None:
         feed = self.query_one(EventFeed)

@@ -33,6 +33,7 @@ NAV_BINDINGS = [
     Binding("slash", "open_prompt", "prompt", key_display="/"),
     Binding("m", "toggle_mark", "mark"),
     Binding("c", "compare", "compare"),
+    Binding("a", "approve_gate", "gate", show=False),  # a task waiting for a person: diff, checks, verdict
     Binding("f", "toggle_feed_filter", "filter feed"),
     Binding("b", "toggle_sidebar", "sidebar"),
     Binding("colon", "command_palette", "commands", key_display=":"),

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.color import Color as RichColor
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -276,6 +277,10 @@ class TerminalPane(Widget, can_focus=True):
         label = f"{symbol} {status_label(status)}"
         badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
         title = f"{mark}{badge} [b]{self.session}[/]{port}"
+        if info.get("task"):  # the task it works on (core.pipeline)
+            text = " ".join(str(info.get("task_text") or "").split())
+            text = text if len(text) <= 32 else text[:31] + "…"
+            title += f" [$accent]▸ {info['task']}[/]" + (f" {escape(text)}" if text else "")
         if self.scroll is not None:  # first, so a narrow pane cuts the name rather than this
             title = f"[reverse $accent] ⇡ {self.scroll.indicator()} [/] {title}"
         bar = budget_bar(info.get("budget") or {})
