@@ -218,6 +218,8 @@ class TaskRunner:
         self._enter_stage(task)
 
     def _set(self, task: Task, state: str, step: str) -> None:
+        if (task.state, task.step) == (state, step):
+            return  # a queued task routed again and still waiting: nothing to save or tell
         task.state, task.step = state, step  # type: ignore[assignment]
         task.touch()
         self.store.save()
@@ -394,9 +396,17 @@ class TaskRunner:
             self._kick()
 
     async def _watch_quiet_turns(self) -> None:
-        """A turn so short that no status tick saw it working still ends: output after the prompt, then quiet."""
+        """A turn so short that no status tick saw it working still ends: output after the prompt, then quiet.
+
+        Queued tasks are routed again now and then too: a session killed for its budget leaves
+        no event when its process is finally gone, and its room must not be lost.
+        """
+        n = 0
         while True:
             await asyncio.sleep(0.5)
+            n += 1
+            if n % 4 == 0 and any(t.state == "queued" for t in self.store.active()):
+                self._kick()
             now = time.monotonic()
             for name, turn in list(self.turns.items()):
                 session = self.fleet.sessions.get(name)
