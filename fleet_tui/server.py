@@ -478,6 +478,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.end_leftover_checks()  # checks a killed server left running
     await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)

@@ -20,7 +20,7 @@ from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
 from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
-from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
+from fleet_tui.core.checks import CHECK_MARKER, keep_tail, kill_leftover_checks, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.gitops import GitOperations
@@ -256,7 +256,8 @@ class Fleet:
     def _resting_sessions_of(self, agent: str) -> list[str]:
         """The agent's sessions outside any run that have a worktree but no running process here."""
         resting = [r for r in self.records.values() if r.agent == agent and r.run is None
-                   and not (r.name in self.sessions and self.sessions[r.name].alive)]
+                   and not (r.name in self.sessions and self.sessions[r.name].alive)
+                   and self._resting(r.name)[0] != "orphaned"]  # still running from a dead server: not replaced
         return [r.name for r in sorted(resting, key=lambda r: r.created)]
 
     def agent(self, name: str) -> AgentSpec:
@@ -726,7 +727,8 @@ class Fleet:
                     problems[record.name] = f"its work could not be captured: {error}"
         results = await asyncio.to_thread(
             run_checks_in, {r.name: r.worktree for r in attempts if r.name not in missing}, self._checks(),
-            self.config.check_timeout, max(1, os.cpu_count() or 1), self.stop_checks)
+            self.config.check_timeout, max(1, os.cpu_count() or 1), self.stop_checks,
+            {**os.environ, CHECK_MARKER: str(self.state_dir)})
         if self.stop_checks.is_set():
             raise FleetError(f"the compare of run {run['id']} was stopped: the fleet server is stopping")
         # Every check's output together stays well inside what a client accepts in one answer.
@@ -883,6 +885,13 @@ class Fleet:
             self._save_state()
         await asyncio.to_thread(mergejournal.clear, self.state_dir)
         return discarded
+
+    async def end_leftover_checks(self) -> None:
+        """At start: checks a killed server left running (mid-compare) are ended, and the trail says so."""
+        pids = await asyncio.to_thread(kill_leftover_checks, str(self.state_dir))
+        if pids:
+            self.bus.emit(EventKind.KILLED, f"ended {len(pids)} check processes left running by the last server "
+                          f"(pids {', '.join(map(str, pids))}): its compare was cut short", None, pids=pids)
 
     async def finish_interrupted_merge(self) -> str | None:
         """At start: finish or roll back a merge the last server did not see through; what it did."""
