@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import getpass
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.core import compare, gitrepo
-from fleet_tui.core.checks import run_checks_in
+from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, SessionView, Task, TaskStore, agent_with_room,
                                   queue_order, route)
@@ -478,8 +479,11 @@ class TaskRunner:
         self._set(task, "running", f"running checks: {', '.join(stage.check)}")
         configured = self.fleet._checks()
         commands = {name: configured[name] for name in stage.check if name in configured}
+        # Marked and stoppable like compare's checks: a stopping server ends them, a later one finds leftovers.
         results = (await asyncio.to_thread(run_checks_in, {record.name: record.worktree}, commands,
-                                           self.fleet.config.check_timeout, 2)).get(record.name, {})
+                                           self.fleet.config.check_timeout, 2, self.fleet.stop_checks,
+                                           {**os.environ, CHECK_MARKER: str(self.fleet.state_dir)})
+                   ).get(record.name, {})
         task.checks = {}
         for name, result in results.items():
             task.checks[name] = {"passed": result.passed, "exit_code": result.exit_code,
