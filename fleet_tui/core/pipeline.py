@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import getpass
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.core import compare, gitrepo
-from fleet_tui.core.checks import run_checks_in
+from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, SessionView, Task, TaskStore, agent_with_room,
                                   queue_order, route)
@@ -218,6 +219,8 @@ class TaskRunner:
         self._enter_stage(task)
 
     def _set(self, task: Task, state: str, step: str) -> None:
+        if (task.state, task.step) == (state, step):
+            return  # a queued task routed again and still waiting: nothing to save or tell
         task.state, task.step = state, step  # type: ignore[assignment]
         task.touch()
         self.store.save()
@@ -394,9 +397,17 @@ class TaskRunner:
             self._kick()
 
     async def _watch_quiet_turns(self) -> None:
-        """A turn so short that no status tick saw it working still ends: output after the prompt, then quiet."""
+        """A turn so short that no status tick saw it working still ends: output after the prompt, then quiet.
+
+        Queued tasks are routed again now and then too: a session killed for its budget leaves
+        no event when its process is finally gone, and its room must not be lost.
+        """
+        n = 0
         while True:
             await asyncio.sleep(0.5)
+            n += 1
+            if n % 4 == 0 and any(t.state == "queued" for t in self.store.active()):
+                self._kick()
             now = time.monotonic()
             for name, turn in list(self.turns.items()):
                 session = self.fleet.sessions.get(name)
@@ -468,8 +479,11 @@ class TaskRunner:
         self._set(task, "running", f"running checks: {', '.join(stage.check)}")
         configured = self.fleet._checks()
         commands = {name: configured[name] for name in stage.check if name in configured}
+        # Marked and stoppable like compare's checks: a stopping server ends them, a later one finds leftovers.
         results = (await asyncio.to_thread(run_checks_in, {record.name: record.worktree}, commands,
-                                           self.fleet.config.check_timeout, 2)).get(record.name, {})
+                                           self.fleet.config.check_timeout, 2, self.fleet.stop_checks,
+                                           {**os.environ, CHECK_MARKER: str(self.fleet.state_dir)})
+                   ).get(record.name, {})
         task.checks = {}
         for name, result in results.items():
             task.checks[name] = {"passed": result.passed, "exit_code": result.exit_code,
