@@ -424,8 +424,13 @@ def cmd_fanout(args: argparse.Namespace) -> int:
     def names(text: str | None) -> list[str]:
         return [part.strip() for part in (text or "").split(",") if part.strip()]
 
-    result = _call(args, "fanout", prompt=args.prompt, agents=names(args.agents), count=args.count,
-                   sessions=names(args.sessions) or None, role=args.role)
+    agents, sessions = names(args.agents), names(args.sessions) or None
+    if any(":" in target for target in agents + (sessions or [])):
+        result = _across_machines(args, "fanout", prompt=args.prompt, agents=agents, count=args.count,
+                                  sessions=sessions)
+    else:
+        result = _call(args, "fanout", prompt=args.prompt, agents=agents, count=args.count, sessions=sessions,
+                       role=args.role)
     if args.json:
         _print_json(result)
     else:
@@ -433,6 +438,27 @@ def cmd_fanout(args: argparse.Namespace) -> int:
         for name in result["sessions"]:
             print(f"  {name}", file=sys.stderr)
     return 0
+
+
+def _across_machines(args: argparse.Namespace, cmd: str, **params: Any) -> Any:
+    """A request naming MACHINE:AGENT or MACHINE:SESSION targets: each machine gets its part."""
+    from fleet_tui.machines import get_machine, split_target
+    from fleet_tui.multiclient import MultiClient
+    from fleet_tui.remote import connect_machine
+
+    named = {split_target(t)[0] for t in params.get("agents", []) + (params.get("sessions") or [])}
+    machines = [get_machine(name) for name in sorted(named - {None, "local"})]
+
+    async def go() -> Any:
+        client = MultiClient(await _client(argparse.Namespace(**{**vars(args), "machine": None})), machines,
+                             connect_machine)
+        try:
+            await client.connect_once()
+            return await client.call(cmd, **params)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
 
 
 def cmd_ack(args: argparse.Namespace) -> int:

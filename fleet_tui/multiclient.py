@@ -79,6 +79,11 @@ class MachineLink:
             await self.client.close()
             self.client = None
 
+    async def connect_once(self) -> None:
+        """Connect without attaching or reconnecting (a one-shot command line request)."""
+        self.client = await self._connect()
+        self.state = "up"
+
     async def call(self, cmd: str, **args: Any) -> Any:
         if self.client is None:
             raise FleetError(f"machine {self.name} is unreachable ({self.error or 'connecting'}); "
@@ -296,6 +301,11 @@ class MultiClient:
 
     def _local_siblings(self, winner_machine: str) -> list[str]:
         return self._sibling_attempts(LOCAL) if winner_machine != LOCAL else []
+
+    async def connect_once(self) -> None:
+        """Reach every machine once, for a command line request (no attach, no reconnection)."""
+        for link in self.links.values():
+            await link.connect_once()
 
     # -- attach and messages --------------------------------------------------------------
     async def attach(self, *, focus: str | None = None) -> None:
