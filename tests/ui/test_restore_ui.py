@@ -4,6 +4,7 @@ Real server, real ptys running bash, the real app."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -23,17 +24,23 @@ pytestmark = pytest.mark.timeout(90)
 
 def kill_everything(root) -> None:
     """SIGKILL the fleet server and every agent process at once, as a power cut would."""
-    fleet_dir = root / ".git" / "fleet"
-    server = int((fleet_dir / "server.pid").read_text())
-    victims = [psutil.Process(server)]
-    victims += [p for p in psutil.process_iter(["environ"]) if (p.info.get("environ") or {}).get("FLEET_SESSION")
-                and str(root.parent) in ((p.info.get("environ") or {}).get("FLEET_WORKTREE") or "")]
-    for proc in victims:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(victims, timeout=10)
+    server = int((root / ".git" / "fleet" / "server.pid").read_text())
+    agents = [p.pid for p in psutil.process_iter(["environ"])
+              if str(root.parent) in ((p.info.get("environ") or {}).get("FLEET_WORKTREE") or "")]
+    for pid in [server, *agents]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in [server, *agents]):
+        assert time.monotonic() < deadline, "the power cut left processes running"
+        time.sleep(0.05)
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def pane_text(pane: TerminalPane) -> str:
@@ -88,6 +95,5 @@ async def test_an_orphaned_pane_is_killed_with_x(repo):  # noqa: F811
         await pilot.press("x", "y")
         await until(pilot, lambda: app.sessions[session]["status"] == "stopped")
         psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)], timeout=5)
-        assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                       for pid in pids)
+        assert not any(running(pid) for pid in pids)
         await pilot.press("q")
