@@ -400,6 +400,8 @@ class TerminalPane(Widget, can_focus=True):
         event.stop()
         if self.scroll is None:
             self.enter_scroll(by_mouse=True)
+            if not self.screen.has_class("-steering"):
+                self.focus()  # so its keys (q, /, ...) and the footer are the scrolled pane's
         assert self.scroll is not None
         self.scroll.scroll(-WHEEL_LINES)
         self._scrolled()
