@@ -33,6 +33,7 @@ OUTPUT_TAIL = 4000  # characters of a failing check's output an agent is shown
 DIFF_LIMIT = 60_000  # characters of diff a reviewer is shown
 QUIET_TURN_END = 2.0  # seconds of quiet that end a turn too short for the status tick to see working
 READY_TIMEOUT = 90.0
+VERDICT_LIMIT = 16_000  # bytes of a verdict file read
 
 
 @dataclass
@@ -535,8 +536,7 @@ class TaskRunner:
         stage = self.stages(task)[task.stage]
         name = task.reviewer
         record = self.fleet.records.get(name or "")
-        path = Path(record.worktree) / VERDICT_FILE if record else None
-        text = path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else None
+        text = read_verdict(Path(record.worktree)) if record else None
         if text is None or not text.strip():
             if not task.reminded and name:
                 task.reminded = True
@@ -661,6 +661,9 @@ class TaskRunner:
             task.reviewer = None
         stage = self.stages(task)[min(task.stage, len(self.stages(task)) - 1)]
         if stage.kind == "do":
+            for name in (task.session, *task.fanout):
+                if name:
+                    self._tag(name, None)
             task.session, task.fanout, task.fanout_done = None, [], []
         self._emit(EventKind.TASK, task, f"resumed after a server restart at stage {task.stage + 1}")
         self._enter_stage(task)
@@ -669,6 +672,22 @@ class TaskRunner:
     def _emit(self, kind: EventKind, task: Task, message: str, session: str | None = None, **data: Any) -> None:
         self.bus.emit(kind, f"{task.id}: {message}", session, task=task.id, stage=task.stage, **data)
         self.on_change()
+
+
+def read_verdict(worktree: Path) -> str | None:
+    """The verdict file a reviewer wrote in its worktree, or None.
+
+    Never through a symlink or out of the worktree: a reviewer must not make the fleet
+    read (and record in the audit trail) a file from elsewhere.
+    """
+    path = worktree / VERDICT_FILE
+    try:
+        if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(worktree.resolve()):
+            return None
+        with path.open("rb") as f:
+            return f.read(VERDICT_LIMIT).decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _preview(text: str, limit: int = 70) -> str:
