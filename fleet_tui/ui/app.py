@@ -46,9 +46,9 @@ ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn"
 ACTION_STATUSES = {
     "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget", "orphaned"},
 }
-RUNNING = ACTION_STATUSES["kill"]
+RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing reaches its terminal
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05

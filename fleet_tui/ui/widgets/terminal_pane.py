@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -39,6 +40,17 @@ STATUS_SYMBOLS = {
     "killed": "✗",
     "over_budget": "⊘",
     "unreachable": "⌁",
+    "stopped": "□",
+    "lost": "◇",  # its processes died with the last fleet server: R restores it
+    "orphaned": "↯",  # its processes run on outside any terminal: x kills them, R replaces them
+}
+# What a pane with no running agent says in place of a screen (the server sends none).
+RESTING_HINTS = {
+    "lost": "Lost with the last fleet server; its worktree is intact. R restores it, resuming "
+            "the agent's conversation where its CLI can.",
+    "orphaned": "Still running, outside any terminal: the fleet server that held it died. "
+                "x kills it, R replaces it.",
+    "stopped": "Not running. R starts it again in its worktree.",
 }
 
 FINISHED = {"killed", "exited"}
@@ -238,6 +250,9 @@ class TerminalPane(Widget, can_focus=True):
             return self._render_scrolled(self.scroll, y, width, base)
         mirror = self.mirror
         if y >= len(mirror.lines):
+            hint = RESTING_HINTS.get(self.info.get("status", ""))
+            if hint and not mirror.lines:
+                return self._hint_line(hint, y, width, base)
             return Strip.blank(width, base)
         line = mirror.lines[y]
         # A finished agent takes no input: no cursor pretends it does.
@@ -251,6 +266,11 @@ class TerminalPane(Widget, can_focus=True):
         strip = line_strip(line, width, cursor_x, base)
         self._strips[y] = ((line, *key), strip)
         return strip
+
+    def _hint_line(self, hint: str, y: int, width: int, base: Style) -> Strip:
+        lines = textwrap.wrap(hint, max(10, width - 2))
+        text = f" {lines[y - 1]}" if 1 <= y <= len(lines) else ""
+        return Strip([Segment(text, base + Style(dim=True))]).adjust_cell_length(width, base)
 
     def screen_changed(self, rows: set[int]) -> None:
         """Redraw only the rows a screen update touched."""
@@ -266,8 +286,11 @@ class TerminalPane(Widget, can_focus=True):
 
     def update_info(self, info: dict[str, Any]) -> None:
         """New session details (status, branch, budget) from a sessions message."""
+        before = self.info.get("status")
         self.info = info
         status = info.get("status", "starting")
+        if status != before and not self.mirror.lines:
+            self.refresh()  # the hint in place of a screen says what to do in this status
         for name in STATUS_SYMBOLS:
             self.set_class(name == status, status_class(name))
         symbol = STATUS_SYMBOLS.get(status, "?")
