@@ -202,6 +202,7 @@ class TerminalPane(Widget, can_focus=True):
         self._reported_size: tuple[int, int] | None = None
         self._titles: tuple[str, str] | None = None
         self.scroll: ScrollState | None = None
+        self._scroll_strips: dict[int, tuple[tuple, Strip]] = {}  # by line number, as _strips by row
         self.history = HistoryCache(history)
         self._drag_entered = False  # scroll mode was entered by the drag in progress
         self._compiled: tuple[str, re.Pattern[str]] | None = None  # the search, compiled for highlighting
@@ -338,6 +339,7 @@ class TerminalPane(Widget, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self._strips.clear()
+        self._scroll_strips.clear()
         self._drawn.clear()
         if self._resize_timer is not None:
             self._resize_timer.stop()
@@ -423,6 +425,8 @@ class TerminalPane(Widget, can_focus=True):
         event.stop()
         if self.scroll is None:
             self.enter_scroll(by_mouse=True)
+            if not self.screen.has_class("-steering"):
+                self.focus()  # so its keys (q, /, ...) and the footer are the scrolled pane's
         assert self.scroll is not None
         self.scroll.scroll(-WHEEL_LINES)
         self._scrolled()
@@ -455,6 +459,7 @@ class TerminalPane(Widget, can_focus=True):
             return
         self.scroll = None
         self._strips.clear()
+        self._scroll_strips.clear()
         self.refresh()
         self.update_info(self.info)
         self.post_message(self.ScrollChanged(self))
@@ -492,6 +497,15 @@ class TerminalPane(Widget, can_focus=True):
             return Strip([Segment(text[:width], base + status)]).adjust_cell_length(width, base + status)
         number = state.top + y
         line = self.line_at(number)
+        span = state.selected()
+        selected = span.cells(number, width) if span is not None else None
+        cursor = state.cursor[1] if number == state.cursor[0] and (self.has_focus or span is not None) else None
+        # A busy agent retitles a scrolled pane up to 120 times a second, and a title repaints
+        # the pane: rows whose line and marks are unchanged come from the cache.
+        key = (width, base, state.query, state.match, selected, cursor)
+        cached = self._scroll_strips.get(number)
+        if cached is not None and cached[0][0] is line and cached[0][1:] == key:
+            return cached[1]
         strip = line_strip(line or [], width, None, base)
         marks: list[tuple[int, int, Style]] = []
         if state.query and line:
@@ -500,14 +514,15 @@ class TerminalPane(Widget, can_focus=True):
                 is_current = current is not None and (current.line, current.col) == (number, col)
                 name = "current-match" if is_current else "match"
                 marks.append((col, col + cells, self.get_component_rich_style(f"terminal-pane--{name}")))
-        span = state.selected()
-        selected = span.cells(number, width) if span is not None else None
         if selected is not None:
             marks.append((*selected, self.get_component_rich_style("terminal-pane--selection")))
-        if number == state.cursor[0] and (self.has_focus or state.selection is not None):
-            col = state.cursor[1]
-            marks.append((col, col + 1, CURSOR_STYLE))  # reversed, over whatever highlight is there
-        return overlay(strip, marks, width)
+        if cursor is not None:
+            marks.append((cursor, cursor + 1, CURSOR_STYLE))  # reversed, over whatever highlight is there
+        strip = overlay(strip, marks, width)
+        if len(self._scroll_strips) > 4 * state.height:
+            self._scroll_strips.clear()
+        self._scroll_strips[number] = ((line, *key), strip)
+        return strip
 
     def _pattern(self, query: str) -> re.Pattern[str]:
         if self._compiled is None or self._compiled[0] != query:
@@ -655,10 +670,12 @@ class TerminalPane(Widget, can_focus=True):
             state.jump(state.extent.first if direction < 0 else state.last_line, state.cursor[1])
             self._scrolled()
 
-    def action_line_edge(self, direction: int) -> None:
+    async def action_line_edge(self, direction: int) -> None:
         state = self.scroll
         if state is None:
             return
+        number = state.cursor[0]
+        await self.history.fetch(number, number + 1, self.mirror.history)  # its end is where its text ends
         text = line_text(self.line_at(state.cursor[0]) or []).rstrip()
         state.cursor = (state.cursor[0], 0 if direction < 0 else cells(text[:-1]))
         self._scrolled()
