@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("restart", "start a stopped session again in its worktree")):
         p = command(name, help_text, cmd_control)
         p.add_argument("name")
+    p = command("restore", "start lost sessions again in their worktrees (default: every lost one), "
+                "resuming each agent's conversation where its CLI can", cmd_restore)
+    p.add_argument("names", nargs="*", metavar="NAME")
     p = command("log", "print the event log", cmd_log)
     p.add_argument("--json", action="store_true")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
@@ -306,6 +309,18 @@ def cmd_control(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    results = _call(args, "restore", sessions=args.names)["results"]
+    if not results:
+        print("nothing to restore: no session was lost")
+    for result in results:
+        if result["restored"]:
+            print(f"restored {result['session']}: {result['note']}")
+        else:
+            print(f"not restored {result['session']}: {result['note']}", file=sys.stderr)
+    return 0 if all(result["restored"] for result in results) else 1
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     def show(event: dict[str, Any]) -> None:
         if args.json:
@@ -409,8 +424,13 @@ def cmd_fanout(args: argparse.Namespace) -> int:
     def names(text: str | None) -> list[str]:
         return [part.strip() for part in (text or "").split(",") if part.strip()]
 
-    result = _call(args, "fanout", prompt=args.prompt, agents=names(args.agents), count=args.count,
-                   sessions=names(args.sessions) or None, role=args.role)
+    agents, sessions = names(args.agents), names(args.sessions) or None
+    if any(":" in target for target in agents + (sessions or [])):
+        result = _across_machines(args, "fanout", prompt=args.prompt, agents=agents, count=args.count,
+                                  sessions=sessions)
+    else:
+        result = _call(args, "fanout", prompt=args.prompt, agents=agents, count=args.count, sessions=sessions,
+                       role=args.role)
     if args.json:
         _print_json(result)
     else:
@@ -418,6 +438,27 @@ def cmd_fanout(args: argparse.Namespace) -> int:
         for name in result["sessions"]:
             print(f"  {name}", file=sys.stderr)
     return 0
+
+
+def _across_machines(args: argparse.Namespace, cmd: str, **params: Any) -> Any:
+    """A request naming MACHINE:AGENT or MACHINE:SESSION targets: each machine gets its part."""
+    from fleet_tui.machines import get_machine, split_target
+    from fleet_tui.multiclient import MultiClient
+    from fleet_tui.remote import connect_machine
+
+    named = {split_target(t)[0] for t in params.get("agents", []) + (params.get("sessions") or [])}
+    machines = [get_machine(name) for name in sorted(named - {None, "local"})]
+
+    async def go() -> Any:
+        client = MultiClient(await _client(argparse.Namespace(**{**vars(args), "machine": None})), machines,
+                             connect_machine)
+        try:
+            await client.connect_once()
+            return await client.call(cmd, **params)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
@@ -590,6 +631,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xff, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -603,6 +647,10 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `fleet-tui status | head`: the reader has all it wanted. Quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except Exception as error:  # a bug of ours: still one line, the traceback on request
         if os.environ.get("FLEET_DEBUG"):
             raise

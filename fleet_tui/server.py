@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleet_tui import __version__, protocol
+from fleet_tui import __version__, backlog, protocol
+from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
@@ -32,13 +33,14 @@ from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 
 # The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
 # goes out at most this often, which is faster than the eye and spares the client a frame per read.
 FOCUS_INTERVAL = 1 / 120
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
-MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
+MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
 
@@ -63,10 +65,21 @@ class ClientConnection:
         self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self.backlog = Backlog()  # what is held back while the client does not read
 
     def send(self, message: dict[str, Any]) -> None:
-        if not self.closed:
-            self.writer.write(protocol.encode(message))
+        if self.closed:
+            return
+        waiting = self.writer.transport.get_write_buffer_size()
+        if waiting > backlog.HARD_LIMIT:
+            log.warning("disconnecting a client that stopped reading (%d bytes waiting)", waiting)
+            self.closed = True
+            self.writer.transport.abort()
+            return
+        if waiting > backlog.SOFT_LIMIT and self.backlog.hold(message):
+            self._flush_later(0.05)
+            return
+        self.writer.write(protocol.encode(message))
 
     # -- screens --------------------------------------------------------------------
     def mark(self, name: str, rows: set[int] | None) -> None:
@@ -81,12 +94,14 @@ class ClientConnection:
         self.flush()
 
     def flush(self) -> None:
-        if self.closed or not self.pending:
+        if self.closed or not (self.pending or self.backlog.holding):
             return
         transport = self.writer.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED:
             self._flush_later(0.05)
             return
+        for message in self.backlog.release():
+            self.send(message)
         now = time.monotonic()
         wait = None
         for name in list(self.pending):
@@ -354,6 +369,10 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
+    async def cmd_restore(self, client, sessions: list[str] | None = None, **_):
+        self.fleet.reload_config()
+        return {"results": await self.fleet.restore(sessions or [])}
+
     async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
         entries = self.store.read()
         if task is not None:
@@ -447,8 +466,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 async def serve(root: Path, config_path: Path | None = None) -> None:
     root = gitrepo.find_repo_root(root)
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     lock = open(state_dir / "server.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -460,6 +478,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.end_leftover_checks()  # checks a killed server left running
     await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)
@@ -476,6 +495,8 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         loop.add_signal_handler(sig, server.stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    _report_scope(bus)
+    fleet.report_leftovers()
     fleet.start_ticking()
     server.tasks.start()
     try:
@@ -494,7 +515,17 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
+        store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
+
+
+def _report_scope(bus: EventBus) -> None:
+    """Say whether an SSH logout could take the server (see fleet_tui/scope.py)."""
+    unit = own_scope()
+    if unit is not None:
+        bus.emit(EventKind.SERVER, f"running in its own systemd user scope {unit}: a logout does not stop it")
+    elif SYSTEMD_DIR.is_dir():
+        bus.emit(EventKind.SERVER, f"not in a systemd scope of its own: {LINGER_ADVICE}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,8 +63,13 @@ def test_fanout_compare_merge_cleans_up(demo):
     text = demo.run("compare").stdout
     assert "r1-careful" in text and "ranking:" in text
 
+    assert best["wall"] and best["wall"] >= (best["active"] or 0), "wall and active time told apart"
     out = demo.run("merge", "r1-careful", "--strategy", "squash", "--yes").stdout
     assert "merged r1-careful into main" in out
+    assert "1 commit, 1 file," in out, "singular when there is one"
+    events = [json.loads(line) for line in demo.run("log", "--json", "-n", "0").stdout.splitlines()]
+    assert {e["session"] for e in events if e["kind"] == "discarded"} == set(run["sessions"])
+    assert not [e for e in events if e["kind"] == "exited"], "sessions the fleet stopped itself did not fail"
     tests = subprocess.run([sys.executable, "-m", "unittest", "-q"], cwd=demo.repo, capture_output=True)
     assert tests.returncode == 0, "the winner's fix is on the base branch"
     branches = git(demo.repo, "branch", "--list", "fleet/*").split()

@@ -201,7 +201,7 @@ def test_bad_task_requests_are_one_line_errors(tasks_fleet):
     cli = tasks_fleet
     bad = cli.run("task", "x", "--pipeline", "nope", check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == (
-        "fleet-tui: no pipeline named 'nope' (pipelines: feature)")
+        "fleet-tui: no pipeline named 'nope' (pipelines: feature, hotfix)")
     bad = cli.run("task", "x", "--role", "tester", check=False)
     assert bad.returncode == 2 and "no agent has the role 'tester'" in bad.stderr
     assert cli.run("approve", "t9", check=False).returncode == 2

@@ -101,13 +101,25 @@ class PromptBar(Vertical):
         values = [value for _, value in options]
         # Marking panes says where the next prompt goes.
         target.value = "marked" if marked else previous if previous in values else "new"
-        counters = self.query_one("#counters")
-        known = {counter.agent: counter.count for counter in counters.query(AgentCounter)}
-        counters.remove_children()
-        counters.mount_all(AgentCounter(a["name"], known.get(a["name"], 1)) for a in agents)
+        self._sync_counters([agent["name"] for agent in agents])
         self._show_counters(target.value)
         self.add_class("-open")
         self.query_one(TextArea).focus()
+
+    def _sync_counters(self, agents: list[str]) -> None:
+        """One counter per configured agent, each keeping its count across openings.
+
+        Counters are kept and only the missing ones mounted: removing them all and mounting
+        new ones with the same ids raced the (deferred) removal and crashed with DuplicateIds.
+        """
+        counters = self.query_one("#counters")
+        existing = {counter.agent: counter for counter in counters.query_children(AgentCounter)}
+        for agent, counter in existing.items():
+            if agent not in agents:
+                counter.remove()
+        missing = [AgentCounter(agent) for agent in agents if agent not in existing]
+        if missing:
+            counters.mount_all(missing)
 
     def action_close(self) -> None:
         self.remove_class("-open")

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.color import Color as RichColor
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -37,9 +38,18 @@ STATUS_SYMBOLS = {
     "exited": "■",
     "killed": "✗",
     "over_budget": "⊘",
+    "unreachable": "⌁",
 }
 
+FINISHED = {"killed", "exited"}
+
 RESIZE_DEBOUNCE = 0.15  # seconds; a dragged terminal edge sends many resizes
+
+
+def pane_id(session: str) -> str:
+    """The widget id of a session's pane. A remote session is machine:name, and ids allow no ':'; session
+    names have no capitals, so "-M-" can't collide with a local name."""
+    return "pane-" + session.replace(":", "-M-")
 
 
 def status_class(status: str) -> str:
@@ -169,7 +179,7 @@ class TerminalPane(Widget, can_focus=True):
     def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str,
                  history: HistorySource | None = None) -> None:
         # Mounted with its status class already set: one styling pass instead of two.
-        super().__init__(id=f"pane-{mirror.session}", classes=status_class(info.get("status", "starting")))
+        super().__init__(id=pane_id(mirror.session), classes=status_class(info.get("status", "starting")))
         self.mirror = mirror
         self.info = info
         self.leader = leader
@@ -187,6 +197,10 @@ class TerminalPane(Widget, can_focus=True):
     @property
     def session(self) -> str:
         return self.mirror.session
+
+    @property
+    def live(self) -> bool:
+        return self.info.get("status") not in FINISHED
 
     @property
     def scrolled(self) -> bool:
@@ -225,7 +239,8 @@ class TerminalPane(Widget, can_focus=True):
         if y >= len(mirror.lines):
             return Strip.blank(width, base)
         line = mirror.lines[y]
-        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y
+        # A finished agent takes no input: no cursor pretends it does.
+        show_cursor = self.has_focus and mirror.cursor_visible and mirror.cursor_y == y and self.live
         cursor_x = mirror.cursor_x if show_cursor else None
         # The mirror replaces a row's list when the row changes, so identity is the version.
         key = (width, cursor_x, base)
@@ -258,9 +273,16 @@ class TerminalPane(Widget, can_focus=True):
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
         port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
-        title = f"{mark}[{variable}]{symbol} {status_label(status)}[/] [b]{self.session}[/]{port}"
-        if self.scroll is not None:
-            title += f" [reverse $accent] ⇡ {self.scroll.indicator()} [/]"
+        # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
+        label = f"{symbol} {status_label(status)}"
+        badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
+        title = f"{mark}{badge} [b]{self.session}[/]{port}"
+        if info.get("task"):  # the task it works on (core.pipeline)
+            text = " ".join(str(info.get("task_text") or "").split())
+            text = text if len(text) <= 32 else text[:31] + "…"
+            title += f" [$accent]▸ {info['task']}[/]" + (f" {escape(text)}" if text else "")
+        if self.scroll is not None:  # first, so a narrow pane cuts the name rather than this
+            title = f"[reverse $accent] ⇡ {self.scroll.indicator()} [/] {title}"
         bar = budget_bar(info.get("budget") or {})
         subtitle = f"{info.get('branch') or ''}  {bar}".strip()
         # Setting a border title repaints the whole pane; sessions messages come five times a second.
@@ -305,9 +327,9 @@ class TerminalPane(Widget, can_focus=True):
             self.post_message(self.Resized(self, *size))
 
     # ------------------------------------------------------------------ steering
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         if self.scroll is not None:
-            self._scroll_key(event)
+            await self._scroll_key(event)
             return
         if not self.steering:
             return
@@ -469,21 +491,22 @@ class TerminalPane(Widget, can_focus=True):
             self._compiled = (query, pattern(query))
         return self._compiled[1]
 
-    def _scroll_key(self, event: events.Key) -> None:
+    async def _scroll_key(self, event: events.Key) -> None:
+        # Every key is handled here, in order: a key left to bubble up to the bindings would be
+        # acted on after the keys typed behind it (a fast "/text" would lose its first letters).
         state = self.scroll
         assert state is not None
+        event.stop()
+        event.prevent_default()
         if state.prompt is not None:
-            event.stop()
-            event.prevent_default()
             self._prompt_key(state, event)
             return
         if state.message:
             state.message = ""
             self.refresh(Region(0, state.height - 1, self.size.width, 1))
-        if event.key not in keymap.SCROLL_KEYS:
-            # Not a scroll-mode key: it does nothing, rather than reach the agent or the grid.
-            event.stop()
-            event.prevent_default()
+        action = keymap.SCROLL_ACTIONS.get(event.key)
+        if action is not None:  # any other key does nothing, rather than reach the agent or the grid
+            await self.run_action(action)
 
     def _prompt_key(self, state: ScrollState, event: events.Key) -> None:
         if event.key == "escape":
