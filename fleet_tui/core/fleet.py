@@ -234,7 +234,8 @@ class Fleet:
                 for name, agent in self.config.agents.items()]
 
     def client_settings(self) -> dict[str, Any]:
-        return {"notify": self.config.notify, "base": self.base_branch}  # leader, confirm_kill: user settings
+        return {"notify": self.config.notify, "base": self.base_branch,  # leader, confirm_kill: user settings
+                "pipelines": list(self.config.pipelines)}  # the prompt bar can queue a task through one
 
     # -- sessions -----------------------------------------------------------------
     async def start_agents(self, agents: list[str], *, count: int | None = None,
