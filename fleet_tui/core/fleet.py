@@ -594,7 +594,9 @@ class Fleet:
 
     async def _type_prompt(self, session: Session, text: str) -> None:
         modes = session.terminal.modes()
-        if "\n" in text and modes.get("bracketed_paste"):
+        if modes.get("bracketed_paste"):
+            # As one paste: a CLI that guesses pastes from fast typing (Codex) would otherwise take
+            # the Enter that follows as part of the paste when a loaded machine delivers both at once.
             session.type(encode_paste(text, True))
         else:
             session.type(text.replace("\n", " ").encode())
