@@ -109,3 +109,17 @@ async def test_the_wheel_over_another_pane_scrolls_and_focuses_it():
         await pilot.press("q")  # the scrolled pane's key, not detach
         assert not shell.scrolled and app.is_running
         assert str(app.query_one(ModeIndicator).render()).strip() == "NAV"
+
+
+async def test_a_click_focuses_a_pane_without_entering_scroll_mode():
+    app = FleetApp(FleetWithHistory())
+    async with app.run_test(size=SIZE) as pilot:
+        await until_ready(pilot)
+        first, shell = app.pane("claude-1"), app.pane(SESSION)
+        first.focus()
+        entered = []
+        enter_scroll = shell.enter_scroll
+        shell.enter_scroll = lambda **kw: entered.append(kw) or enter_scroll(**kw)  # type: ignore[method-assign]
+        await pilot.click(shell, (3, 3))
+        assert shell.has_focus and not shell.scrolled and entered == []
+        assert app.clipboard == ""
