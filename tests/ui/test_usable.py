@@ -5,6 +5,7 @@ waiting and killed panes, the event feed and the compare screen."""
 from __future__ import annotations
 
 import pytest
+from textual import events
 from textual.geometry import Region
 
 from fleet_tui.ui.app import FleetApp
@@ -363,3 +364,20 @@ def test_help_covers_every_grid_key():
 
     described = {action for _keys, _words, action in GRID_KEYS}
     assert keymap.NAV_ACTIONS <= described, keymap.NAV_ACTIONS - described
+
+
+async def test_ctrl_s_right_after_typing_sends_everything_typed(fleet):
+    """ctrl+s is seen first (a priority binding); what was typed just before must still go."""
+    app = FleetApp(fleet)
+    async with app.run_test(size=BIG) as pilot:
+        await until_ready(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        bar = app.query_one(PromptBar)
+        text_area = bar.query_one("TextArea")
+        await until(pilot, lambda: text_area.has_focus, "the prompt has the keyboard")
+        for char in "go":  # queued on the text area, not yet handled, like a burst from a terminal
+            text_area.post_message(events.Key(char, char))
+        bar.action_send()
+        sent = await fleet.wait_for("fanout")
+        assert sent["prompt"] == "go"
