@@ -773,8 +773,11 @@ class Fleet:
         self._disk = None
 
     # -- the worktrees on disk: list, prune, disk use ----------------------------
+    def _recorded_worktrees(self) -> dict[str, tuple[str, str]]:
+        return {record.worktree: (name, record.branch) for name, record in self.records.items()}
+
     def _survey_args(self) -> tuple:
-        recorded = {record.worktree: name for name, record in self.records.items()}
+        recorded = self._recorded_worktrees()
         running = {name for name, session in self.sessions.items() if session.alive}
         created = {name: record.created for name, record in self.records.items()}
         return self.root, self.base_branch, recorded, running, created
@@ -822,7 +825,7 @@ class Fleet:
         """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
         now = time.monotonic()
         if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
-            recorded = {record.worktree: name for name, record in self.records.items()}
+            recorded = self._recorded_worktrees()
 
             def measure() -> dict[str, int]:
                 found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
