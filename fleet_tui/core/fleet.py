@@ -71,6 +71,7 @@ class Fleet:
         self.records: dict[str, SessionRecord] = {}
         self.ports = PortRegistry()
         self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
+        self._litter_for: tuple | None = None  # what the exclude file's block was made from
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
@@ -235,7 +236,7 @@ class Fleet:
                                 prompt: str | None, base_ref: str | None) -> SessionRecord:
         copy_files, link = list(self.config.copy), list(self.config.link)
         async with self._worktree_adds:  # one `git worktree add` at a time (see create_worktree)
-            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
+            await self._install_litter_excludes()
             wt = await asyncio.to_thread(worktree.create_worktree, self.root, self.worktree_folder, name,
                                          worktree.session_branch(name), base_ref or self.base_branch,
                                          copy_files, check_out=False, link=link)
@@ -252,6 +253,19 @@ class Fleet:
         if self.config.setup:
             await self._run_setup(record)
         return record
+
+    async def _install_litter_excludes(self) -> None:
+        """Keep the exclude block (core.litter) in step with `link:` and the presets' litter.
+
+        Loading every preset takes a few hundred milliseconds on a busy machine; a fan-out of
+        eight must not pay it eight times.
+        """
+        from fleet_tui.presets import preset_files_signature
+
+        key = (tuple(self.config.link), preset_files_signature(self.config._preset_dirs))
+        if key != self._litter_for:
+            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
+            self._litter_for = key
 
     def _litter_patterns(self) -> list[str]:
         """What no attempt may commit: every known preset's litter, and the fleet's symlinks."""

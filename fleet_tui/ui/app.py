@@ -157,7 +157,8 @@ class FleetApp(App[int]):
             disk = await self.client.call("worktree_disk")
         except FleetError:
             return  # a server without the command: the panel shows no figure
-        self.query_one(BudgetMeters).show_disk(disk["bytes"], disk["worktrees"])
+        for meters in self.query(BudgetMeters):  # none once the app is closing
+            meters.show_disk(disk["bytes"], disk["worktrees"])
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
