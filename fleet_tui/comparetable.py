@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet_tui.text import plural
+
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
@@ -45,7 +47,7 @@ def _check_cell(check: dict[str, Any] | None) -> str:
 
 def render_merge_summary(summary: dict[str, Any]) -> str:
     lines = [f"merge {summary['session']} ({summary['branch']}) into {summary['base']}:",
-             f"  {len(summary.get('commits', []))} commit(s), {summary.get('files_changed', 0)} file(s), "
+             f"  {plural(len(summary.get('commits', [])), 'commit')}, {plural(summary.get('files_changed', 0), 'file')}, "
              f"+{summary.get('added', 0)}/-{summary.get('removed', 0)}"]
     for commit in summary.get("commits", [])[:10]:
         lines.append(f"    {commit['commit'][:10]} {commit['subject']}")

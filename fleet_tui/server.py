@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleet_tui import __version__, protocol
+from fleet_tui import __version__, backlog, protocol
+from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
@@ -32,16 +33,18 @@ from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 
 # The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
 # goes out at most this often, which is faster than the eye and spares the client a frame per read.
 FOCUS_INTERVAL = 1 / 120
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
-MAX_BUFFERED = 2 * 1024 * 1024  # a client this far behind gets its screens later, coalesced
+MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
 
+STOP_WAIT_FOR_GIT = 30.0  # seconds `down` lets a merge under way finish
 _HELD_LOCKS: list[Any] = []  # the repository's server lock, open for the life of the process
 
 
@@ -63,10 +66,21 @@ class ClientConnection:
         self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self.backlog = Backlog()  # what is held back while the client does not read
 
     def send(self, message: dict[str, Any]) -> None:
-        if not self.closed:
-            self.writer.write(protocol.encode(message))
+        if self.closed:
+            return
+        waiting = self.writer.transport.get_write_buffer_size()
+        if waiting > backlog.HARD_LIMIT:
+            log.warning("disconnecting a client that stopped reading (%d bytes waiting)", waiting)
+            self.closed = True
+            self.writer.transport.abort()
+            return
+        if waiting > backlog.SOFT_LIMIT and self.backlog.hold(message):
+            self._flush_later(0.05)
+            return
+        self.writer.write(protocol.encode(message))
 
     # -- screens --------------------------------------------------------------------
     def mark(self, name: str, rows: set[int] | None) -> None:
@@ -81,12 +95,14 @@ class ClientConnection:
         self.flush()
 
     def flush(self) -> None:
-        if self.closed or not self.pending:
+        if self.closed or not (self.pending or self.backlog.holding):
             return
         transport = self.writer.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED:
             self._flush_later(0.05)
             return
+        for message in self.backlog.release():
+            self.send(message)
         now = time.monotonic()
         wait = None
         for name in list(self.pending):
@@ -159,6 +175,7 @@ class FleetServer:
         self.tasks.on_change = self._tasks_changed
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
+        fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
         bus.listeners.append(self._broadcast_event)
 
     # -- fan-out of changes to attached clients ----------------------------------------
@@ -328,7 +345,18 @@ class FleetServer:
         if session is not None:
             client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
             client.flush()
+            if session in self.fleet.sessions:
+                self.fleet.ack(session)  # looked at: a finished turn is no longer news
         return None
+
+    async def cmd_ack(self, client, session: str, **_):
+        return {"session": session, "was_done": self.fleet.ack(session)}
+
+    async def cmd_run_state(self, client, run: str | None = None, **_):
+        run_id = self.fleet.run(run)["id"]
+        sessions = [{"name": n, "status": s.status if s else "stopped", "turns": s.turns_finished if s else 0}
+                    for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
+        return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
 
     async def cmd_kill(self, client, session: str, **_):
         return await self.fleet.kill(session)
@@ -341,6 +369,10 @@ class FleetServer:
 
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
+
+    async def cmd_restore(self, client, sessions: list[str] | None = None, **_):
+        self.fleet.reload_config()
+        return {"results": await self.fleet.restore(sessions or [])}
 
     async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
         entries = self.store.read()
@@ -355,7 +387,9 @@ class FleetServer:
         self.fleet.reload_config()
         return await self.fleet.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
 
-    async def cmd_compare(self, client, run: str | None = None, **_):
+    async def cmd_compare(self, client, run: str | None = None, last: bool = False, **_):
+        if last:
+            return self.fleet.last_compare(run)
         self.fleet.reload_config()
         return await self.fleet.compare(run)
 
@@ -435,8 +469,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 async def serve(root: Path, config_path: Path | None = None) -> None:
     root = gitrepo.find_repo_root(root)
-    state_dir = gitrepo.git_common_dir(root) / "fleet"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = gitrepo.fleet_state_dir(root)
     lock = open(state_dir / "server.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -448,6 +481,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.end_leftover_checks()  # checks a killed server left running
     await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)
@@ -464,6 +498,8 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         loop.add_signal_handler(sig, server.stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    _report_scope(bus)
+    fleet.report_leftovers()
     fleet.start_ticking()
     server.tasks.start()
     try:
@@ -475,14 +511,27 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # A merge under way finishes (its client gets its answer); running checks are killed.
         fleet.git_ops.stopping = True
         fleet.stop_checks.set()
-        await fleet.git_ops.idle()
+        try:  # bounded: a git hook that never returns must not keep the server up for good
+            await asyncio.wait_for(fleet.git_ops.idle(), STOP_WAIT_FOR_GIT)
+        except asyncio.TimeoutError:
+            log.warning("stopping with a git operation still under way; its journal lets the next server finish it")
         await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
         server.tasks.stop()  # before the sessions die: a stopping server hands no task back
         await fleet.shutdown()
         bus.emit(EventKind.SERVER, "fleet server stopped")
+        store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
+
+
+def _report_scope(bus: EventBus) -> None:
+    """Say whether an SSH logout could take the server (see fleet_tui/scope.py)."""
+    unit = own_scope()
+    if unit is not None:
+        bus.emit(EventKind.SERVER, f"running in its own systemd user scope {unit}: a logout does not stop it")
+    elif SYSTEMD_DIR.is_dir():
+        bus.emit(EventKind.SERVER, f"not in a systemd scope of its own: {LINGER_ADVICE}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.core.budget import Budget, BudgetMeter
+from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.proctree import ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
-from fleet_tui.core.status import StatusDetector
+from fleet_tui.core.status import StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.usage import UsageReader
 
@@ -38,6 +39,12 @@ class SessionRecord:
     role: str | None = None
     created: float = field(default_factory=time.time)
     prompt: str | None = None
+    conversation_id: str | None = None  # the agent's own id for its conversation, to resume it
+    # The processes of its latest start, so a later server can find them (core/restore.py):
+    marker: str | None = None  # the FLEET_SESSION value in every process's environment
+    pid: int | None = None
+    pid_started: float | None = None  # the pty child's start time: a reused pid never matches it
+    ended: str | None = None  # None while its processes run; else how they ended (exited, killed, stopped)
     port: int | None = None  # $PORT, held by the worktree for its whole life (core.ports)
     task: str | None = None  # the task it works on (core.pipeline), shown in its pane's title
 
@@ -60,12 +67,14 @@ class Session:
         rows: int = 40,
         on_change: Callable[["Session"], None] = lambda s: None,
         on_exit: Callable[["Session"], None] = lambda s: None,
+        hooks: HookChannel | None = None,
     ):
         self.record = record
         self.argv = argv
         self.marker = uuid.uuid4().hex
         self.env = {**env, "FLEET_SESSION": self.marker, "FLEET_SESSION_NAME": record.name,
-                    "FLEET_USAGE_LOG": str(usage_log)}
+                    "FLEET_USAGE_LOG": str(usage_log), **(hooks.env() if hooks else {})}
+        self.hooks = hooks
         self.status_rules = status_rules
         self.budget = budget
         self.usage_format = usage_format
@@ -81,6 +90,8 @@ class Session:
         self.exit_code: int | None = None
         self.started_at = time.time()
         self.last_usage: dict[str, Any] = {}
+        self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
+        self._reset_layers()
         self._on_change = on_change
         self._on_exit = on_exit
 
@@ -97,10 +108,21 @@ class Session:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.exit_code is None
 
+    def _reset_layers(self) -> None:
+        self.layer = "process"  # which layer gave the status: process, hooks, screen, title, osc, activity
+        self.screen_verdict: tuple[str, str] = ("starting", "just started")
+        self.screen_since = time.monotonic()
+        self.turn_open = False  # a prompt went in and its turn has not finished yet
+        self.unseen_turn_end = False  # finished a turn that nobody has looked at: status done
+        self.turns_finished = 0
+        self.acked_at = 0.0
+        self.prompted_at = 0.0
+
     # -- process ----------------------------------------------------------------
     def start(self) -> None:
         self.terminal = Terminal(self.terminal.cols, self.terminal.rows, respond=self._respond)
-        self.detector = StatusDetector(self.status_rules)
+        self.detector = StatusDetector(self.status_rules, started=time.monotonic())
+        self._reset_layers()
         self.status, self.reason, self.exit_code = "starting", "just started", None
         self.started_at = time.time()
         self.meter = BudgetMeter(self.budget, self.started_at)
@@ -115,8 +137,8 @@ class Session:
         )
         self.sampler = TreeSampler(self.proc.pid, self.marker)
         self.usage = UsageReader.for_format(
-            self.usage_format, cwd=Path(self.record.worktree), home=Path.home(), log_path=self.usage_log
-        )
+            self.usage_format, cwd=Path(self.record.worktree), home=Path.home(), log_path=self.usage_log,
+            env=self.env)
 
     def _output(self, text: str) -> None:
         self.terminal.feed(text)
@@ -147,7 +169,8 @@ class Session:
 
     def resize(self, cols: int, rows: int) -> None:
         cols, rows = max(2, min(cols, 500)), max(2, min(rows, 300))
-        if (cols, rows) == (self.terminal.cols, self.terminal.rows):
+        if (cols, rows) == (self.terminal.cols, self.terminal.rows) or not self.alive:
+            # A finished agent cannot redraw: its last screen stays exactly as it left it.
             return
         self.terminal.resize(cols, rows)
         if self.alive:
@@ -178,15 +201,90 @@ class Session:
         return changed
 
     def detect_status(self) -> tuple[str, str] | None:
-        """Ask the detector unless the process layer owns the status; returns a change or None."""
+        """Layer the agent's hook events over the screen's answer, unless the process layer owns
+        the status; returns a change or None."""
+        if self.hooks is not None:
+            for event in self.hooks.poll():
+                if event.meaning == "working":
+                    self.turn_open = True
+                if self.hooks.transcript_path and self.usage is not None:
+                    self.usage.follow(self.hooks.transcript_path)
         if self.status in CONTROL_STATUSES or not self.alive:
             return None
+        now = time.monotonic()
         term = self.terminal
         markers = [f"{num};{text}" if num != 7501 else text for num, text in term.take_osc()]
-        status, reason = self.detector.decide(time.monotonic(), term.display(), term.title, markers)
+        screen = self.detector.decide(now, term.display(), term.title, markers)
+        if screen[0] != self.screen_verdict[0]:
+            self.screen_since = now
+        self.screen_verdict = screen
+        hook = self.hooks.last if self.hooks else None
+        status, reason, self.layer = layered(hook, screen, self.detector.signal, self.detector.last_input,
+                                             self.screen_since, now)
+        status, reason = self._turn_end(status, reason, hook)
         if self.set_status(status, reason):
             return status, reason
         return None
+
+    def _turn_end(self, status: str, reason: str, hook: Any) -> tuple[str, str]:
+        """Finished is not idle: a turn that ended since the last prompt, unseen, is `done`."""
+        if status in ("working", "waiting", "starting"):
+            self.unseen_turn_end = status == "starting" and self.unseen_turn_end
+            return status, reason
+        if status == "done":  # the agent said so (a Stop hook, Codex notify)
+            if self.turn_open or self.status in ("working", "waiting", "starting"):
+                self._finish_turn(hook.wall)
+        elif status == "idle" and self.turn_open and (
+                self.status in ("working", "waiting") or self._answered_at_once()):
+            self._finish_turn(time.time())  # the screen went quiet after a prompt
+        if self.unseen_turn_end:
+            return "done", f"finished its turn, not looked at yet ({reason})"
+        return ("idle" if status == "done" else status), reason
+
+    def _answered_at_once(self) -> bool:
+        """Output after the prompt, then quiet, without ever looking busy: a quick answer (a script)."""
+        output = self.detector.any_output
+        return output is not None and output > self.prompted_at and \
+            time.monotonic() - output >= self.detector.idle_after
+
+    def _finish_turn(self, at: float) -> None:
+        self.turns_finished += 1
+        self.turn_open = False
+        if at > self.acked_at:
+            self.unseen_turn_end = True
+
+    def prompted(self) -> None:
+        """A prompt went in: the turn it starts ends as `done`."""
+        self.turn_open = True
+        self.unseen_turn_end = False
+        self.prompted_at = time.monotonic()
+
+    def ack(self) -> bool:
+        """Someone looked at the pane: `done` becomes idle. True if it was done."""
+        self.acked_at = time.time()
+        was_done = self.unseen_turn_end
+        self.unseen_turn_end = False
+        if self.status == "done":
+            self.set_status("idle", "finished its turn, seen")
+        return was_done
+
+    def explain(self) -> dict[str, Any]:
+        """Which layer decided the status, the last hook event and its age, and what the screen says."""
+        hook = self.hooks.last if self.hooks else None
+        now = time.monotonic()
+        return {
+            "layer": self.layer if self.status not in CONTROL_STATUSES and self.alive else "process",
+            "hooks": self.hooks is not None,
+            "hook_event": hook.event if hook else None,
+            "hook_meaning": hook.meaning if hook else None,
+            "hook_age": round(hook.age(now), 2) if hook else None,
+            "hook_events": self.hooks.count if self.hooks else 0,
+            "screen_status": self.screen_verdict[0],
+            "screen_reason": self.screen_verdict[1],
+            "screen_signal": self.detector.signal,
+            "conversation_id": (self.hooks.session_id if self.hooks else None) or self.record.conversation_id,
+            "transcript": self.hooks.transcript_path if self.hooks else None,
+        }
 
     def measure(self, table: ProcessTable | None = None) -> list[Any]:
         """Sample CPU/memory/usage and update the meters; returns budget crossings.
@@ -223,6 +321,10 @@ class Session:
             "exit_code": self.exit_code,
             "started_at": self.started_at,
             "title": self.terminal.title,
+            "layer": self.layer if self.status not in CONTROL_STATUSES else "process",
+            "turns": self.turns_finished,
+            "queued_prompt": self.queued_prompt,
+            "conversation_id": (self.hooks.session_id if self.hooks else None) or r.conversation_id,
             "budget": self.meter.snapshot(),
         }
 

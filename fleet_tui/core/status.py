@@ -17,10 +17,11 @@ Paused, exited, killed and over_budget belong to the process layer, not here.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
-STATUSES = ("starting", "working", "waiting", "idle", "paused", "exited", "killed", "over_budget")
+STATUSES = ("starting", "working", "waiting", "idle", "done", "paused", "exited", "killed", "over_budget")
 DETECTED = ("starting", "working", "waiting", "idle")
 
 IDLE_AFTER = 1.5  # seconds of silence before output activity counts as idle
@@ -43,7 +44,8 @@ ECHO_WINDOW = 0.2
 class StatusDetector:
     """Per-session status detection, fed by the orchestrator; keeps the little state it needs."""
 
-    def __init__(self, rules: Mapping[str, Any] | None = None, *, idle_after: float = IDLE_AFTER) -> None:
+    def __init__(self, rules: Mapping[str, Any] | None = None, *, idle_after: float = IDLE_AFTER,
+                 started: float | None = None) -> None:
         rules = dict(rules or {})
         self.region = int(rules.get("region") or DEFAULT_REGION)
         self.waiting = [p for p in rules.get("waiting") or [] if p.strip()]
@@ -56,8 +58,11 @@ class StatusDetector:
         self.idle_screen = re.compile(rules["idle_screen"]) if rules.get("idle_screen") else None
         self.ready = re.compile(rules["ready"]) if rules.get("ready") else None
         self.idle_after = idle_after
+        self.started = time.monotonic() if started is None else started  # when the process was spawned
+        self.signal = "starting"  # which layer decided the last answer: dialog, osc, title, ...
         self.first_output: float | None = None
         self.last_output: float | None = None
+        self.any_output: float | None = None
         self.last_input: float | None = None
         self.ready_seen = False
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
@@ -70,6 +75,7 @@ class StatusDetector:
         """The pty produced output at `now` (a monotonic clock)."""
         if self.first_output is None:
             self.first_output = now
+        self.any_output = now  # echo included: something happened on the screen
         if self.last_input is not None and now - self.last_input < ECHO_WINDOW:
             return  # the echo of what the user typed is not the agent working
         self.last_output = now
@@ -83,36 +89,47 @@ class StatusDetector:
         for number, row in rows:
             for phrase in self.waiting:
                 if phrase in row:
-                    return "waiting", f'screen row {number} "{_short(phrase)}" matches waiting'
+                    return self._by("dialog", "waiting", f'screen row {number} "{_short(phrase)}" matches waiting')
 
         if self.osc_state and self._marker in _OSC_MEANING:
-            return _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}"
+            return self._by("osc", _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}")
 
         if title:
             for status, pattern, key in self.titles:
                 if pattern.search(title):
-                    return status, f'title "{_short(title)}" matches {key}'
+                    return self._by("title", status, f'title "{_short(title)}" matches {key}')
 
         for number, row in rows:
             for phrase in self.working:
                 if phrase in row:
-                    return "working", f'screen row {number} "{_short(phrase)}" matches working'
+                    return self._by("dialog", "working", f'screen row {number} "{_short(phrase)}" matches working')
 
         if self.idle_screen is not None:
             for number, row in rows:
                 if self.idle_screen.search(row):
-                    return "idle", f"screen row {number} matches idle_screen (empty input box)"
+                    return self._by("input box", "idle", f"screen row {number} matches idle_screen (empty input box)")
 
-        if self.last_output is None:
-            return "starting", "no output yet"
         if self.ready is not None and not self.ready_seen:
             self.ready_seen = any(self.ready.search(row) for row in screen_rows)
-            if not self.ready_seen and now - self.first_output < STARTING_GRACE:
-                return "starting", "the input box (ready) has not shown yet"
+            if not self.ready_seen and now - (self.started if self.first_output is None else self.first_output) < STARTING_GRACE:
+                return self._by("starting", "starting", "no output yet" if self.first_output is None
+                                else "the input box (ready) has not shown yet")
+        if self.last_output is None:
+            # Silent is not starting: a process that printed nothing (it waits for its input) is
+            # idle after the same quiet period as any other.
+            quiet = now - self.started
+            if quiet < self.idle_after:
+                return self._by("starting", "starting", "no output yet")
+            return self._by("activity", "idle", f"no output since it started {quiet:.1f} s ago "
+                            f"(idle after {self.idle_after:g} s)")
         quiet = now - self.last_output
         if quiet < self.idle_after:
-            return "working", f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)"
-        return "idle", f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)"
+            return self._by("activity", "working", f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
+        return self._by("activity", "idle", f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)")
+
+    def _by(self, signal: str, status: str, reason: str) -> tuple[str, str]:
+        self.signal = signal
+        return status, reason
 
     def _take_markers(self, markers: list[str] | tuple) -> None:
         for marker in markers:
@@ -133,3 +150,43 @@ class StatusDetector:
             end -= 1
         start = max(0, end - self.region)
         return [(i + 1, screen_rows[i]) for i in range(start, end)]
+
+
+# A screen that says working or waiting this long after the agent's last hook event is a new turn
+# the hooks did not report (Codex and aider report only the end of a turn).
+HOOK_GRACE = 1.0
+
+
+def layered(hook: Any, screen: tuple[str, str], signal: str, last_input: float | None,
+            screen_since: float, now: float) -> tuple[str, str, str]:
+    """(status, reason, layer): the agent's own hook events first, the screen second.
+
+    `hook` is the last HookEvent (or None), `screen` the detector's answer and `signal` the
+    screen layer that gave it; `screen_since` is when the screen's answer last changed. The
+    screen overrules the hooks only where they are blind: an exact dialog on screen; a turn
+    interrupted or a permission answered by keys typed in the pane (no hook follows either);
+    a new turn after an end-of-turn hook that has no start-of-turn hook.
+    """
+    screen_status, screen_reason = screen
+    screen_layer = "screen" if signal in ("dialog", "input box") else signal
+    if hook is None or hook.meaning in ("session", "ended"):
+        return screen_status, screen_reason, screen_layer
+    said = f'hook {hook.event} {hook.age(now):.1f} s ago'
+    if signal == "dialog" and screen_status == "waiting":
+        return "waiting", screen_reason, "screen"
+    typed_since = last_input is not None and last_input > hook.at
+    if hook.meaning == "waiting":
+        if typed_since and screen_status != "waiting":
+            return screen_status, f"answered in the pane after {said}; {screen_reason}", screen_layer
+        return "waiting", said, "hooks"
+    if hook.meaning == "working":
+        if typed_since and screen_status == "idle" and screen_since > hook.at:
+            return "idle", f"interrupted in the pane after {said}; {screen_reason}", screen_layer
+        return "working", said, "hooks"
+    # done / idle: the turn is over until a new one shows.
+    if screen_status in ("working", "waiting") and screen_since > hook.at + HOOK_GRACE and signal != "activity":
+        return screen_status, f"a new turn after {said}; {screen_reason}", screen_layer
+    if screen_status in ("working", "waiting") and signal == "activity" and typed_since \
+            and screen_since > hook.at + HOOK_GRACE:
+        return screen_status, f"a new turn after {said}; {screen_reason}", screen_layer
+    return hook.meaning, said, "hooks"

@@ -125,16 +125,27 @@ class JsonlTail:
 class UsageReader:
     """Reads one session's usage log; `read()` returns the totals so far."""
 
+    def follow(self, transcript: str | Path) -> None:
+        """A log file the agent named itself (a hook's transcript_path); readers that can, read it."""
+
     @classmethod
     def for_format(cls, fmt: str | None, *, cwd: str | Path, home: str | Path,
-                   log_path: str | Path | None = None) -> "UsageReader | None":
-        """The reader for a preset's usage format, or None when the agent logs no usage."""
+                   log_path: str | Path | None = None, env: dict[str, str] | None = None) -> "UsageReader | None":
+        """The reader for a preset's usage format, or None when the agent logs no usage.
+
+        `env` is the agent's own environment: an agent given its own HOME, CLAUDE_CONFIG_DIR or
+        CODEX_HOME logs there, not in the fleet server's home.
+        """
+        env = env or {}
+        home = Path(env.get("HOME") or home)
         if fmt in (None, "none"):
             return None
         if fmt == "claude-jsonl":
-            return ClaudeUsageReader(Path(cwd), Path(home))
+            config = env.get("CLAUDE_CONFIG_DIR")
+            return ClaudeUsageReader(Path(cwd), home, Path(config) if config else None)
         if fmt == "codex-jsonl":
-            return CodexUsageReader(Path(cwd), Path(home))
+            codex_home = env.get("CODEX_HOME")
+            return CodexUsageReader(Path(cwd), home, Path(codex_home) if codex_home else None)
         if fmt == "fleet-jsonl":
             if log_path is None:
                 raise UsageError("usage format fleet-jsonl needs a log path (FLEET_USAGE_LOG)")
@@ -163,9 +174,9 @@ class FleetUsageReader(UsageReader):
         return self._totals
 
 
-def claude_project_dir(cwd: Path, home: Path) -> Path:
-    """Where Claude Code keeps the transcripts of sessions started in `cwd`."""
-    return home / ".claude" / "projects" / re.sub(r"[^A-Za-z0-9]", "-", os.path.realpath(cwd))
+def claude_project_dir(cwd: Path, home: Path, config_dir: Path | None = None) -> Path:
+    """Where Claude Code keeps the transcripts of sessions started in `cwd` (CLAUDE_CONFIG_DIR or ~/.claude)."""
+    return (config_dir or home / ".claude") / "projects" / re.sub(r"[^A-Za-z0-9]", "-", os.path.realpath(cwd))
 
 
 class ClaudeUsageReader(UsageReader):
@@ -176,18 +187,25 @@ class ClaudeUsageReader(UsageReader):
     copied into another transcript when a session is resumed.
     """
 
-    def __init__(self, cwd: Path, home: Path) -> None:
-        self.folder = claude_project_dir(cwd, home)
+    def __init__(self, cwd: Path, home: Path, config_dir: Path | None = None) -> None:
+        self.folder = claude_project_dir(cwd, home, config_dir)
+        self.transcripts: set[Path] = set()  # named by the agent's hooks: read wherever they are
         self._tail = JsonlTail()
         self._uuids: set[str] = set()
         self._responses: dict[object, tuple[int, UsageTotals]] = {}  # key -> (output tokens, totals)
         self._totals = UsageTotals()
 
+    def follow(self, transcript: str | Path) -> None:
+        """Also read this transcript (the path Claude's hook input names)."""
+        self.transcripts.add(Path(transcript))
+
     def read(self) -> UsageTotals:
+        paths = set(self.transcripts)
         if self.folder.is_dir():
-            for path in sorted(self.folder.rglob("*.jsonl")):
-                for record in self._tail.new_records(path):
-                    self._add(record)
+            paths.update(self.folder.rglob("*.jsonl"))
+        for path in sorted(paths):
+            for record in self._tail.new_records(path):
+                self._add(record)
         return self._totals
 
     def _add(self, record: dict) -> None:
@@ -221,8 +239,8 @@ class CodexUsageReader(UsageReader):
     cached_input_tokens), and turn_context lines name the model in use.
     """
 
-    def __init__(self, cwd: Path, home: Path) -> None:
-        self.root = home / ".codex" / "sessions"
+    def __init__(self, cwd: Path, home: Path, codex_home: Path | None = None) -> None:
+        self.root = (codex_home or home / ".codex") / "sessions"
         self.cwd = os.path.realpath(cwd)
         # Rollouts older than the reader cannot be this session's; a day of slack covers
         # local-time folder names and midnight.

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleet_tui.demo.repo import BUGGY_MEDIAN
+from fleet_tui.text import plural
 
 # Colours (256-colour SGR), close to what Claude Code uses.
 ACCENT, GREY, GREEN, RED, BLUE, BOLD = "38;5;174", "38;5;246", "38;5;114", "38;5;167", "38;5;153", "1"
@@ -405,10 +406,6 @@ def diff_lines(path: str, before: str, after: str) -> list[Line]:
     rows = list(difflib.unified_diff(before.splitlines(), after.splitlines(), path, path, n=1, lineterm=""))[2:]
     styles = {"+": ADDED, "-": REMOVED, "@": GREY}
     return [Line([(GREY, "      ")], row, styles.get(row[:1], "")) for row in rows]
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def diff_stat(before: str, after: str) -> tuple[int, int]:

@@ -65,6 +65,47 @@ class UsageSource(Strict):
     format: Literal["claude-jsonl", "codex-jsonl", "fleet-jsonl", "none"] = "none"
 
 
+class ResumeRules(Strict):
+    """How the CLI picks up one of its own conversations again (see core/resume.py)."""
+
+    # Placed right after the command to resume; {id} is the agent's conversation id.
+    args: list[str] = Field(min_length=1)
+    # Placed right after the command on a fresh start; {id} is a new UUID the fleet assigns
+    # (Claude's --session-id), so the id is known without asking the agent.
+    new_args: list[str] = Field(default_factory=list)
+    # Where the CLI keeps its conversations, a glob: ~ is the agent's HOME, {worktree} its
+    # worktree, {id} the id (in the file name). A resume whose conversation is not there
+    # starts fresh instead; with {id}, an unknown id is looked for in the files that name
+    # the worktree on their first line.
+    conversations: str | None = None
+
+    @field_validator("conversations")
+    @classmethod
+    def _id_in_file_name(cls, pattern: str | None) -> str | None:
+        if pattern is not None and "{id}" in pattern.rsplit("/", 1)[0]:
+            raise ValueError("{id} may only appear in the file name, not in a folder")
+        return pattern
+
+
+HookMeaning = Literal["working", "waiting", "idle", "done", "session", "ended"]
+
+
+class HookSupport(Strict):
+    """How fleet_tui hears from the CLI itself, installed per launch (never in the user's config).
+
+    via claude-settings: a settings file holding one hook per event label ("Event" or
+    "Event:matcher"), given to the CLI by `args` with {settings}; via args: `args` alone, with
+    {command} (the relay as a shell command line) or {notify} (the relay as a TOML array).
+    """
+
+    via: Literal["claude-settings", "args", "none"] = "none"
+    args: list[str] = Field(default_factory=list)
+    events: dict[str, HookMeaning] = Field(default_factory=dict)  # event label -> what it means
+    drain: list[str] = Field(default_factory=list)  # labels whose JSON is not needed (big tool output)
+    ignore: list[str] = Field(default_factory=list)  # regexes: an event whose JSON matches one is not ours
+    note: str = ""  # what else the CLI offers, for people reading the preset
+
+
 class Preset(Strict):
     name: str
     description: str = ""
@@ -79,10 +120,21 @@ class Preset(Strict):
     trust_dialog: TrustDialog | None = None
     status: StatusRules = Field(default_factory=StatusRules)
     usage: UsageSource = Field(default_factory=UsageSource)
+    resume: ResumeRules | None = None  # None: a restart always starts the CLI fresh
+
+
+    hooks: HookSupport = Field(default_factory=HookSupport)
     # Files the CLI writes for itself in its working folder (gitignore syntax): never part of an attempt.
     litter: list[str] = Field(default_factory=list)
 
     _regex = field_validator("ready")(_check_regex)
+
+    @field_validator("hooks")
+    @classmethod
+    def _hook_patterns(cls, hooks: HookSupport) -> HookSupport:
+        for pattern in hooks.ignore:
+            _check_regex(pattern)
+        return hooks
 
     @field_validator("litter")
     @classmethod

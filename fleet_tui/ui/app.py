@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
@@ -23,9 +24,11 @@ from fleet_tui.ui import keymap, theme
 from fleet_tui.ui.screens.agent_picker import AgentPicker
 from fleet_tui.ui.screens.compare import CompareScreen
 from fleet_tui.ui.screens.confirm import ConfirmScreen
+from fleet_tui.ui.screens.help import HelpScreen
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
+from fleet_tui.ui.widgets.tasks_panel import TasksPanel, waiting_for_a_person
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
@@ -38,17 +41,18 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["FleetClient"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
-ALERT_STATUSES = {"waiting": "is waiting for input", "exited": "finished"}
+ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
 # Which pane actions make sense in which status (the footer greys out the others).
 ACTION_STATUSES = {
-    "pause": {"starting", "working", "waiting", "idle"},
+    "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget", "orphaned"},
 }
-RUNNING = ACTION_STATUSES["kill"]
+RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing reaches its terminal
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
+SIDEBAR_MIN_WIDTH = 120
 # The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
 # loop, cached there): asked for this often, not on every sessions message.
 DISK_POLL_SECONDS = 30.0
@@ -70,6 +74,8 @@ class FleetApp(App[int]):
     ESCAPE_TO_MINIMIZE = False
     ALLOW_IN_MAXIMIZED_VIEW = "#bottom-bar"
     AUTO_FOCUS = None  # the first pane takes focus when the server has sent it
+    # Below this width the sidebar folds away so the panes keep room; `b` shows it at any size.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (SIDEBAR_MIN_WIDTH, "-wide")]
 
     mode: reactive[str] = reactive("nav")
 
@@ -80,6 +86,7 @@ class FleetApp(App[int]):
         self.mirrors: dict[str, ScreenMirror] = {}
         self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.tasks: list[dict[str, Any]] = []  # from the server's task runner, waiting gates first
         self.agents: list[dict[str, Any]] = []
         self.config: dict[str, Any] = {}
         self.settings = theme.load_settings()
@@ -94,6 +101,7 @@ class FleetApp(App[int]):
         with Horizontal(id="main"):
             yield PaneGrid(id="grid")
             with Vertical(id="sidebar"):
+                yield TasksPanel(id="tasks")
                 yield EventFeed(id="feed")
                 yield BudgetMeters(id="meters")
         yield PromptBar(id="prompt")
@@ -200,6 +208,19 @@ class FleetApp(App[int]):
             self.update_sessions(message.get("sessions", []))
         elif kind == "event":
             self.query_one(EventFeed).add_event(message["event"])
+        elif kind == "tasks":
+            self.update_tasks(message.get("tasks", []))
+
+    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+        self.tasks = tasks
+        self.query_one(TasksPanel).update_tasks(tasks)
+        for name, pane in self._panes.items():  # a pane's title names its task
+            if name in self.sessions:
+                pane.update_info(self._with_task(self.sessions[name]))
+
+    def _with_task(self, info: dict[str, Any]) -> dict[str, Any]:
+        task = next((t for t in self.tasks if t["id"] == info.get("task")), None)
+        return {**info, "task_text": task["text"]} if task else info
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
         now = time.monotonic()
@@ -222,18 +243,18 @@ class FleetApp(App[int]):
         previous, self.sessions = self.sessions, {info["name"]: info for info in sessions}
         grid = self.query_one(PaneGrid)
         gone = [name for name in self._panes if name not in self.sessions]
-        for name in gone:
-            self._panes.pop(name).remove()
+        if gone:
+            self._remove_panes([self._panes.pop(name) for name in gone])
         new_panes = []
         for name, info in self.sessions.items():
             pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader,
+                pane = self._panes[name] = TerminalPane(mirror, self._with_task(info), leader=self.leader,
                                                         history=ServerHistory(self.call_server, name))
                 new_panes.append(pane)
             else:
-                pane.update_info(info)
+                pane.update_info(self._with_task(info))
             before = previous.get(name, {}).get("status")
             if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
                 self.alert(name, ALERT_STATUSES[info["status"]])
@@ -245,6 +266,7 @@ class FleetApp(App[int]):
             first = new_panes[0]
             self.call_after_refresh(lambda: self.focused is None and first.focus())
         if new_panes or gone:
+            grid.retile(len(self._panes))
             grid.call_after_refresh(grid.retile)
         self.query_one(BudgetMeters).update_sessions(sessions)
         # The footer depends on the focused pane's status only; rebuilding it costs a frame.
@@ -252,6 +274,33 @@ class FleetApp(App[int]):
         if new_panes or gone or (focused and previous.get(focused.session, {}).get("status")
                                  != self.sessions.get(focused.session, {}).get("status")):
             self.refresh_bindings()
+
+    def _remove_panes(self, gone: list[TerminalPane]) -> None:
+        """Take panes away (merged, discarded, killed elsewhere) without ever stranding the keyboard.
+
+        The grid's screen may be under the compare screen or a dialog when this happens, so
+        focus is moved on that screen, to the pane that takes the removed one's place.
+        """
+        grid_screen = self.screen_stack[0]
+        if grid_screen.maximized in gone:
+            grid_screen.minimize()
+        focused = grid_screen.focused
+        if focused is None or focused in gone:
+            if any(pane.steering for pane in gone):
+                self.action_navigate()
+            target = self._successor(focused, gone)
+            grid_screen.set_focus(target, scroll_visible=False)
+        for pane in gone:
+            pane.remove()
+
+    def _successor(self, removed: Any, gone: list[TerminalPane]) -> Widget:
+        """The pane nearest to `removed` that stays, or the event feed when none does."""
+        panes = self.query_one(PaneGrid).panes
+        index = panes.index(removed) if removed in panes else 0
+        for pane in panes[index:] + panes[:index][::-1]:
+            if pane not in gone:
+                return pane
+        return self.query_one(EventFeed)
 
     def alert(self, session: str, what: str) -> None:
         """Tell the user, even when they look at another pane or another window."""
@@ -422,7 +471,8 @@ class FleetApp(App[int]):
         running = [info for info in self.sessions.values() if info["status"] in RUNNING]
         roles = sorted({info["role"] for info in running if info.get("role")})
         marked = [pane for pane in self.query(TerminalPane) if pane.marked]
-        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles)
+        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
+                                       pipelines=self.config.get("pipelines") or [])
         self.refresh_bindings()
 
     @on(PromptBar.Closed)
@@ -436,6 +486,10 @@ class FleetApp(App[int]):
     def send_prompt(self, message: PromptBar.Send) -> None:
         """Turn the bar's target into a fan-out; a prompt for several running agents is confirmed first."""
         target = message.target
+        if target.startswith(("task:", "pipeline:")):
+            kind, _, name = target.partition(":")
+            self.queue_task(message.prompt, **{"role" if kind == "task" else "pipeline": name})
+            return
         if target == "new":
             agents = [agent for agent, count in message.counts.items() for _ in range(count)]
             if not agents:
@@ -465,6 +519,13 @@ class FleetApp(App[int]):
         self.push_screen(ConfirmScreen(question, yes="Send"), answered)
 
     @work(group="commands")
+    async def queue_task(self, text: str, **args: Any) -> None:
+        task = await self.call_server("task", text=text, **args)
+        if task is not None:
+            self.query_one(PromptBar).sent()
+            self.notify(f"queued {task['id']}: {task['step']}")
+
+    @work(group="commands")
     async def fan_out(self, prompt: str, **args: Any) -> None:
         run = await self.call_server("fanout", prompt=prompt, **args)
         if run is not None:
@@ -474,6 +535,18 @@ class FleetApp(App[int]):
     def action_compare(self) -> None:
         self.push_screen(CompareScreen())
 
+    def action_approve_gate(self) -> None:
+        """The gate of the focused pane's task if it waits, else the first task waiting for a person."""
+        from fleet_tui.ui.screens.gate import GateScreen
+
+        waiting = waiting_for_a_person(self.tasks)
+        if not waiting:
+            self.notify("no task is waiting for you")
+            return
+        pane = self.focused_pane
+        mine = [t for t in waiting if pane is not None and t.get("session") == pane.session]
+        self.push_screen(GateScreen((mine or waiting)[0]))
+
     def action_toggle_feed_filter(self) -> None:
         feed = self.query_one(EventFeed)
         follow = not feed.has_class("-follow")
@@ -481,35 +554,83 @@ class FleetApp(App[int]):
         pane = self.focused_pane
         feed.session_filter = pane.session if follow and pane else None
 
+    def action_toggle_sidebar(self) -> None:
+        grid_screen = self.screen_stack[0]
+        shown = self.query_one("#sidebar").display
+        grid_screen.set_class(not shown, "-sidebar-on")
+        grid_screen.set_class(shown, "-sidebar-off")
+
     def action_show_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.leader))
 
     def action_detach(self) -> None:
         self.exit(0)
 
+    def action_stop_fleet(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop_fleet()
+
+        running = sum(info["status"] in RUNNING for info in self.sessions.values())
+        question = (f"Stop the fleet? {running} running agent{'s' if running != 1 else ''} will be stopped; "
+                    "worktrees stay until discarded. (Detach, q, leaves them running.)")
+        self.push_screen(ConfirmScreen(question, yes="Stop"), answered)
+
+    @work(group="commands")
+    async def stop_fleet(self) -> None:
+        if self.client is not None:
+            try:
+                await self.client.stop_server()
+            except FleetError as error:
+                self.notify(str(error), severity="error")
+                return
+        self.exit(0)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Quit, Keys and Maximize are replaced by Detach/Stop, Help and Zoom below.
+        replaced = {"Quit", "Keys", "Maximize", "Minimize"}
+        yield from (command for command in super().get_system_commands(screen) if command.title not in replaced)
+        pane = self.focused_pane or self.screen_stack[0].focused
+        if isinstance(pane, TerminalPane):
+            status = pane.info.get("status")
+            for action, verb in (("kill", "Kill"), ("pause", "Pause"), ("resume", "Resume"), ("restart", "Restart")):
+                allowed = ACTION_STATUSES.get(action)
+                if allowed is None or status in allowed:
+                    yield SystemCommand(f"{verb} {pane.session}", f"{verb} the focused agent ({status})",
+                                        getattr(self, f"action_{action}"))
+            yield SystemCommand(f"Zoom {pane.session}", "Zoom the focused pane to the whole screen, or back (z)",
+                                self.action_zoom)
         for agent in self.agents:
             name = agent["name"]
             yield SystemCommand(
                 f"Start {name}", f"Start a new {name} session", lambda name=name: self.command("start", agents=[name])
             )
-        pane = self.focused_pane
-        if pane is not None:
-            for action, verb in (("kill", "Kill"), ("pause", "Pause"), ("resume", "Resume"), ("restart", "Restart")):
-                if self.check_action(action, ()):
-                    yield SystemCommand(f"{verb} {pane.session}", f"{verb} the focused session",
-                                        getattr(self, f"action_{action}"))
-            yield SystemCommand("Zoom", "Zoom the focused pane in or out", self.action_zoom)
-        yield SystemCommand("Filter feed", "Show only the focused session's events", self.action_toggle_feed_filter)
-        yield SystemCommand("Detach", "Leave the UI; agents keep running", self.action_detach)
+        yield SystemCommand("Compare", "Compare the latest run's attempts (c)", self.action_compare)
+        yield SystemCommand("Filter feed", "Show only the focused session's events (f)", self.action_toggle_feed_filter)
+        yield SystemCommand("Sidebar", "Show or hide the events and budgets (b)", self.action_toggle_sidebar)
+        yield SystemCommand("Help", "Every key, in words (?)", self.action_show_keys)
+        yield SystemCommand("Detach", "Close the UI; every agent keeps running, `fleet-tui` comes back (q)",
+                            self.action_detach)
+        yield SystemCommand("Stop the fleet and quit", "Stop every agent and the fleet server, like `fleet-tui down`",
+                            self.action_stop_fleet)
 
     async def on_unmount(self) -> None:
         if self.client is not None:
             await self.client.close()
+
+
+def with_machines(client: "FleetClient") -> "FleetClient":
+    """The local fleet alone, or with every configured machine's in the same grid."""
+    from fleet_tui.machines import load_machines
+
+    machines = list(load_machines().machines.values())
+    if not machines:
+        return client
+    from fleet_tui.multiclient import MultiClient
+    from fleet_tui.remote import connect_machine
+
+    return MultiClient(client, machines, connect_machine)  # type: ignore[return-value]
 
 
 def run_tui(root: Path, config_path: Path | None = None) -> int:
@@ -526,7 +647,7 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
         # A fresh fleet starts its configured agents; later opens leave killed ones alone.
         if not (await client.call("status"))["sessions"]:
             await client.call("start")
-        return client
+        return with_machines(client)
 
     app = FleetApp(connect)
     app.run()

@@ -33,7 +33,9 @@ NAV_BINDINGS = [
     Binding("slash", "open_prompt", "prompt", key_display="/"),
     Binding("m", "toggle_mark", "mark"),
     Binding("c", "compare", "compare"),
+    Binding("a", "approve_gate", "gate", show=False),  # a task waiting for a person: diff, checks, verdict
     Binding("f", "toggle_feed_filter", "filter feed"),
+    Binding("b", "toggle_sidebar", "sidebar"),
     Binding("colon", "command_palette", "commands", key_display=":"),
     Binding("ctrl+p", "command_palette", show=False, priority=True),
     Binding("question_mark", "show_keys", "keys", key_display="?"),
@@ -68,7 +70,7 @@ SCROLL_BINDINGS = [
     Binding("0", "line_edge(-1)", "line start", show=False),
     Binding("dollar_sign", "line_edge(1)", "line end", show=False),
 ]
-SCROLL_KEYS = frozenset(key for binding in SCROLL_BINDINGS for key in binding.key.split(","))
+SCROLL_ACTIONS = {key: binding.action for binding in SCROLL_BINDINGS for key in binding.key.split(",")}
 
 
 def key_label(key: str) -> str:
@@ -79,3 +81,12 @@ def key_label(key: str) -> str:
 
 # The grid's own actions: over another screen or the open prompt bar they are switched off.
 NAV_ACTIONS = {binding.action.split("(")[0] for binding in NAV_BINDINGS} - {"navigate"}
+
+
+# What the footer keeps when it is short of room (lower first); `?` lists everything else.
+FOOTER_PRIORITY = {
+    "show_keys": 0, "steer": 1, "open_prompt": 2, "compare": 3, "detach": 4, "focus_number": 5,
+    "zoom": 10, "new_session": 11, "command_palette": 12, "kill": 13, "toggle_sidebar": 14,
+    "pause": 20, "resume": 20, "restart": 21, "toggle_mark": 22, "toggle_feed_filter": 23,
+}
+OWN_KEYS_RANK = 6  # a screen's own keys (compare, diff, a dialog) come right after the essentials

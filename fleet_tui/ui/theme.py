@@ -15,7 +15,9 @@ from fleet_tui.errors import FleetError
 THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 DEFAULT_THEME = "fleet-dark"
 
-STATUSES = ("starting", "working", "waiting", "idle", "paused", "exited", "killed", "over_budget")
+STATUSES = ("starting", "working", "waiting", "idle", "done", "paused", "exited", "killed", "over_budget",
+            "unreachable",  # unreachable: a remote session whose machine's link is down
+            "stopped", "lost", "orphaned")  # not run by this server (core/orphans.py)
 
 # Used when the active theme does not define a status colour (e.g. Textual's built-in themes),
 # so that the stylesheet's $status-* variables always resolve.
@@ -24,10 +26,23 @@ STATUS_FALLBACKS = {
     "working": "$primary",
     "waiting": "$warning",
     "idle": "$foreground-muted",
+    "done": "$success",
     "paused": "$secondary",
     "exited": "$success",
     "killed": "$error",
     "over_budget": "$error",
+    "unreachable": "$foreground-muted",
+    "stopped": "$foreground-muted",
+    "lost": "$warning",
+    "orphaned": "$error",
+}
+
+# A theme's `ui:` colours, as the stylesheet's variables; each falls back to a generated colour.
+UI_VARIABLES = {
+    "border": ("pane-border", "panel-lighten-2"),  # unfocused panes and panels: >= 3:1 on the background
+    "focus": ("pane-focus", "accent"),  # the focused pane's border, unlike any status colour
+    "title": ("pane-title", "foreground"),  # pane and panel titles: >= 4.5:1
+    "muted": ("foreground-muted", "foreground-muted"),  # secondary text, still >= 4.5:1
 }
 
 _COLOURS = ("primary", "secondary", "accent", "background", "surface", "panel", "foreground")
@@ -40,11 +55,15 @@ def status_variable(status: str) -> str:
 
 
 def status_variable_defaults(theme_colours: dict[str, str]) -> dict[str, str]:
-    """Status colours taken from a theme's generated colours ("$warning" -> its value)."""
-    return {
+    """Status and ui colours taken from a theme's generated colours ("$warning" -> its value)."""
+    defaults = {
         status_variable(status): theme_colours.get(colour.lstrip("$"), "ansi_default")
         for status, colour in STATUS_FALLBACKS.items()
     }
+    for variable, fallback in UI_VARIABLES.values():
+        if variable != fallback:
+            defaults[variable] = theme_colours.get(fallback, "ansi_default")
+    return defaults
 
 
 def theme_from_data(data: dict[str, Any], source: str = "<theme>") -> Theme:
@@ -56,11 +75,17 @@ def theme_from_data(data: dict[str, Any], source: str = "<theme>") -> Theme:
     unknown = set(statuses) - set(STATUSES)
     if unknown:
         raise FleetError(f"{source}: unknown status colour(s) {', '.join(sorted(unknown))}")
+    ui = data.get("ui") or {}
+    unknown = set(ui) - set(UI_VARIABLES)
+    if unknown:
+        raise FleetError(f"{source}: unknown ui colour(s) {', '.join(sorted(unknown))}")
+    variables = {status_variable(status): colour for status, colour in statuses.items()}
+    variables.update({UI_VARIABLES[key][0]: colour for key, colour in ui.items()})
     return Theme(
         name=data["name"],
         dark=bool(data.get("dark", True)),
         **{key: data[key] for key in _COLOURS if key in data},
-        variables={status_variable(status): colour for status, colour in statuses.items()},
+        variables=variables,
     )
 
 

@@ -75,7 +75,7 @@ def _codex_catalog() -> dict:
     }]}
 
 
-def codex(home: Path, endpoint_url: str, trusted: list[Path], *, approval: str = "untrusted") -> OfflineAgent:
+def codex(home: Path, endpoint_url: str, trusted: list[Path], *, approval: str = "on-request") -> OfflineAgent:
     """Codex: a mock provider at the endpoint, no daemon, no plugins, no analytics, `trusted` folders trusted."""
     codex_home = home / ".codex"
     codex_home.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,7 @@ def test_a_real_claude_turn_against_the_scripted_endpoint(endpoint, short_root):
         poll("the file", target.exists, timeout=30)
         assert target.read_text() == "hello from the script\n"
         poll("the closing reply", lambda: any("hello.txt is written" in r for r in peek.screen("claude")))
-        poll("idle", lambda: cli.session("claude")["status"] == "idle", timeout=15)
+        poll("done", lambda: cli.session("claude")["status"] == "done", timeout=15)
         # Both scripted answers were used and nothing asked for more.
         assert endpoint.remaining() == 0 and endpoint.unscripted == 0
         scripted = endpoint.scripted_requests()

@@ -18,7 +18,10 @@ def test_example_loads_and_resolves(path):
 
 
 def test_the_promised_examples_exist():
-    assert {"solo.yaml", "trio.yaml", "pair.yaml"} <= {p.name for p in EXAMPLES.glob("*.yaml")}
+    assert {"solo.yaml", "trio.yaml", "pair.yaml", "pipeline.yaml"} <= {p.name for p in EXAMPLES.glob("*.yaml")}
+    pipeline = load_config(EXAMPLES / "pipeline.yaml")
+    assert [s.kind for s in pipeline.pipelines["feature"]] == ["do", "check", "review", "gate", "merge"]
+    assert pipeline.pipelines["spike"][0].count == 3 and pipeline.risk.paths
     pair = load_config(EXAMPLES / "pair.yaml")
     assert {a.role for a in pair.agents.values()} == {"developer", "reviewer"}
     assert pair.checks and all(a.prompt for a in pair.agents.values())

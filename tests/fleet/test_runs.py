@@ -5,6 +5,7 @@ the rest; and the ways a merge is refused without losing anything."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def fan_out_and_finish(cli: FleetCli, agents: str = "careful,thorough,hasty") ->
     run = json.loads(cli.run("fanout", "fix the median bug", "--agents", agents, "--json").stdout)
     for name in run["sessions"]:
         cli.wait_screen(name, "Cost: $", timeout=30)
-        cli.wait_status(name, "idle", timeout=15)
+        cli.wait_status(name, "done", timeout=15)  # finished its turn, nobody looked yet
     return run
 
 
@@ -62,8 +63,13 @@ def test_fanout_compare_merge_cleans_up(demo):
     text = demo.run("compare").stdout
     assert "r1-careful" in text and "ranking:" in text
 
+    assert best["wall"] and best["wall"] >= (best["active"] or 0), "wall and active time told apart"
     out = demo.run("merge", "r1-careful", "--strategy", "squash", "--yes").stdout
     assert "merged r1-careful into main" in out
+    assert "1 commit, 1 file," in out, "singular when there is one"
+    events = [json.loads(line) for line in demo.run("log", "--json", "-n", "0").stdout.splitlines()]
+    assert {e["session"] for e in events if e["kind"] == "discarded"} == set(run["sessions"])
+    assert not [e for e in events if e["kind"] == "exited"], "sessions the fleet stopped itself did not fail"
     tests = subprocess.run([sys.executable, "-m", "unittest", "-q"], cwd=demo.repo, capture_output=True)
     assert tests.returncode == 0, "the winner's fix is on the base branch"
     branches = git(demo.repo, "branch", "--list", "fleet/*").split()
@@ -72,6 +78,27 @@ def test_fanout_compare_merge_cleans_up(demo):
     for name in run["sessions"]:
         assert not Path(next(iter([]), "") or (demo.repo.parent / "calc.worktrees" / name)).exists()
     assert demo.status() == []
+
+
+def test_compare_wait_waits_for_every_attempt_and_done_turns_idle_when_seen(demo):
+    run = json.loads(demo.run("fanout", "fix the median bug", "--agents", "careful,hasty", "--json").stdout)
+    started = time.monotonic()
+    result = json.loads(demo.run("compare", "--wait", "--json", timeout=120).stdout)
+    assert time.monotonic() - started > 1.0, "the demo agents take a while: compare must have waited"
+    infos = {s["name"]: s for s in demo.status()}
+    assert all(infos[n]["status"] == "done" and infos[n]["turns"] == 1 for n in run["sessions"]), infos
+    assert all(a["added"] > 0 for a in result["attempts"]), "compared after the work was done"
+    events = [json.loads(line) for line in demo.run("log", "--json", "-n", "0").stdout.splitlines()]
+    assert any("run r1: all 2 attempts are done" in e["message"] for e in events)
+    # Looked at: focusing the pane (the TUI) or `fleet-tui ack` turns done into idle.
+    from tests.agents.conftest import Peek
+
+    careful, hasty = run["sessions"]
+    Peek(demo).call("focus", session=careful)
+    assert demo.session(careful)["status"] == "idle"
+    assert demo.run("ack", hasty).stdout.strip() == f"{hasty}: seen"
+    assert demo.session(hasty)["status"] == "idle"
+    assert "no unseen finished turn" in demo.run("ack", hasty).stdout
 
 
 def test_dirty_base_and_conflicts_are_refused_and_nothing_is_lost(demo):

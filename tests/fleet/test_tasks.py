@@ -43,8 +43,8 @@ REVIEWER = [
 ]
 
 
-def fleet_yaml(scripts: Path) -> str:
-    return textwrap.dedent(
+def fleet_yaml(scripts: Path, extra: str = "") -> str:
+    return extra + textwrap.dedent(
         f"""\
         checks:
           tests: "{{python}} -m unittest -q"
@@ -71,6 +71,13 @@ def fleet_yaml(scripts: Path) -> str:
               approve_when: APPROVE
             - gate: human
             - merge: squash
+          hotfix:
+            - do: developer
+              count: 2
+            - check: [tests]
+            - merge: merge
+        risk:
+          paths: ["secrets/**"]
         """
     )
 
@@ -81,11 +88,15 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def tasks_fleet(tmp_path, runtime_dir):
+    yield from make_tasks_fleet(tmp_path, runtime_dir)
+
+
+def make_tasks_fleet(tmp_path: Path, runtime_dir: Path, extra: str = ""):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "dev.json").write_text(json.dumps(DEVELOPER))
     (scripts / "rev.json").write_text(json.dumps(REVIEWER))
-    repo = make_repo(tmp_path / "repo", fleet_yaml(scripts))
+    repo = make_repo(tmp_path / "repo", fleet_yaml(scripts, extra))
     (repo / "test_greet.py").write_text(TEST)
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a test for greet")
@@ -194,7 +205,86 @@ def test_bad_task_requests_are_one_line_errors(tasks_fleet):
     cli = tasks_fleet
     bad = cli.run("task", "x", "--pipeline", "nope", check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == (
-        "fleet-tui: no pipeline named 'nope' (pipelines: feature)")
+        "fleet-tui: no pipeline named 'nope' (pipelines: feature, hotfix)")
     bad = cli.run("task", "x", "--role", "tester", check=False)
     assert bad.returncode == 2 and "no agent has the role 'tester'" in bad.stderr
     assert cli.run("approve", "t9", check=False).returncode == 2
+
+
+def test_fan_out_override_and_a_risk_gate_survive_a_server_restart(tasks_fleet):
+    cli = tasks_fleet
+    cli.run("task", "add a greet function", "--pipeline", "hotfix")
+    blocked = wait_task(cli, "t1", "blocked")
+    assert blocked["hold"] == "checks" and len(blocked["ranking"]) == 2 and len(blocked["fanout"]) == 2
+    best, other = [row["session"] for row in blocked["ranking"]]
+    assert blocked["session"] == best, "the compare's best attempt goes on by default"
+    refused = cli.run("approve", "t1", check=False)
+    assert refused.returncode == 2 and "--override" in refused.stderr
+    cli.run("approve", "t1", "--override", "--pick", other, "--by", "bob")
+    # A person overrode a failing check: the risk rules force a human gate before the merge.
+    gate = wait_task(cli, "t1", "gate")
+    assert gate["hold"] == "risk" and "bob overrode" not in gate["reason"] and "overrode tests" in gate["reason"]
+    assert gate["session"] == other
+
+    cli.run("down")
+    again = task(cli, "t1")  # a new server, the same task, still waiting for a person
+    assert again["state"] == "gate" and again["hold"] == "risk"
+    cli.run("approve", "t1", "--by", "carol")
+    done = wait_task(cli, "t1", "done", timeout=30)
+    assert (cli.repo / "greet.py").read_text() == BAD, "the picked attempt landed, failing check and all"
+    assert f"fleet/{best}" not in git(cli.repo, "branch", "--list", "fleet/*").split(), "the other attempt is gone"
+    events = story(cli, "t1")
+    override = next(e for e in events if e["kind"] == "override")
+    assert override["data"]["by"] == "bob" and override["data"]["checks"] == ["tests"]
+    assert [e["data"]["by"] for e in events if e["kind"] == "approval"] == ["bob", "carol"]
+    assert done["risk"] and done["merged"]
+
+
+SLOW_FLEET = textwrap.dedent(
+    """\
+    task_retries: 1
+    """
+)
+
+
+@pytest.fixture
+def slow_fleet(tmp_path, runtime_dir):
+    yield from make_tasks_fleet(tmp_path, runtime_dir, SLOW_FLEET)
+
+
+def test_over_budget_mid_task_hands_it_back_until_the_retry_limit(slow_fleet):
+    cli = slow_fleet
+    # A sleeper whose whole budget is four seconds of wall time: every attempt dies mid-task.
+    text = (cli.repo / "fleet.yaml").read_text().replace(
+        "agents:\n", "agents:\n  sleeper:\n    preset: demo\n    args: [--script, \"%s\"]\n"
+        "    role: sleeper\n    count: 0\n    budget: {time: 4s, on_exceed: kill}\n"
+        % (cli.repo.parent / "scripts" / "dev.json"), 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    cli.run("task", "be sleepy", "--role", "sleeper")
+    failed = wait_task(cli, "t1", "failed", timeout=60)
+    assert failed["requeues"] == 2 and "already handed back 1 times" in failed["reason"]
+    text = cli.run("log", "--task", "t1").stdout
+    assert "went over its time budget mid-task (retry 1 of 1)" in text
+
+
+def test_agent_gate_refuses_and_the_queue_keeps_priority_order(tasks_fleet):
+    cli = tasks_fleet
+    text = (cli.repo / "fleet.yaml").read_text().replace("pipelines:\n", "pipelines:\n  quick:\n"
+                                                         "    - do: developer\n    - gate: agent\n"
+                                                         "    - merge: squash\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text.replace("max_sessions: 2", "max_sessions: 1"))
+    cli.run("task", "add a greet function", "--pipeline", "quick")
+    cli.run("task", "later", "--priority", "low")
+    cli.run("task", "sooner", "--priority", "high")
+    listed = json.loads(cli.run("tasks", "--json").stdout)
+    queued = [t["id"] for t in listed if t["state"] == "queued"]
+    assert queued == ["t3", "t2"], "high priority first; the only developer session is taken"
+    assert "waiting for a free developer session" in task(cli, "t3")["step"]
+    # The gate agent (a reviewer) finds no docstring and refuses: the task waits for a person.
+    blocked = wait_task(cli, "t1", "blocked")
+    assert blocked["hold"] == "review" and "refused" in blocked["reason"]
+    assert blocked["verdict"]["approved"] is False
+    cli.run("reject", "t1", "--reason", "no docstring")
+    events = story(cli, "t1")
+    assert [e["data"]["approved"] for e in events if e["kind"] == "verdict"] == [False]
+    assert events[-1]["message"] == "t1: rejected: rejected by " + events[-2]["data"]["by"] + ": no docstring"

@@ -146,8 +146,10 @@ class RecordedFleet:
     def set_status(self, session: str, status: str) -> None:
         self._session(session)["status"] = status
         self.push_sessions()
+        # As the server words it: the detector's reason, with the status in the data.
         event = {"seq": len(self.events) + 1, "ts": self.events[-1]["ts"] + 1, "kind": "status",
-                 "session": session, "message": f"{session} is {status}"}
+                 "session": session, "message": f"{status}: title \"✳ agent\" matches title_{status}",
+                 "data": {"status": status}}
         self.events.append(event)
         self.push({"t": "event", "event": event})
 

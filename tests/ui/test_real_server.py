@@ -90,4 +90,18 @@ async def test_steer_kill_and_reattach_against_a_real_server(repo):
         await pilot.press("x", "y")
         pane = app.query_one(TerminalPane)
         await until(pilot, lambda: pane.has_class("-killed"))
+        size_when_killed = (app.sessions[session]["cols"], app.sessions[session]["rows"])
+        await pilot.press("q")
+
+    # Reattach at another size: the killed agent's last screen stays exactly as it left it
+    # (a dead program cannot redraw after a resize), and no input cursor pretends it is live.
+    app = FleetApp(lambda: FleetClient.connect(repo))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until_ready(pilot, 1)
+        pane = app.query_one(TerminalPane)
+        await pilot.pause(0.5)  # past the pane's resize debounce
+        assert "steered-42" in screen_text(app, session)
+        assert pane.size.width != size_when_killed[0]
+        assert (app.sessions[session]["cols"], app.sessions[session]["rows"]) == size_when_killed
+        assert not pane.live
         await pilot.press("q")

@@ -102,3 +102,44 @@ def test_prompt_bar(snap_compare):
             await pilot.press(key)
 
     assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SIZE, run_before=open_prompt)
+
+
+# ---------------------------------------------------------------- 80x24 and every theme
+SMALL = (80, 24)
+
+
+@pytest.mark.parametrize("name", ["fleet-dark", "fleet-light", "fleet-high-contrast"])
+def test_80x24_grid_in_each_theme(snap_compare, isolated_settings, name):
+    settings = isolated_settings / "fleet-tui" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(f'{{"theme": "{name}"}}')
+
+    async def waiting_and_focused(pilot):
+        await until_ready(pilot)
+        await pilot.press("2")  # focused, next to the waiting claude-1 pane
+
+    assert snap_compare(FleetApp(RecordedFleet(sessions=3)), terminal_size=SMALL, run_before=waiting_and_focused)
+
+
+def test_80x24_merge_gate(snap_compare):
+    async def ask_to_merge(pilot):
+        await compared(pilot)
+        await pilot.press("m")
+        while getattr(pilot.app.screen, "summary", None) is None:
+            await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SMALL, run_before=ask_to_merge)
+
+
+def test_80x24_compare(snap_compare):
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SMALL, run_before=compared)
+
+
+def test_80x24_help(snap_compare):
+    async def open_help(pilot):
+        await until_ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(FleetApp(RecordedFleet()), terminal_size=SMALL, run_before=open_help)

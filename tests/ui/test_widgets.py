@@ -62,12 +62,13 @@ def test_budget_bar_shows_the_tightest_meter_and_its_warning_colour():
     ]
 
 
-def test_shipped_themes_load_with_every_status_colour():
+def test_shipped_themes_load_with_every_status_and_ui_colour():
     themes = {t.name: t for t in theme.load_themes()}
     assert {"fleet-dark", "fleet-light", "fleet-high-contrast"} <= set(themes)
     assert not themes["fleet-light"].dark
+    ui = {variable for variable, _fallback in theme.UI_VARIABLES.values()}
     for loaded in themes.values():
-        assert set(loaded.variables) == {theme.status_variable(s) for s in theme.STATUSES}
+        assert set(loaded.variables) == {theme.status_variable(s) for s in theme.STATUSES} | ui
 
 
 def test_broken_theme_file_is_named_in_the_error(tmp_path):

@@ -11,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from fleet_tui.ui.widgets.key_hints import KeyHints
+
 
 class AgentPicker(ModalScreen[str | None]):
     AUTO_FOCUS = "OptionList"
@@ -30,6 +32,7 @@ class AgentPicker(ModalScreen[str | None]):
                 ),
                 id="agents",
             )
+        yield KeyHints()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -12,9 +12,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Label, Static
 
-from fleet_tui.ui.theme import rich_colours
 from fleet_tui.comparetable import _duration
 from fleet_tui.errors import FleetError
+from fleet_tui.text import plural
+from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
 
 
@@ -47,6 +48,8 @@ class CompareScreen(Screen):
             yield Label("comparing…", id="run-title")
             yield Label("", id="base-moved")
             yield DataTable(id="attempts", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="attempt-detail", can_focus=False):
+                yield Static(id="detail-text")
             yield Label("", id="ranking-rule")
         yield KeyHints()
 
@@ -82,7 +85,7 @@ class CompareScreen(Screen):
         table.clear(columns=True)
         check_names = result.get("check_names", [])
         colours = rich_colours(self.app.get_css_variables())
-        table.add_columns("#", "attempt", "agent", "status", "time", "cost", "files", "+/-", *check_names)
+        table.add_columns("#", "attempt", "agent", "status", "active", "cost", "files", "+/-", *check_names)
         for attempt in result["attempts"]:
             checks = attempt.get("checks", {})
             cost = attempt.get("cost")
@@ -98,6 +101,14 @@ class CompareScreen(Screen):
         if selected is not None and selected["session"] in table.rows:
             table.move_cursor(row=table.get_row_index(selected["session"]))
         table.focus()
+        self.show_detail()
+
+    @on(DataTable.RowHighlighted)
+    def show_detail(self) -> None:
+        """The highlighted attempt in full: times, diff stat per file, each check's last lines."""
+        attempt = self.selected
+        if attempt is not None:
+            self.query_one("#detail-text", Static).update(attempt_detail(attempt, rich_colours(self.app.get_css_variables())))
 
     @property
     def selected(self) -> dict[str, Any] | None:
@@ -140,6 +151,42 @@ class CompareScreen(Screen):
         self.app.push_screen(MergeScreen(attempt["session"]), merged)
 
 
+CHECK_TAIL_LINES = 4  # of each check's output, in the detail; `o` shows all of it
+
+
+def attempt_detail(attempt: dict[str, Any], colours: dict[str, str]) -> Text:
+    text = Text()
+    text.append(f"{attempt['session']}", style="bold")
+    text.append(f"  {attempt['agent']} · {attempt['status']} · ")
+    text.append("wall ", style="dim")
+    text.append(_duration(attempt.get("wall")))
+    text.append("  active ", style="dim")
+    text.append(_duration(attempt.get("active", attempt.get("duration"))))
+    cost = attempt.get("cost")
+    if cost is not None:
+        text.append("  cost ", style="dim")
+        text.append(f"${cost:.2f}")
+    text.append("\n")
+    files = attempt.get("files", [])
+    text.append(f"{plural(len(files), 'file')} changed, ", style="bold")
+    text.append(f"+{attempt.get('added', 0)}", style=colours["success"])
+    text.append("/")
+    text.append(f"-{attempt.get('removed', 0)}\n", style=colours["error"])
+    for changed in files:
+        text.append(f"  {changed['status'][:1]} ", style="dim")
+        text.append(changed["path"])
+        text.append(f"  +{changed['added']}", style=colours["success"])
+        text.append(f"/-{changed['removed']}\n", style=colours["error"])
+    for name, check in attempt.get("checks", {}).items():
+        text.append_text(check_cell(check, colours))
+        text.append(f"  {name}", style="bold")
+        text.append(f"  exit {check.get('exit_code')}, {check.get('duration', 0):.1f}s\n", style="dim")
+        lines = [line for line in (check.get("output") or "").splitlines() if line.strip()]
+        for line in lines[-CHECK_TAIL_LINES:] or ["(no output)"]:
+            text.append(f"    {line}\n", style="dim")
+    return text
+
+
 class CheckOutputScreen(ModalScreen[None]):
     """Every check's full output for one attempt: what failed, and why."""
 
@@ -162,3 +209,4 @@ class CheckOutputScreen(ModalScreen[None]):
                                                (f"exit {check.get('exit_code')}, {check.get('duration', 0):.1f}s",
                                                 "dim")), classes="check-title")
                     yield Static(Text(check.get("output") or "(no output)"), classes="check-output")
+        yield KeyHints()

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from fleet_tui.ui.widgets.key_hints import KeyHints
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
@@ -26,6 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes")
                 yield Button("Cancel (n)", id="no")
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -14,6 +14,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from fleet_tui.errors import FleetError
+from fleet_tui.text import plural
 from fleet_tui.ui.widgets.diff_view import DiffView, split_files
 from fleet_tui.ui.widgets.key_hints import KeyHints
 
@@ -55,7 +56,7 @@ class DiffScreen(Screen):
         total = len(self.attempts)
         self.query_one("#diff-title", Label).update(Text.assemble(
             (f"{session}", "bold"), f"  {attempt['agent']}  #{attempt['rank']} of {total}  ",
-            (f"{attempt.get('files_changed', 0)} files  +{attempt.get('added', 0)}/-{attempt.get('removed', 0)}",
+            (f"{plural(attempt.get('files_changed', 0), 'file')}  +{attempt.get('added', 0)}/-{attempt.get('removed', 0)}",
              "dim")))
         files = self.query_one("#files", OptionList)
         files.clear_options()

@@ -12,8 +12,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Static
 
-from fleet_tui.ui.theme import rich_colours
 from fleet_tui.errors import FleetError
+from fleet_tui.text import plural
+from fleet_tui.ui.theme import rich_colours
+from fleet_tui.ui.widgets.key_hints import KeyHints
 
 STRATEGIES = ("merge", "squash", "rebase")
 
@@ -21,7 +23,16 @@ STRATEGIES = ("merge", "squash", "rebase")
 class MergeScreen(ModalScreen[dict[str, Any] | None]):
     """Dismisses with the server's merge result, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+    BINDINGS = [
+        Binding("y", "confirm", "merge"),
+        Binding("escape,n", "dismiss(None)", "cancel", key_display="esc"),
+        Binding("s", "next_strategy", "strategy"),
+        Binding("k", "toggle_keep", "keep others"),
+        Binding("pageup", "scroll_summary(-1)", "scroll", key_display="pgup/pgdn"),
+        Binding("pagedown", "scroll_summary(1)", show=False),
+    ]
+    # The summary shrinks to what the screen leaves; these rows are the rest of the dialog.
+    OTHER_ROWS = 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1  # border, padding, question, options, refusal, buttons, gaps
 
     def __init__(self, session: str) -> None:
         super().__init__()
@@ -31,22 +42,44 @@ class MergeScreen(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(Text(f"Merge {self.session}?", style="bold"), id="question")
-            with VerticalScroll(id="summary"):
+            # Not a tab stop: pgup/pgdn and the mouse scroll it, tab goes straight to the controls.
+            with VerticalScroll(id="summary", can_focus=False):
                 yield Static(id="summary-text")
             with Horizontal(id="options"):
-                with RadioSet(id="strategy"):
+                with RadioSet(id="strategy", compact=True):
                     for strategy in STRATEGIES:
-                        yield RadioButton(strategy, value=strategy == "merge", id=strategy)
-                yield Checkbox("keep the other attempts", id="keep")
+                        yield RadioButton(strategy, value=strategy == "merge", id=strategy, compact=True)
+                yield Checkbox("keep the other attempts", id="keep", compact=True)
             yield Label("", id="refusal")
             with Horizontal(id="buttons"):
-                yield Button("Merge", variant="success", id="confirm", disabled=True)
-                yield Button("Cancel", id="cancel")
+                yield Button("Merge (y)", variant="success", id="confirm", disabled=True, compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#refusal").display = False
-        self.query_one("#cancel", Button).focus()
+        # Cancel until there is something to merge; set now, not deferred, so the summary's answer wins.
+        self.set_focus(self.query_one("#cancel", Button))
         self.load_summary()
+
+    def on_resize(self) -> None:
+        self.query_one("#summary").styles.max_height = max(3, self.size.height - self.OTHER_ROWS)
+
+    def action_confirm(self) -> None:
+        if not self.query_one("#confirm", Button).disabled:
+            self.merge()
+
+    def action_next_strategy(self) -> None:
+        buttons = list(self.query(RadioButton))
+        pressed = self.query_one(RadioSet).pressed_index
+        buttons[(pressed + 1) % len(buttons)].value = True
+
+    def action_toggle_keep(self) -> None:
+        self.query_one("#keep", Checkbox).toggle()
+
+    def action_scroll_summary(self, pages: int) -> None:
+        summary = self.query_one("#summary")
+        summary.scroll_to(y=summary.scroll_y + pages * max(1, summary.size.height - 1), animate=False)
 
     @work(exclusive=True, group="merge")
     async def load_summary(self) -> None:
@@ -62,13 +95,17 @@ class MergeScreen(ModalScreen[dict[str, Any] | None]):
         self.summary = summary
         self.query_one("#summary-text", Static).update(self.describe(summary))
         # A predicted conflict would be refused anyway: don't offer the button.
-        self.query_one("#confirm", Button).disabled = bool(summary.get("conflicts"))
+        confirm = self.query_one("#confirm", Button)
+        confirm.disabled = bool(summary.get("conflicts"))
+        if not confirm.disabled and self.focused in (None, self.query_one("#cancel")):
+            self.set_focus(confirm)  # what the eye goes to is what enter does
 
     def describe(self, summary: dict[str, Any]) -> Text:
         colours = rich_colours(self.app.get_css_variables())
         text = Text()
         text.append(f"{summary['branch']} → {summary['base']}\n", style="bold")
-        text.append(f"{len(summary.get('commits', []))} commit(s), {summary.get('files_changed', 0)} file(s), ")
+        commits, files = len(summary.get("commits", [])), summary.get("files_changed", 0)
+        text.append(f"{plural(commits, 'commit')}, {plural(files, 'file')}, ")
         text.append(f"+{summary.get('added', 0)}", style=colours["success"])
         text.append("/")
         text.append(f"-{summary.get('removed', 0)}\n", style=colours["error"])

@@ -14,6 +14,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from fleet_tui.text import ellipsize
+from fleet_tui.ui.event_words import KIND_MARKS, sentence
+
 MAX_EVENTS = 2000
 
 
@@ -78,22 +81,30 @@ class EventFeed(ScrollView, can_focus=True):
 
     def line_text(self, event: dict[str, Any]) -> tuple[str, str, str]:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.get("ts", 0)))
-        return stamp, event.get("kind", "?"), event.get("message", "")
+        kind = event.get("kind", "?")
+        failed = kind == "check" and not (event.get("data") or {}).get("passed", True)
+        return stamp, "✗" if failed else KIND_MARKS.get(kind, "·"), sentence(event)
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_y = self.scroll_offset.y
         width = self.scrollable_content_region.width
         base = self.rich_style
         index = scroll_y + y
         if index >= len(self._visible):
             return Strip.blank(width, base)
-        stamp, kind, message = self.line_text(self._visible[index])
+        event = self._visible[index]
+        stamp, mark, text = self.line_text(event)
         colours = self.app.theme_variables
-        colour = colours.get(KIND_COLOURS.get(kind, "foreground-muted"), "")
+        colour = colours.get(KIND_COLOURS.get(event.get("kind", ""), "foreground-muted"), "")
         kind_style = colour_style(colour) if colour else Style()
+        muted = colours.get("foreground-muted")
+        stamp_style = colour_style(muted) if muted else Style(dim=True)
+        # Short stamps on narrow feeds; the sentence gets the rest, cut with an ellipsis.
+        stamp = stamp if width >= 40 else stamp[:5]
+        room = width - len(stamp) - 3
         segments = [
-            Segment(stamp + " ", base + Style(dim=True)),
-            Segment(f"{kind[:8]:<8} ", base + kind_style + Style(bold=True)),
-            Segment(message, base),
+            Segment(stamp + " ", base + stamp_style),
+            Segment(mark + " ", base + kind_style + Style(bold=True)),
+            Segment(ellipsize(text, room), base),
         ]
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        return Strip(segments).adjust_cell_length(width, base)

@@ -9,6 +9,25 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 
+from fleet_tui.ui.keymap import FOOTER_PRIORITY, OWN_KEYS_RANK
+
+
+def footer_rank(action: str, position: int) -> float:
+    """Lower shows first when the footer is short of room; a screen's own keys rank by their order."""
+    return FOOTER_PRIORITY.get(action, OWN_KEYS_RANK + position / 100)
+
+
+def fitting(hints: list[tuple[Content, str, bool]], actions: list[str], width: int) -> list[tuple[Content, str, bool]]:
+    """The hints that fit in `width` cells, most important first, shown in their usual order."""
+    order = sorted(range(len(hints)), key=lambda i: footer_rank(actions[i], i))
+    chosen, used = set(), 0
+    for index in order:
+        length = hints[index][0].cell_length
+        if used + length <= width:
+            chosen.add(index)
+            used += length
+    return [hint for index, hint in enumerate(hints) if index in chosen]
+
 
 class KeyHints(Widget, can_focus=False):
     """The keys of the screen's active bindings, greyed out where they would do nothing.
@@ -39,7 +58,7 @@ class KeyHints(Widget, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._hints: list[tuple[str, str, str, bool]] = []  # (key, shown key, description, enabled)
+        self._hints: list[tuple[str, str, str, bool, str]] = []  # (key, shown, description, enabled, action)
         self._spans: list[tuple[int, int, str, bool]] = []  # cells of each hint, for clicks
 
     def on_mount(self) -> None:
@@ -51,7 +70,8 @@ class KeyHints(Widget, can_focus=False):
         for _node, binding, enabled, _tooltip in screen.active_bindings.values():
             if binding.show and binding.action not in actions:
                 actions.add(binding.action)
-                hints.append((binding.key, self.app.get_key_display(binding), binding.description, enabled))
+                hints.append((binding.key, self.app.get_key_display(binding), binding.description, enabled,
+                              binding.action.split("(")[0]))
         if hints != self._hints:
             self._hints = hints
             self.refresh()
@@ -59,13 +79,14 @@ class KeyHints(Widget, can_focus=False):
     def render(self) -> Content:
         key_style = self.get_visual_style("key-hints--key")
         description_style = self.get_visual_style("key-hints--description")
+        hints = []
+        for key, shown, description, enabled, _action in self._hints:
+            hint = Content.assemble((f" {shown} ", key_style), (f"{description} ", description_style))
+            hints.append((hint.stylize("dim") if not enabled else hint, key, enabled))
         parts: list[Content] = []
         self._spans = []
         x = 0
-        for key, shown, description, enabled in self._hints:
-            hint = Content.assemble((f" {shown} ", key_style), (f"{description} ", description_style))
-            if not enabled:
-                hint = hint.stylize("dim")
+        for hint, key, enabled in fitting(hints, [h[4] for h in self._hints], self.size.width):
             parts.append(hint)
             self._spans.append((x, x + hint.cell_length, key, enabled))
             x += hint.cell_length

@@ -49,8 +49,13 @@ class PaneGrid(VerticalScroll, can_focus=False):
         self.retile()
 
     def retile(self, count: int | None = None) -> None:
-        """Shape the grid for its panes, or for `count` panes about to be mounted (one layout, not two)."""
-        count = len(self.panes) if count is None else count
+        """Shape the grid for its panes, or for `count` panes (about to be mounted or removed).
+
+        The last pane spans the cells its row leaves empty, so three panes fill the area
+        instead of leaving a quarter of it blank.
+        """
+        panes = [pane for pane in self.panes if not pane._pruning]
+        count = len(panes) if count is None else count
         width, height = self.size
         if not count or not width:
             return
@@ -61,3 +66,6 @@ class PaneGrid(VerticalScroll, can_focus=False):
         fits = height // rows >= MIN_PANE_ROWS
         self.styles.grid_rows = "1fr" if fits else str(MIN_PANE_ROWS)
         self.set_class(not fits, "-scrolling")
+        spare = columns * rows - count
+        for index, pane in enumerate(panes):
+            pane.styles.column_span = 1 + spare if index == count - 1 else 1

@@ -60,7 +60,8 @@ class PromptBar(Vertical):
     ]
 
     class Send(Message):
-        """Send `prompt` to `target`: "new" (with agent counts), "all", "marked" or "role:NAME"."""
+        """Send `prompt` to `target`: "new" (with agent counts), "all", "marked" or "role:NAME";
+        or queue it as a task: "task:ROLE" or "pipeline:NAME"."""
 
         def __init__(self, prompt: str, target: str, counts: dict[str, int]) -> None:
             super().__init__()
@@ -87,27 +88,47 @@ class PromptBar(Vertical):
     def is_open(self) -> bool:
         return self.has_class("-open")
 
-    def open(self, agents: list[dict[str, Any]], *, running: int, marked: int, roles: list[str]) -> None:
-        """Show the bar with targets that make sense right now, keeping what was typed."""
+    def open(self, agents: list[dict[str, Any]], *, running: int, marked: int, roles: list[str],
+             pipelines: list[str] = ()) -> None:
+        """Show the bar with targets that make sense right now, keeping what was typed.
+
+        Besides sending, it can queue a task (core.pipeline): for a role the fleet has, or through
+        one of its pipelines.
+        """
         options = [("new sessions", "new")]
         if running:
             options.append((f"all running ({running})", "all"))
         if marked:
             options.append((f"marked panes ({marked})", "marked"))
         options += [(f"role {role}", f"role:{role}") for role in roles]
+        task_roles = sorted({agent["role"] for agent in agents if agent.get("role")})
+        options += [(f"a task for role {role}", f"task:{role}") for role in task_roles]
+        options += [(f"a task through pipeline {name}", f"pipeline:{name}") for name in pipelines]
         target = self.query_one("#target", Select)
         previous = target.value
         target.set_options(options)
         values = [value for _, value in options]
         # Marking panes says where the next prompt goes.
         target.value = "marked" if marked else previous if previous in values else "new"
-        counters = self.query_one("#counters")
-        known = {counter.agent: counter.count for counter in counters.query(AgentCounter)}
-        counters.remove_children()
-        counters.mount_all(AgentCounter(a["name"], known.get(a["name"], 1)) for a in agents)
+        self._sync_counters([agent["name"] for agent in agents])
         self._show_counters(target.value)
         self.add_class("-open")
         self.query_one(TextArea).focus()
+
+    def _sync_counters(self, agents: list[str]) -> None:
+        """One counter per configured agent, each keeping its count across openings.
+
+        Counters are kept and only the missing ones mounted: removing them all and mounting
+        new ones with the same ids raced the (deferred) removal and crashed with DuplicateIds.
+        """
+        counters = self.query_one("#counters")
+        existing = {counter.agent: counter for counter in counters.query_children(AgentCounter)}
+        for agent, counter in existing.items():
+            if agent not in agents:
+                counter.remove()
+        missing = [AgentCounter(agent) for agent in agents if agent not in existing]
+        if missing:
+            counters.mount_all(missing)
 
     def action_close(self) -> None:
         self.remove_class("-open")
