@@ -490,6 +490,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     from fleet_tui.comparetable import render_compare
 
+    if args.machine:  # the attempts as the other commands here name them
+        result = {**result, "attempts": [{**a, "session": f"{args.machine}:{a['session']}"} for a in result["attempts"]]}
     print(render_compare(result))
     return 0
 
