@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
+from fleet_tui.core import compare, compare_store, gitrepo, inventory, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import CHECK_MARKER, keep_tail, kill_leftover_checks, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
@@ -226,7 +226,8 @@ class Fleet:
                 for name, agent in self.config.agents.items()]
 
     def client_settings(self) -> dict[str, Any]:
-        return {"notify": self.config.notify, "base": self.base_branch}  # leader, confirm_kill: user settings
+        return {"notify": self.config.notify, "base": self.base_branch,  # leader, confirm_kill: user settings
+                "pipelines": list(self.config.pipelines)}  # the prompt bar can queue a task through one
 
     # -- sessions -----------------------------------------------------------------
     async def start_agents(self, agents: list[str], *, count: int | None = None,
@@ -775,9 +776,15 @@ class Fleet:
         moved = await asyncio.to_thread(merge.base_moved, self.root, run["base_branch"], run["base_commit"])
         self.bus.emit(EventKind.COMPARED, f"run {run['id']} compared: best is "
                       f"{rows[0]['session'] if rows else 'nothing'}", None, run=run["id"])
-        return {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
-                "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
-                "check_names": list(self.config.checks), "attempts": rows}
+        result = {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
+                  "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
+                  "check_names": list(self.config.checks), "attempts": rows, "compared_at": time.time()}
+        await asyncio.to_thread(compare_store.save, self.state_dir, result)  # measured figures outlive sessions
+        return result
+
+    def last_compare(self, run_id: str | None = None) -> dict[str, Any]:
+        """The run's latest comparison as it was saved, without running anything again."""
+        return compare_store.load(self.state_dir, self.run(run_id)["id"])
 
     def record_of(self, name: str) -> SessionRecord:
         if name not in self.records:

@@ -46,9 +46,9 @@ ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn"
 ACTION_STATUSES = {
     "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget", "orphaned"},
 }
-RUNNING = ACTION_STATUSES["kill"]
+RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing reaches its terminal
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
@@ -470,7 +470,8 @@ class FleetApp(App[int]):
         running = [info for info in self.sessions.values() if info["status"] in RUNNING]
         roles = sorted({info["role"] for info in running if info.get("role")})
         marked = [pane for pane in self.query(TerminalPane) if pane.marked]
-        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles)
+        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
+                                       pipelines=self.config.get("pipelines") or [])
         self.refresh_bindings()
 
     @on(PromptBar.Closed)
@@ -484,6 +485,10 @@ class FleetApp(App[int]):
     def send_prompt(self, message: PromptBar.Send) -> None:
         """Turn the bar's target into a fan-out; a prompt for several running agents is confirmed first."""
         target = message.target
+        if target.startswith(("task:", "pipeline:")):
+            kind, _, name = target.partition(":")
+            self.queue_task(message.prompt, **{"role" if kind == "task" else "pipeline": name})
+            return
         if target == "new":
             agents = [agent for agent, count in message.counts.items() for _ in range(count)]
             if not agents:
@@ -511,6 +516,13 @@ class FleetApp(App[int]):
 
         question = f"Send this prompt to {len(sessions)} running sessions: {', '.join(sessions)}?"
         self.push_screen(ConfirmScreen(question, yes="Send"), answered)
+
+    @work(group="commands")
+    async def queue_task(self, text: str, **args: Any) -> None:
+        task = await self.call_server("task", text=text, **args)
+        if task is not None:
+            self.query_one(PromptBar).sent()
+            self.notify(f"queued {task['id']}: {task['step']}")
 
     @work(group="commands")
     async def fan_out(self, prompt: str, **args: Any) -> None:

@@ -122,12 +122,13 @@ def crash_server(cli: FleetCli) -> None:
     wait_gone([pid])
 
 
-def agent_copies() -> list[psutil.Process]:
-    """Every running copy of the hardy agent (its leader), wherever it came from."""
+def agent_copies(cli: FleetCli) -> list[psutil.Process]:
+    """Every running copy of this test's hardy agent (its leader), whoever started it."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if cmd[-1:] == ["hardy.py"] and proc.status() != psutil.STATUS_ZOMBIE:
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        cmd, env = proc.info.get("cmdline") or [], proc.info.get("environ") or {}
+        if (cmd[-1:] == ["hardy.py"] and env.get("PIDS_DIR") == str(cli.pids_dir)
+                and proc.status() != psutil.STATUS_ZOMBIE):
             found.append(proc)
     return found
 
@@ -149,13 +150,13 @@ def test_an_agent_that_survives_a_crash_is_reported_killable_and_never_doubled(c
     # Restoring it would make a second copy: refused, and nothing new starts.
     refused = crashy.run("restore", "hardy", check=False)
     assert refused.returncode == 1 and "orphaned" in refused.stderr
-    assert [p.pid for p in agent_copies()] == [leader]
+    assert [p.pid for p in agent_copies(crashy)] == [leader]
 
     # restart replaces it: the old processes are killed first, then exactly one new copy runs.
     crashy.run("restart", "hardy")
     new_leader, new_child = hardy_pids(crashy)
     wait_gone([leader, child])
-    assert [p.pid for p in agent_copies()] == [new_leader]
+    assert [p.pid for p in agent_copies(crashy)] == [new_leader]
     assert crashy.session("hardy")["status"] not in ("orphaned", "lost")
     log = crashy.run("log", "-n", "20").stdout
     assert "ended its processes left by the last server" in log
@@ -167,7 +168,7 @@ def test_an_agent_that_survives_a_crash_is_reported_killable_and_never_doubled(c
     assert crashy.session("hardy")["status"] == "orphaned"
     crashy.run("down")
     wait_gone([new_leader, new_child], timeout=5)
-    assert agent_copies() == []
+    assert agent_copies(crashy) == []
 
 
 def test_kill_ends_an_orphan_by_its_markers(crashy):
@@ -183,7 +184,7 @@ def test_kill_ends_an_orphan_by_its_markers(crashy):
     assert "nothing to restore" in crashy.run("restore").stdout
     crashy.run("restart", "hardy")
     hardy_pids(crashy)
-    assert len(agent_copies()) == 1
+    assert len(agent_copies(crashy)) == 1
 
 
 def test_an_orphan_whose_processes_end_becomes_lost(crashy):
@@ -236,7 +237,7 @@ def test_reboot_every_session_comes_back_in_its_worktree(crashy):
     crashy.run("send", "shell", "cat notes.txt")
     crashy.wait_screen("shell", "unsaved work")
     # Nothing was doubled: still exactly two sessions, one copy of the hardy agent.
-    assert set(restored) == {"hardy", "shell"} and len(agent_copies()) == 1
+    assert set(restored) == {"hardy", "shell"} and len(agent_copies(crashy)) == 1
     assert "nothing to restore" in crashy.run("restore").stdout
 
 
@@ -278,3 +279,46 @@ def test_opening_the_fleet_after_a_crash_does_not_start_duplicates(crashy):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
     assert {s["name"]: s["status"] for s in crashy.status()} == {"hardy": "orphaned", "shell": "lost"}
+
+
+RUN_FLEET = textwrap.dedent(
+    """\
+    checks:
+      has-file: [test, -f, made.txt]
+    agents:
+      maker:
+        command: [sh, -c, 'echo "$FLEET_SESSION_NAME" > made.txt; exec sleep 600']
+    """
+)
+
+
+def test_runs_and_their_comparison_survive_a_crash(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", RUN_FLEET), runtime_dir)
+    try:
+        run = json.loads(cli.run("fanout", "make the file", "--agents", "maker", "-n", "2", "--json").stdout)
+        worktrees = {s["name"]: Path(s["worktree"]) for s in cli.status()}
+        deadline = time.monotonic() + 20
+        while not all((w / "made.txt").exists() for w in worktrees.values()):
+            assert time.monotonic() < deadline, "the attempts never wrote their files"
+            time.sleep(0.05)
+        compared = json.loads(cli.run("compare", "--json").stdout)
+        assert [a["checks_passed"] for a in compared["attempts"]] == [1, 1]
+
+        victims = [cli.server_pid(), *(s["pid"] for s in cli.status())]
+        for pid in victims:
+            _kill(pid)
+        wait_gone(victims)
+
+        # A new server: the run, its attempts (lost, worktrees intact) and its comparison are all there.
+        assert {s["name"]: s["status"] for s in cli.status()} == {name: "lost" for name in run["sessions"]}
+        saved = json.loads(cli.run("compare", "--last", "--json").stdout)
+        assert saved == compared, "the saved comparison is the one the old server made"
+        text = cli.run("compare", "--last").stdout
+        assert "compared at" in text and run["sessions"][0] in text
+        again = json.loads(cli.run("compare", run["run"], "--json").stdout)
+        assert again["prompt"] == "make the file" and [a["checks_passed"] for a in again["attempts"]] == [1, 1]
+        assert stat.S_IMODE((cli.repo / ".git" / "fleet" / "compare" / f"{run['run']}.json").stat().st_mode) == 0o600
+        never = cli.run("compare", "r9", "--last", check=False)
+        assert never.returncode == 2 and "no run named 'r9'" in never.stderr
+    finally:
+        cli.run("down", check=False)

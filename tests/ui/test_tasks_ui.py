@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from textual.widgets import Button, Checkbox, Static
+from textual.widgets import Button, Checkbox, Select, Static
 
 from fleet_tui.ui.app import FleetApp
 from fleet_tui.ui.screens.gate import GateScreen
@@ -33,7 +33,7 @@ class TaskFleet(RecordedFleet):
     """The recorded fleet plus a task runner's answers."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(pipelines=["feature"])
         self.tasks = [
             a_task("t2", "gate", "codex-1", hold="gate", reason="waiting for a person",
                    checks={"tests": {"passed": True, "duration": 0.4, "output": ""},
@@ -51,6 +51,13 @@ class TaskFleet(RecordedFleet):
 
     def cmd_diff(self, session: str, path: str | None = None) -> dict[str, Any]:
         return {"diff": DIFF}
+
+    def cmd_task(self, text: str, **args: Any) -> dict[str, Any]:
+        queued = a_task(f"t{len(self.tasks) + 1}", "queued", None, step="waiting for a session")
+        queued["text"] = text
+        self.tasks.append(queued)
+        self.push({"t": "tasks", "tasks": copy.deepcopy(self.tasks)})
+        return queued
 
     def cmd_approve(self, task: str, **args: Any) -> dict[str, Any]:
         found = next(t for t in self.tasks if t["id"] == task)
@@ -106,3 +113,26 @@ async def test_tasks_panel_pane_titles_and_the_gate_screen():
         assert fleet.calls_of("approve") == [{"task": "t2", "override": False}]
         await pilot.pause(0.3)
         assert not panel.has_class("-waiting") and panel.border_title == "tasks"
+
+
+async def test_the_prompt_bar_queues_a_task_for_a_role_or_through_a_pipeline():
+    fleet = TaskFleet()
+    app = FleetApp(fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_ready(pilot)
+        await pilot.press("slash")
+        target = app.query_one("#target", Select)
+        values = [value for _, value in target._options]
+        assert "task:coder" in values and "task:reviewer" in values and "pipeline:feature" in values
+        target.value = "pipeline:feature"
+        for char in "add greet":
+            await pilot.press("space" if char == " " else char)
+        await pilot.press("ctrl+s")
+        for _ in range(50):
+            if fleet.calls_of("task"):
+                break
+            await pilot.pause(0.02)
+        assert fleet.calls_of("task") == [{"text": "add greet", "pipeline": "feature"}]
+        assert fleet.calls_of("fanout") == [], "a task is queued, not sent to anyone"
+        await pilot.pause(0.2)
+        assert "t3" in str(app.query_one(TasksPanel).render())
