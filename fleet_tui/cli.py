@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("restart", "start a stopped session again in its worktree")):
         p = command(name, help_text, cmd_control)
         p.add_argument("name")
+    p = command("restore", "start lost sessions again in their worktrees (default: every lost one), "
+                "resuming each agent's conversation where its CLI can", cmd_restore)
+    p.add_argument("names", nargs="*", metavar="NAME")
     p = command("log", "print the event log", cmd_log)
     p.add_argument("--json", action="store_true")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
@@ -107,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="run id (default: the latest run)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--wait", action="store_true", help="first wait until every attempt has finished its turn")
+    p.add_argument("--last", action="store_true",
+                   help="show the run's latest comparison as saved (it outlives a server restart); run nothing")
     p = command("ack", "mark a session's finished turn as seen (done -> idle)", cmd_ack)
     p.add_argument("name")
     p = command("merge", "merge an attempt into the base branch and discard the rest of its run", cmd_merge)
@@ -306,6 +311,18 @@ def cmd_control(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    results = _call(args, "restore", sessions=args.names)["results"]
+    if not results:
+        print("nothing to restore: no session was lost")
+    for result in results:
+        if result["restored"]:
+            print(f"restored {result['session']}: {result['note']}")
+        else:
+            print(f"not restored {result['session']}: {result['note']}", file=sys.stderr)
+    return 0 if all(result["restored"] for result in results) else 1
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     def show(event: dict[str, Any]) -> None:
         if args.json:
@@ -409,8 +426,13 @@ def cmd_fanout(args: argparse.Namespace) -> int:
     def names(text: str | None) -> list[str]:
         return [part.strip() for part in (text or "").split(",") if part.strip()]
 
-    result = _call(args, "fanout", prompt=args.prompt, agents=names(args.agents), count=args.count,
-                   sessions=names(args.sessions) or None, role=args.role)
+    agents, sessions = names(args.agents), names(args.sessions) or None
+    if any(":" in target for target in agents + (sessions or [])):
+        result = _across_machines(args, "fanout", prompt=args.prompt, agents=agents, count=args.count,
+                                  sessions=sessions)
+    else:
+        result = _call(args, "fanout", prompt=args.prompt, agents=agents, count=args.count, sessions=sessions,
+                       role=args.role)
     if args.json:
         _print_json(result)
     else:
@@ -418,6 +440,27 @@ def cmd_fanout(args: argparse.Namespace) -> int:
         for name in result["sessions"]:
             print(f"  {name}", file=sys.stderr)
     return 0
+
+
+def _across_machines(args: argparse.Namespace, cmd: str, **params: Any) -> Any:
+    """A request naming MACHINE:AGENT or MACHINE:SESSION targets: each machine gets its part."""
+    from fleet_tui.machines import get_machine, split_target
+    from fleet_tui.multiclient import MultiClient
+    from fleet_tui.remote import connect_machine
+
+    named = {split_target(t)[0] for t in params.get("agents", []) + (params.get("sessions") or [])}
+    machines = [get_machine(name) for name in sorted(named - {None, "local"})]
+
+    async def go() -> Any:
+        client = MultiClient(await _client(argparse.Namespace(**{**vars(args), "machine": None})), machines,
+                             connect_machine)
+        try:
+            await client.connect_once()
+            return await client.call(cmd, **params)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
@@ -443,13 +486,18 @@ def _wait_for_run(args: argparse.Namespace) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.wait:
         _wait_for_run(args)
-    result = _call(args, "compare", run=args.run)
+    result = _call(args, "compare", run=args.run, last=args.last)
     if args.json:
         _print_json(result)
         return 0
     from fleet_tui.comparetable import render_compare
 
+    if args.machine:  # the attempts as the other commands here name them
+        result = {**result, "attempts": [{**a, "session": f"{args.machine}:{a['session']}"} for a in result["attempts"]]}
     print(render_compare(result))
+    if args.last and result.get("compared_at"):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result["compared_at"]))
+        print(f"compared at {when} (as saved; `fleet-tui compare {result['run']}` runs the checks again)")
     return 0
 
 
@@ -590,6 +638,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xff, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -603,6 +654,10 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `fleet-tui status | head`: the reader has all it wanted. Quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except Exception as error:  # a bug of ours: still one line, the traceback on request
         if os.environ.get("FLEET_DEBUG"):
             raise

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from fleet_tui.core import gitrepo
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import scoped
 
 SERVER_START_TIMEOUT = 15.0
 
@@ -72,8 +74,11 @@ class FleetClient:
                 return
             yield message
 
-    async def stop_server(self, timeout: float = 10.0) -> int:
-        """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped."""
+    async def stop_server(self, timeout: float = 45.0) -> int:
+        """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped.
+
+        The wait covers a merge under way, which the server lets finish (up to 30 s).
+        """
         result = await self.call("down")
         if self.process is not None:  # a pid on another machine: its server hangs up once it stops
             await asyncio.wait([self._pump], timeout=timeout)
@@ -88,9 +93,11 @@ class FleetClient:
             await self._writer.wait_closed()
         except (ConnectionError, OSError):
             pass
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+        if self.process is not None:
+            if self.process.returncode is None:
+                self.process.terminate()
+            # Read its output to the end: asyncio closes a subprocess's transport only then.
+            await asyncio.wait_for(self.process.communicate(), 10)
 
     async def _read_forever(self) -> None:
         try:
@@ -123,13 +130,16 @@ async def _open(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]
 def start_server_process(root: Path, config_path: Path | None = None) -> None:
     """Start the repository's server detached (own session, no terminal) and wait until it listens."""
     from fleet_tui.config import load_config
+    from fleet_tui.core.worktree import worktree_folder
 
-    load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml is reported here, located, exit 2
+    config = load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml is reported here, exit 2
+    worktree_folder(root, config.worktrees)  # so is a `worktrees:` that names a file
     state_dir = gitrepo.fleet_state_dir(root)
     log_path = state_dir / "server.log"
     argv = [sys.executable, "-m", "fleet_tui.server", "--root", str(root)]
     if config_path is not None:
         argv += ["--config", str(Path(config_path).resolve())]
+    argv, _ = scoped(argv, root)  # its own systemd user scope where there is one: a logout must not take it
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     with open(log_path, "ab") as log:
         start = log.tell()
@@ -137,6 +147,9 @@ def start_server_process(root: Path, config_path: Path | None = None) -> None:
     path = socket_path(root)
     while time.monotonic() < deadline:
         if _accepts(path):
+            # The server outlives this client, but while this process lives (a TUI) it is the
+            # server's parent: reap it when it stops, or it lingers as a zombie and `down` waits.
+            threading.Thread(target=process.wait, name="reap-fleet-server", daemon=True).start()
             return
         code = process.poll()
         if code == ALREADY_RUNNING:
@@ -169,14 +182,19 @@ def _accepts(path: Path) -> bool:
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
+    """Return once the server has exited; one that exited but is not reaped yet counts as gone."""
     import psutil
 
-    try:
-        psutil.Process(pid).wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        raise FleetError(f"the fleet server (pid {pid}) is still stopping; check again with `fleet-tui status`")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        if time.monotonic() >= deadline:
+            raise FleetError(f"the fleet server (pid {pid}) is still stopping; check again with `fleet-tui status`")
+        time.sleep(0.02)
 
 
 def _last_line(path: Path, start: int) -> str:

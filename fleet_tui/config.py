@@ -305,7 +305,11 @@ def load_model(text: str, filename: str, model: type[BaseModel], context: dict |
     try:
         result = model.model_validate(data, context=context)
     except ValidationError as error:
-        problems = sorted((_locate(root, e["loc"]), _describe(e, model)) for e in error.errors())
+        # An unknown key first: a typo (agnets:) also makes the key it meant "missing", which misleads.
+        errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        problems = [(_locate(root, e["loc"]), _describe(e, model)) for e in errors]
+        if errors[0]["type"] != "extra_forbidden":
+            problems.sort()
     else:
         check = getattr(result, "cross_problems", None)
         problems = sorted((_locate(root, loc), message) for loc, message in (check() if check else []))
@@ -320,6 +324,11 @@ def _yaml_error(filename: str, error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line = mark.line + 1 if mark is not None else 1
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    opened = _unclosed_bracket(error)
+    if opened is not None:
+        bracket, at = opened
+        return (f"{filename}:{at}: not valid YAML: the '{bracket}' opened on line {at} is never closed "
+                f"({problem} on line {line}): close it with '{ {'[': ']', '{': '}'}[bracket] }'")
     hint = "check the indentation, and quote values that contain ': ', '#', '{' or '['"
     if "\t" in problem or "\\t" in problem:
         hint = "YAML does not allow tabs for indentation; use spaces"
@@ -364,6 +373,14 @@ def _locate(node: yaml.Node | None, loc: tuple) -> int:
         else:
             return line
     return line
+
+
+def _unclosed_bracket(error: yaml.YAMLError) -> tuple[str, int] | None:
+    """('[', line) when the error is inside a flow sequence or mapping opened on that line."""
+    context, mark = getattr(error, "context", None) or "", getattr(error, "context_mark", None)
+    if mark is None or not context.startswith("while parsing a flow"):
+        return None
+    return ("[" if "sequence" in context else "{"), mark.line + 1
 
 
 def _field_path(loc: tuple) -> str:

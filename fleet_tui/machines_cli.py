@@ -6,7 +6,6 @@ import argparse
 import json
 from collections.abc import Callable
 
-from fleet_tui import machines as machine_list
 from fleet_tui.errors import UsageError
 
 
@@ -34,6 +33,8 @@ def register(command: Callable[[str, str, Callable], argparse.ArgumentParser]) -
 
 
 def cmd_machines(args: argparse.Namespace) -> int:
+    from fleet_tui import machines as machine_list  # here: `bridge`, run on every link, needs no pydantic
+
     action = args.action
     if action is None:
         raise UsageError("say what to do: `fleet-tui machines add|list|remove|check`")

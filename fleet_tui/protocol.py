@@ -50,8 +50,16 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    """One message as one line of JSON."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    """One message as one line of JSON.
+
+    Text from git or the file system may hold lone surrogates (a file name that is not UTF-8,
+    read with surrogateescape): those travel as JSON escapes, so the name comes back intact.
+    """
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
 def decode(line: bytes) -> dict[str, Any]:

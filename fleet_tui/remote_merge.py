@@ -29,7 +29,7 @@ async def fetch_attempt(local: FleetClient, remote: FleetClient, machine: Machin
     remote_summary = await remote.call("merge_summary", session=session)
     into = fetched_branch(machine, session)
     await asyncio.to_thread(fetch_branch, local.root, f"{machine.dest}:{remote.root}", remote_summary["branch"],
-                            into, ssh.ssh_command())
+                            into, ssh.ssh_command(machine.dest))
     summary = await local.call("merge_branch_summary", branch=into)
     return {**summary, "session": f"{machine.name}:{session}", "discard": [
         f"{machine.name}:{name}" for name in remote_summary.get("discard", [])], "fetched": into}

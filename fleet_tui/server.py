@@ -33,6 +33,7 @@ from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
+from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 
 # The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
 # goes out at most this often, which is faster than the eye and spares the client a frame per read.
@@ -43,6 +44,7 @@ MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens l
 
 log = logging.getLogger("fleet_tui.server")
 
+STOP_WAIT_FOR_GIT = 30.0  # seconds `down` lets a merge under way finish
 _HELD_LOCKS: list[Any] = []  # the repository's server lock, open for the life of the process
 
 
@@ -368,6 +370,10 @@ class FleetServer:
     async def cmd_restart(self, client, session: str, **_):
         return {"session": (await self.fleet.restart(session)).name}
 
+    async def cmd_restore(self, client, sessions: list[str] | None = None, **_):
+        self.fleet.reload_config()
+        return {"results": await self.fleet.restore(sessions or [])}
+
     async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
         entries = self.store.read()
         if task is not None:
@@ -381,7 +387,9 @@ class FleetServer:
         self.fleet.reload_config()
         return await self.fleet.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
 
-    async def cmd_compare(self, client, run: str | None = None, **_):
+    async def cmd_compare(self, client, run: str | None = None, last: bool = False, **_):
+        if last:
+            return self.fleet.last_compare(run)
         self.fleet.reload_config()
         return await self.fleet.compare(run)
 
@@ -473,6 +481,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     store = AuditStore(state_dir / "audit.jsonl")
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
+    await fleet.end_leftover_checks()  # checks a killed server left running
     await fleet.finish_interrupted_merge()  # a merge the last server did not see through
     server = FleetServer(root, fleet, bus, store)
     path = socket_path(root)
@@ -489,6 +498,8 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         loop.add_signal_handler(sig, server.stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # a lost terminal must not stop the fleet
     bus.emit(EventKind.SERVER, f"fleet server {__version__} started (pid {os.getpid()})")
+    _report_scope(bus)
+    fleet.report_leftovers()
     fleet.start_ticking()
     server.tasks.start()
     try:
@@ -500,7 +511,10 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # A merge under way finishes (its client gets its answer); running checks are killed.
         fleet.git_ops.stopping = True
         fleet.stop_checks.set()
-        await fleet.git_ops.idle()
+        try:  # bounded: a git hook that never returns must not keep the server up for good
+            await asyncio.wait_for(fleet.git_ops.idle(), STOP_WAIT_FOR_GIT)
+        except asyncio.TimeoutError:
+            log.warning("stopping with a git operation still under way; its journal lets the next server finish it")
         await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends
@@ -509,6 +523,15 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         bus.emit(EventKind.SERVER, "fleet server stopped")
         store.close()  # the last entries synced and named by the head
         (state_dir / "server.pid").unlink(missing_ok=True)
+
+
+def _report_scope(bus: EventBus) -> None:
+    """Say whether an SSH logout could take the server (see fleet_tui/scope.py)."""
+    unit = own_scope()
+    if unit is not None:
+        bus.emit(EventKind.SERVER, f"running in its own systemd user scope {unit}: a logout does not stop it")
+    elif SYSTEMD_DIR.is_dir():
+        bus.emit(EventKind.SERVER, f"not in a systemd scope of its own: {LINGER_ADVICE}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,11 +2,11 @@
 
 A demo repository is created in a temporary folder, its fleet server started, and the app
 driven with Pilot at a fixed size: a prompt fanned out from the prompt bar, the grid while
-one agent waits for approval (also at 80x24), that pane zoomed, the compare screen and the
-diff viewer.
-The demo is stopped and removed at the end.
+one agent waits for approval (also at 80x24), that pane zoomed, a pane scrolled back on a
+search match, the compare screen and the diff viewer. The demo is stopped and removed at the end.
 
-    python scripts/screenshots.py
+    python scripts/screenshots.py              # every picture
+    python scripts/screenshots.py scrolled     # only the ones named
 """
 
 from __future__ import annotations
@@ -51,7 +51,12 @@ async def until(pilot, condition) -> None:
     raise TimeoutError(f"the demo never got there: {statuses}")
 
 
+ONLY: set[str] = set()  # names given on the command line; empty: all
+
+
 def save(app: FleetApp, name: str, written: list[Path]) -> None:
+    if ONLY and name not in ONLY:
+        return
     path = OUT / f"{name}.svg"
     path.write_text(app.export_screenshot(title=f"fleet: {name}"), encoding="utf-8")
     written.append(path)
@@ -101,6 +106,15 @@ async def drive(repo: Path) -> list[Path]:
                 await pilot.pause(1.0)
             await pilot.pause(0.2)
         await until(pilot, lambda: all(finished(name) for name in app.sessions))
+        # Scroll mode on the attempt that wrote the most, searching its history back to the prompt.
+        pane = app.pane("r1-thorough")
+        pane.focus()
+        await pilot.press("left_square_bracket", "question_mark", *"median bug", "enter")
+        await until(pilot, lambda: pane.scroll is not None and pane.scroll.match is not None)
+        await until(pilot, lambda: pane.line_at(pane.scroll.top) is not None)
+        await pilot.pause(0.3)
+        save(app, "scrolled", written)
+        await pilot.press("q")
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.result is not None)
         save(app, "compare", written)
@@ -115,6 +129,7 @@ async def drive(repo: Path) -> list[Path]:
 
 
 def main() -> None:
+    ONLY.update(sys.argv[1:])
     tmp = Path(tempfile.mkdtemp(prefix="ft-shots-"))
     os.environ["XDG_RUNTIME_DIR"] = str(tmp)  # short: unix socket paths are limited
     os.environ["FLEET_DEMO_SPEED"] = SPEED

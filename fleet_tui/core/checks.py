@@ -162,6 +162,7 @@ def run_checks_in(
     timeout: float,
     max_parallel: int | None = None,
     stop: threading.Event | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, dict[str, CheckResult]]:
     """The same checks in several worktrees at once: {attempt name: {check name: result}}.
 
@@ -176,7 +177,7 @@ def run_checks_in(
         return results
     with ThreadPoolExecutor(max_workers=max_parallel or len(jobs)) as pool:
         futures = {
-            job: pool.submit(run_command, paths[job[0]], argvs[job[1]], timeout, job[1], stop=stop)
+            job: pool.submit(run_command, paths[job[0]], argvs[job[1]], timeout, job[1], env, stop)
             for job in jobs
         }
         for (attempt, check), future in futures.items():
@@ -201,3 +202,26 @@ def _in_group(proc: psutil.Process, pgid: int) -> bool:
         return os.getpgid(proc.pid) == pgid
     except (ProcessLookupError, PermissionError):
         return False
+
+
+# Set in every check's environment: a server killed mid-compare leaves its checks running
+# (each in a session of its own); the next server finds them by this and ends them.
+CHECK_MARKER = "FLEET_CHECK"
+
+
+def kill_leftover_checks(token: str) -> list[int]:
+    """Kill the process groups of checks whose environment has FLEET_CHECK=<token>; their pids."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.uids().real == os.getuid() and proc.environ().get(CHECK_MARKER) == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    for proc in found:
+        try:
+            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    psutil.wait_procs(found, timeout=2)
+    return [proc.pid for proc in found]

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
-from fleet_tui.core.checks import keep_tail, run_checks_in, to_argv
+from fleet_tui.core import compare, compare_store, gitrepo, inventory, litter, merge, mergejournal, worktree
+from fleet_tui.core.checks import CHECK_MARKER, keep_tail, kill_leftover_checks, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.gitops import GitOperations
@@ -29,7 +29,11 @@ from fleet_tui.core.keys import encode_key, encode_paste
 from fleet_tui.core.names import check_name
 from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
+from fleet_tui.core.ptyproc import check_command
 from fleet_tui.core.session import Session, SessionRecord
+from fleet_tui.core.orphans import Orphan, find_orphans, resting_state, start_time
+from fleet_tui.core.resume import StartPlan, argv_with, plan_start
+from fleet_tui.core.session_store import SessionStore, record_from_dict, write_private
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.text import plural
 
@@ -68,12 +72,15 @@ class Fleet:
         self.config_path = config_path
         self.bus = bus
         self.state_dir = gitrepo.fleet_state_dir(root)
+        self.store = SessionStore(self.state_dir / "sessions")
         self.base_branch = config.base or gitrepo.current_branch(root)
         self.worktree_folder = worktree.worktree_folder(root, config.worktrees)
         self.sessions: dict[str, Session] = {}
         self.records: dict[str, SessionRecord] = {}
+        self.last_plan: dict[str, StartPlan] = {}  # how each session's agent was last started
         self.ports = PortRegistry()
         self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
+        self._litter_for: tuple | None = None  # what the exclude file's block was made from
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
@@ -88,6 +95,8 @@ class Fleet:
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         self._load_state()
+        # Sessions a dead server left running: reported and killable, never started twice.
+        self.orphans: dict[str, Orphan] = find_orphans(r for r in self.records.values())
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -104,21 +113,65 @@ class Fleet:
         try:
             data = json.loads(self._state_file.read_text())
         except (OSError, ValueError):
-            return
-        for raw in data.get("sessions", []):
-            try:
-                record = SessionRecord(**raw)
-            except TypeError:
-                continue
-            if Path(record.worktree).is_dir():
-                self.records[record.name] = record
+            data = {}
         self.runs = data.get("runs", {})
+        records = self.store.load_all()
+        if not records and data.get("sessions"):  # an older server kept them in state.json
+            records = {r.name: r for r in map(record_from_dict, data["sessions"]) if r is not None}
+            for record in records.values():
+                self.store.save(record)
+        self.records = {name: r for name, r in records.items() if Path(r.worktree).is_dir()}
 
     def _save_state(self) -> None:
-        data = {"sessions": [r.to_dict() for r in self.records.values()], "runs": self.runs}
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self._state_file)
+        """The runs (prompts included, so private); each session's record is saved on its own."""
+        write_private(self._state_file, json.dumps({"runs": self.runs}, indent=1).encode())
+
+    def _persist(self, record: SessionRecord) -> None:
+        """Write one session's record now: a server killed the next moment must still find it."""
+        if self.records.get(record.name) is record:
+            self.store.save(record)
+
+    def set_conversation_id(self, name: str, conversation_id: str) -> None:
+        """Remember the agent's own id for the session's conversation (from its hooks or logs),
+        so a restart or `fleet-tui restore` resumes that conversation."""
+        record = self.record_of(name)
+        if record.conversation_id != conversation_id:
+            record.conversation_id = conversation_id
+            self._persist(record)
+
+    def report_leftovers(self) -> None:
+        """Say what the last server left behind: sessions still running, and sessions lost."""
+        for name, record in self.records.items():
+            status, reason = resting_state(record, self.orphans.get(name))
+            if status in ("orphaned", "lost"):
+                self.bus.emit(EventKind.STATUS, f"{status}: {reason}", name, status=status)
+
+    def _refresh_orphans(self) -> None:
+        """An orphan whose processes have all ended is lost now (restorable)."""
+        for name, orphan in list(self.orphans.items()):
+            if not orphan.refresh():
+                del self.orphans[name]
+                if name in self.records:
+                    status, reason = resting_state(self.records[name], None)
+                    self.bus.emit(EventKind.STATUS, f"{status}: {reason}", name, status=status)
+                self.on_sessions_change()
+
+    async def _end_orphan(self, name: str, why: str) -> Any:
+        """Kill what a dead server left running of session `name` (its markers find it)."""
+        orphan = self.orphans.get(name)
+        if orphan is None:
+            return None
+        pids = orphan.pids
+        report = await asyncio.to_thread(orphan.kill)
+        self.orphans.pop(name, None)
+        record = self.records.get(name)
+        if record is not None:
+            record.ended = "killed"
+            self._persist(record)
+        self.bus.emit(EventKind.KILLED, f"{why}: ended its processes left by the last server (pids "
+                      f"{', '.join(map(str, pids))})", name, pids=pids, seconds=getattr(report, "seconds", None))
+        self.on_sessions_change()
+        return report
 
     # -- lifecycle ----------------------------------------------------------------
     def start_ticking(self) -> None:
@@ -148,6 +201,10 @@ class Fleet:
         for session, report in zip(running, reports):
             self.bus.emit(EventKind.KILLED, f"killed: the fleet server was stopped; worktree kept at "
                           f"{session.record.worktree}", session.name, seconds=getattr(report, "seconds", None))
+            if self.sessions.get(session.name) is session:
+                session.record.ended = "stopped"
+                self._persist(session.record)
+        await asyncio.gather(*(self._end_orphan(name, "the fleet server was stopped") for name in list(self.orphans)))
         for session in self.sessions.values():
             session.close()
         for task in list(self._tasks):
@@ -170,7 +227,8 @@ class Fleet:
                 for name, agent in self.config.agents.items()]
 
     def client_settings(self) -> dict[str, Any]:
-        return {"notify": self.config.notify, "base": self.base_branch}  # leader, confirm_kill: user settings
+        return {"notify": self.config.notify, "base": self.base_branch,  # leader, confirm_kill: user settings
+                "pipelines": list(self.config.pipelines)}  # the prompt bar can queue a task through one
 
     # -- sessions -----------------------------------------------------------------
     async def start_agents(self, agents: list[str], *, count: int | None = None,
@@ -184,11 +242,25 @@ class Fleet:
             self.agent(name)  # unknown names fail before anything starts
         started: list[Session] = []
         for name in names:
-            if missing_only and any(s.record.agent == name and s.alive for s in self.sessions.values()):
-                continue
+            if missing_only and (any(s.record.agent == name and s.alive for s in self.sessions.values())
+                                 or any(r.agent == name and self._resting(r.name)[0] in ("orphaned", "lost")
+                                        for r in self.records.values() if r.name not in self.sessions)):
+                continue  # a session lost in a crash is restored by the user, not replaced behind their back
             n = count if count is not None else self.config.agents[name].count
-            started += await self.start_agent(name, count=n)
+            # The agent's own sessions stopped by `down` come back in their worktrees, not as new x-2s.
+            for resting in self._resting_sessions_of(name)[:n]:
+                started.append(await self.restart(resting))
+                n -= 1
+            if n > 0:
+                started += await self.start_agent(name, count=n)
         return started
+
+    def _resting_sessions_of(self, agent: str) -> list[str]:
+        """The agent's sessions outside any run that have a worktree but no running process here."""
+        resting = [r for r in self.records.values() if r.agent == agent and r.run is None
+                   and not (r.name in self.sessions and self.sessions[r.name].alive)
+                   and self._resting(r.name)[0] != "orphaned"]  # still running from a dead server: not replaced
+        return [r.name for r in sorted(resting, key=lambda r: r.created)]
 
     def agent(self, name: str) -> AgentSpec:
         if name not in self.config.agents:
@@ -200,18 +272,25 @@ class Fleet:
         session = self.sessions.get(name)
         if session is None:
             if name in self.records:
-                raise FleetError(f"session {name} is not running: `fleet-tui restart {name}` starts it again")
+                status, reason = self._resting(name)
+                raise FleetError(f"session {name} is {status}: {reason}")
             known = ", ".join(sorted(self.sessions)) or "none running"
             raise UsageError(f"no session named {name!r} (sessions: {known})")
         return session
 
     def _new_session_name(self, agent: str, run: str | None) -> str:
         stem = f"{run}-{agent}" if run else agent
-        taken = set(self.sessions) | set(self.records) | self._reserved_names
-        if stem not in taken:
+        names = set(self.sessions) | set(self.records) | self._reserved_names
+
+        def taken(name: str) -> bool:
+            # A branch or folder of that name that the fleet no longer knows (its record was lost)
+            # may hold an agent's commits: never reused, never deleted, the next name is taken.
+            return name in names or worktree.name_in_use(self.root, self.worktree_folder, name)
+
+        if not taken(stem):
             return check_name(stem, "session")
         n = 2
-        while f"{stem}-{n}" in taken:
+        while taken(f"{stem}-{n}"):
             n += 1
         return check_name(f"{stem}-{n}", "session")
 
@@ -227,6 +306,8 @@ class Fleet:
         rows: int = 40,
     ) -> list[Session]:
         spec = self.agent(agent_name)
+        # A missing program fails before any worktree or branch is made for it.
+        check_command(self._argv_for(spec, None), self.root, spec.env(dict(os.environ)))
         names = []
         for _ in range(count):
             names.append(self._new_session_name(agent_name, run))
@@ -240,9 +321,15 @@ class Fleet:
             )
         finally:
             self._reserved_names.difference_update(names)
-        started = [self._make_session(record, spec, prompt, cols, rows)
-                   for record in prepared if isinstance(record, SessionRecord)]
         failed = [error for error in prepared if isinstance(error, BaseException)]
+        started = []
+        for record in prepared:
+            if isinstance(record, SessionRecord):
+                try:
+                    started.append(self._make_session(record, spec, prompt, cols, rows))
+                except FleetError as error:  # it could not start: its new worktree and branch go again
+                    await self._discard(record.name, because=f"{record.name} could not start: {error}")
+                    failed.append(error)
         if failed:
             raise failed[0]
         return started
@@ -251,7 +338,7 @@ class Fleet:
                                 prompt: str | None, base_ref: str | None) -> SessionRecord:
         copy_files, link = list(self.config.copy), list(self.config.link)
         async with self._worktree_adds:  # one `git worktree add` at a time (see create_worktree)
-            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
+            await self._install_litter_excludes()
             wt = await asyncio.to_thread(worktree.create_worktree, self.root, self.worktree_folder, name,
                                          worktree.session_branch(name), base_ref or self.base_branch,
                                          copy_files, check_out=False, link=link)
@@ -264,10 +351,23 @@ class Fleet:
         record = SessionRecord(name=name, agent=agent_name, branch=wt.branch, worktree=str(wt.path),
                                base_commit=wt.base_commit, run=run, role=spec.role, prompt=prompt, port=port)
         self.records[name] = record
-        self._save_state()
+        self._persist(record)
         if self.config.setup:
             await self._run_setup(record)
         return record
+
+    async def _install_litter_excludes(self) -> None:
+        """Keep the exclude block (core.litter) in step with `link:` and the presets' litter.
+
+        Loading every preset takes a few hundred milliseconds on a busy machine; a fan-out of
+        eight must not pay it eight times.
+        """
+        from fleet_tui.presets import preset_files_signature
+
+        key = (tuple(self.config.link), preset_files_signature(self.config._preset_dirs))
+        if key != self._litter_for:
+            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
+            self._litter_for = key
 
     def _litter_patterns(self) -> list[str]:
         """What no attempt may commit: every known preset's litter, and the fleet's symlinks."""
@@ -306,7 +406,7 @@ class Fleet:
     def _ensure_port(self, record: SessionRecord) -> None:
         if record.port is None:  # a record from before ports: the worktree gets one now, for good
             record.port = self.ports.assign(record.worktree, self.config.ports, f"{self.root.name}/{record.name}")
-            self._save_state()
+            self._persist(record)
 
     async def _run_teardown(self, record: SessionRecord) -> None:
         """The configured teardown in a worktree about to go; failures are reported, never fatal."""
@@ -330,7 +430,7 @@ class Fleet:
         return [sys.executable if part == "{python}" else part for part in spec.argv(prompt)]
 
     def _make_session(self, record: SessionRecord, spec: AgentSpec, prompt: str | None,
-                      cols: int = 120, rows: int = 40) -> Session:
+                      cols: int = 120, rows: int = 40, resume: bool = False) -> Session:
         prompt_as_arg = prompt is not None and spec.prompt_mode == "arg"
         usage_dir = self.state_dir / "usage"
         usage_dir.mkdir(exist_ok=True)
@@ -343,11 +443,14 @@ class Fleet:
                                   spec.preset.hooks.ignore)
             at = len(spec.command)  # right after the program (or the user's wrapper), before any prompt
             argv[at:at] = install_args(spec.preset.hooks, channel)
+        env = {**spec.env(dict(os.environ)), **self._worktree_env(record)}
+        plan = plan_start(spec.preset.resume if spec.preset else None, record,
+                          home=Path(env.get("HOME") or Path.home()), resume=resume)
         session = Session(
             record,
-            argv=argv,
+            argv=argv_with(spec.command, argv, plan.args),  # `codex resume ID` before any option
             hooks=channel,
-            env={**spec.env(dict(os.environ)), **self._worktree_env(record)},
+            env=env,
             status_rules=spec.status_rules,
             budget=spec.budget,
             usage_format=spec.usage_format,
@@ -363,6 +466,13 @@ class Fleet:
             self.bus.emit(EventKind.ERROR, str(error), record.name)
             raise
         self.sessions[record.name] = session
+        self.last_plan[record.name] = plan
+        # Written before anything else happens: a server killed the next moment leaves enough
+        # behind for the next one to find these processes (or to know they are lost).
+        record.marker, record.pid, record.ended = session.marker, session.pid, None
+        record.pid_started = start_time(session.pid)
+        record.conversation_id = plan.conversation_id
+        self._persist(record)
         self.bus.emit(EventKind.SPAWNED, f"started {record.agent} on {record.branch} (pid {session.pid})",
                       record.name, pid=session.pid, branch=record.branch, worktree=record.worktree,
                       argv=session.argv[:1])
@@ -376,27 +486,70 @@ class Fleet:
         return session
 
     def _session_exited(self, session: Session) -> None:
+        if self.sessions.get(session.name) is session:  # not one a restart already replaced
+            session.record.ended = session.status
+            self._persist(session.record)
         if session.status == "exited":
             self.bus.emit(EventKind.EXITED, f"exited with code {session.exit_code}", session.name,
                           code=session.exit_code)
         self.on_sessions_change()
 
-    async def restart(self, name: str) -> Session:
+    async def restart(self, name: str, *, restoring: bool = False) -> Session:
+        """Start a session again in its worktree, resuming the agent's conversation where its CLI can.
+
+        Whatever still runs of it is killed first, a dead server's leftovers included: never two copies.
+        """
         session = self.sessions.get(name)
         record = self.records.get(name)
         if record is None:
             self.get(name)  # raises the right error
+        spec = self.agent(record.agent)
         if session is not None and session.alive:
             session.set_status("killed", "stopped for a restart")  # the fleet's own doing, not an exit
             await session.kill()
             session.close()
-        spec = self.agent(record.agent)
+        await self._end_orphan(name, "restoring it" if restoring else "restarting it")
         cols, rows = (session.terminal.cols, session.terminal.rows) if session else (120, 40)
-        new = self._make_session(record, spec, None, cols, rows)
-        self.bus.emit(EventKind.RESTARTED, f"restarted {record.agent} in its worktree", name)
+        new = self._make_session(record, spec, None, cols, rows, resume=True)
+        plan = self.last_plan[name]
+        verb = "restored" if restoring else "restarted"
+        self.bus.emit(EventKind.RESTARTED, f"{verb} {record.agent} in its worktree: "
+                      f"{plan.note or 'started fresh'}", name, resumed=plan.resumed,
+                      conversation=plan.conversation_id)
         return new
 
+    async def restore(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Start lost sessions again (all of them, or the named ones), resuming where the CLI can.
+
+        One that still runs (here, or left by a dead server) is never started a second time.
+        """
+        for name in names or []:
+            self.record_of(name)  # unknown names fail before anything starts
+        targets = names or [n for n in self.records if n not in self.sessions and self._resting(n)[0] == "lost"]
+        results: list[dict[str, Any]] = []
+        for name in targets:
+            session = self.sessions.get(name)
+            if session is not None and session.alive:
+                results.append({"session": name, "restored": False, "note": "already running"})
+                continue
+            status, reason = self._resting(name)
+            if status == "orphaned":
+                results.append({"session": name, "restored": False, "note": f"{status}: {reason}"})
+                continue
+            try:
+                await self.restart(name, restoring=True)
+            except FleetError as error:
+                results.append({"session": name, "restored": False, "note": str(error)})
+                continue
+            plan = self.last_plan[name]
+            results.append({"session": name, "restored": True, "resumed": plan.resumed,
+                            "conversation": plan.conversation_id, "note": plan.note or "started fresh"})
+        return results
+
     async def kill(self, name: str, reason: str = "killed by the user") -> dict[str, Any]:
+        if name in self.orphans and name not in self.sessions:
+            report = await self._end_orphan(name, reason)
+            return {"session": name, "seconds": getattr(report, "seconds", None)}
         session = self.get(name)
         if not session.alive:
             raise FleetError(f"session {name} is not running ({session.status})")
@@ -589,7 +742,8 @@ class Fleet:
                     problems[record.name] = f"its work could not be captured: {error}"
         results = await asyncio.to_thread(
             run_checks_in, {r.name: r.worktree for r in attempts if r.name not in missing}, self._checks(),
-            self.config.check_timeout, max(1, os.cpu_count() or 1), self.stop_checks)
+            self.config.check_timeout, max(1, os.cpu_count() or 1), self.stop_checks,
+            {**os.environ, CHECK_MARKER: str(self.state_dir)})
         if self.stop_checks.is_set():
             raise FleetError(f"the compare of run {run['id']} was stopped: the fleet server is stopping")
         # Every check's output together stays well inside what a client accepts in one answer.
@@ -636,9 +790,15 @@ class Fleet:
         moved = await asyncio.to_thread(merge.base_moved, self.root, run["base_branch"], run["base_commit"])
         self.bus.emit(EventKind.COMPARED, f"run {run['id']} compared: best is "
                       f"{rows[0]['session'] if rows else 'nothing'}", None, run=run["id"])
-        return {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
-                "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
-                "check_names": list(self.config.checks), "attempts": rows}
+        result = {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
+                  "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
+                  "check_names": list(self.config.checks), "attempts": rows, "compared_at": time.time()}
+        await asyncio.to_thread(compare_store.save, self.state_dir, result)  # measured figures outlive sessions
+        return result
+
+    def last_compare(self, run_id: str | None = None) -> dict[str, Any]:
+        """The run's latest comparison as it was saved, without running anything again."""
+        return compare_store.load(self.state_dir, self.run(run_id)["id"])
 
     def record_of(self, name: str) -> SessionRecord:
         if name not in self.records:
@@ -747,6 +907,13 @@ class Fleet:
         await asyncio.to_thread(mergejournal.clear, self.state_dir)
         return discarded
 
+    async def end_leftover_checks(self) -> None:
+        """At start: checks a killed server left running (mid-compare) are ended, and the trail says so."""
+        pids = await asyncio.to_thread(kill_leftover_checks, str(self.state_dir))
+        if pids:
+            self.bus.emit(EventKind.KILLED, f"ended {len(pids)} check processes left running by the last server "
+                          f"(pids {', '.join(map(str, pids))}): its compare was cut short", None, pids=pids)
+
     async def finish_interrupted_merge(self) -> str | None:
         """At start: finish or roll back a merge the last server did not see through; what it did."""
         journal = mergejournal.read(self.state_dir)
@@ -794,8 +961,10 @@ class Fleet:
                 session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
+        await self._end_orphan(name, "discarding it")
         await self._remove_worktree(record, keep_branch)
         del self.records[name]
+        self.store.remove(name)
         self._gone[name] = because or f"{name} was discarded"
         self._save_state()
         self.bus.emit(EventKind.DISCARDED, "worktree removed" + (", branch kept" if keep_branch else
@@ -811,8 +980,11 @@ class Fleet:
         self._disk = None
 
     # -- the worktrees on disk: list, prune, disk use ----------------------------
+    def _recorded_worktrees(self) -> dict[str, tuple[str, str]]:
+        return {record.worktree: (name, record.branch) for name, record in self.records.items()}
+
     def _survey_args(self) -> tuple:
-        recorded = {record.worktree: name for name, record in self.records.items()}
+        recorded = self._recorded_worktrees()
         running = {name for name, session in self.sessions.items() if session.alive}
         created = {name: record.created for name, record in self.records.items()}
         return self.root, self.base_branch, recorded, running, created
@@ -860,7 +1032,7 @@ class Fleet:
         """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
         now = time.monotonic()
         if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
-            recorded = {record.worktree: name for name, record in self.records.items()}
+            recorded = self._recorded_worktrees()
 
             def measure() -> dict[str, int]:
                 found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
@@ -878,6 +1050,7 @@ class Fleet:
             try:
                 self.tick(measure=False)
                 if n % MEASURE_EVERY == 0:
+                    self._refresh_orphans()
                     # Looking at every process takes milliseconds: done off the loop, so a
                     # keystroke's echo never waits behind it.
                     sessions = self._measurable()
@@ -890,10 +1063,17 @@ class Fleet:
         changed = False
         for session in list(self.sessions.values()):
             changed = self._detect(session, notify=False) or changed
+            self._remember_conversation(session)
         if measure:
             self._apply_measurements(measure_sessions(self._measurable()))
         elif changed:
             self.on_sessions_change()
+
+    def _remember_conversation(self, session: Session) -> None:
+        """Keep the conversation id the agent's hooks reported, for a later resume."""
+        reported = session.hooks.session_id if session.hooks else None
+        if reported and reported != session.record.conversation_id and self.sessions.get(session.name) is session:
+            self.set_conversation_id(session.name, reported)
 
     def _detect(self, session: Session, notify: bool = True) -> bool:
         change = session.detect_status()
@@ -973,9 +1153,16 @@ class Fleet:
         infos = [s.info() for s in self.sessions.values()]
         for name, record in self.records.items():
             if name not in self.sessions:
-                infos.append({**record.to_dict(), "status": "stopped", "reason": "not started by this server",
-                              "pid": None, "budget": {}, "cols": 0, "rows": 0, "exit_code": None})
+                status, reason = self._resting(name)
+                orphan = self.orphans.get(name)
+                infos.append({**record.to_dict(), "status": status, "reason": reason,
+                              "pid": orphan.pids[0] if orphan else None, "pids": orphan.pids if orphan else [],
+                              "budget": {}, "cols": 0, "rows": 0, "exit_code": None})
         return sorted(infos, key=lambda i: (i.get("created") or 0, i["name"]))
+
+    def _resting(self, name: str) -> tuple[str, str]:
+        """Status and reason of a session with a record that this server is not running."""
+        return resting_state(self.records[name], self.orphans.get(name))
 
     def explain(self, name: str) -> dict[str, Any]:
         session = self.get(name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import getpass
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.core import compare, gitrepo
-from fleet_tui.core.checks import run_checks_in
+from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, SessionView, Task, TaskStore, agent_with_room,
                                   queue_order, route)
@@ -32,6 +33,7 @@ OUTPUT_TAIL = 4000  # characters of a failing check's output an agent is shown
 DIFF_LIMIT = 60_000  # characters of diff a reviewer is shown
 QUIET_TURN_END = 2.0  # seconds of quiet that end a turn too short for the status tick to see working
 READY_TIMEOUT = 90.0
+VERDICT_LIMIT = 16_000  # bytes of a verdict file read
 
 
 @dataclass
@@ -218,6 +220,8 @@ class TaskRunner:
         self._enter_stage(task)
 
     def _set(self, task: Task, state: str, step: str) -> None:
+        if (task.state, task.step) == (state, step):
+            return  # a queued task routed again and still waiting: nothing to save or tell
         task.state, task.step = state, step  # type: ignore[assignment]
         task.touch()
         self.store.save()
@@ -394,9 +398,17 @@ class TaskRunner:
             self._kick()
 
     async def _watch_quiet_turns(self) -> None:
-        """A turn so short that no status tick saw it working still ends: output after the prompt, then quiet."""
+        """A turn so short that no status tick saw it working still ends: output after the prompt, then quiet.
+
+        Queued tasks are routed again now and then too: a session killed for its budget leaves
+        no event when its process is finally gone, and its room must not be lost.
+        """
+        n = 0
         while True:
             await asyncio.sleep(0.5)
+            n += 1
+            if n % 4 == 0 and any(t.state == "queued" for t in self.store.active()):
+                self._kick()
             now = time.monotonic()
             for name, turn in list(self.turns.items()):
                 session = self.fleet.sessions.get(name)
@@ -468,8 +480,11 @@ class TaskRunner:
         self._set(task, "running", f"running checks: {', '.join(stage.check)}")
         configured = self.fleet._checks()
         commands = {name: configured[name] for name in stage.check if name in configured}
+        # Marked and stoppable like compare's checks: a stopping server ends them, a later one finds leftovers.
         results = (await asyncio.to_thread(run_checks_in, {record.name: record.worktree}, commands,
-                                           self.fleet.config.check_timeout, 2)).get(record.name, {})
+                                           self.fleet.config.check_timeout, 2, self.fleet.stop_checks,
+                                           {**os.environ, CHECK_MARKER: str(self.fleet.state_dir)})
+                   ).get(record.name, {})
         task.checks = {}
         for name, result in results.items():
             task.checks[name] = {"passed": result.passed, "exit_code": result.exit_code,
@@ -521,8 +536,7 @@ class TaskRunner:
         stage = self.stages(task)[task.stage]
         name = task.reviewer
         record = self.fleet.records.get(name or "")
-        path = Path(record.worktree) / VERDICT_FILE if record else None
-        text = path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else None
+        text = read_verdict(Path(record.worktree)) if record else None
         if text is None or not text.strip():
             if not task.reminded and name:
                 task.reminded = True
@@ -647,6 +661,9 @@ class TaskRunner:
             task.reviewer = None
         stage = self.stages(task)[min(task.stage, len(self.stages(task)) - 1)]
         if stage.kind == "do":
+            for name in (task.session, *task.fanout):
+                if name:
+                    self._tag(name, None)
             task.session, task.fanout, task.fanout_done = None, [], []
         self._emit(EventKind.TASK, task, f"resumed after a server restart at stage {task.stage + 1}")
         self._enter_stage(task)
@@ -655,6 +672,22 @@ class TaskRunner:
     def _emit(self, kind: EventKind, task: Task, message: str, session: str | None = None, **data: Any) -> None:
         self.bus.emit(kind, f"{task.id}: {message}", session, task=task.id, stage=task.stage, **data)
         self.on_change()
+
+
+def read_verdict(worktree: Path) -> str | None:
+    """The verdict file a reviewer wrote in its worktree, or None.
+
+    Never through a symlink or out of the worktree: a reviewer must not make the fleet
+    read (and record in the audit trail) a file from elsewhere.
+    """
+    path = worktree / VERDICT_FILE
+    try:
+        if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(worktree.resolve()):
+            return None
+        with path.open("rb") as f:
+            return f.read(VERDICT_LIMIT).decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _preview(text: str, limit: int = 70) -> str:

@@ -96,15 +96,16 @@ class ProcessTable:
                 todo += self.children.get(current, [])
         return list(found.values())
 
-    def members(self, pid: int, marker: str | None = None) -> list[psutil.Process]:
+    def members(self, pid: int | None, marker: str | None = None) -> list[psutil.Process]:
         """The session's tree, the members of its session id, and its marked processes.
 
         The pty child is a session leader, so its pid is the session id; Linux never reuses
         a pid that still names a session, so the session id cannot catch strangers.
+        With no pid (a session whose pty child is gone) only the marker finds them.
         """
-        members = {proc.pid: proc for proc in self.tree(pid)}
+        members = {proc.pid: proc for proc in self.tree(pid)} if pid is not None else {}
         for entry in self.entries.values():
-            if entry.sid == pid or (marker and entry.marker == marker):
+            if (pid is not None and entry.sid == pid) or (marker and entry.marker == marker):
                 members.setdefault(entry.proc.pid, entry.proc)
         members.pop(os.getpid(), None)  # never signal ourselves, whatever the environment says
         return [proc for proc in members.values() if _alive(proc)]
@@ -122,7 +123,7 @@ def find_marked(marker: str) -> list[psutil.Process]:
     return ProcessTable().marked(marker)
 
 
-def session_processes(pid: int, marker: str | None = None) -> list[psutil.Process]:
+def session_processes(pid: int | None, marker: str | None = None) -> list[psutil.Process]:
     """The session's tree, the members of its session id, and its marked processes, now."""
     return ProcessTable().members(pid, marker)
 
@@ -156,7 +157,7 @@ def _wait_gone(procs, deadline: float) -> list[psutil.Process]:
         time.sleep(POLL)
 
 
-def _freeze(pid: int, marker: str | None) -> dict[int, psutil.Process]:
+def _freeze(pid: int | None, marker: str | None) -> dict[int, psutil.Process]:
     """SIGSTOP the session until no new member appears, so nothing forks behind our back."""
     frozen: dict[int, psutil.Process] = {}
     for _ in range(10):
@@ -178,7 +179,7 @@ class KillReport:
     seconds: float = 0.0
 
 
-def kill_tree(pid: int, marker: str | None = None, grace: float = 1.0) -> KillReport:
+def kill_tree(pid: int | None, marker: str | None = None, grace: float = 1.0) -> KillReport:
     """End every process of the session: SIGTERM and SIGHUP, then after `grace` seconds SIGKILL.
 
     Blocks for up to grace + 1 s; call it from a worker thread in an event loop.

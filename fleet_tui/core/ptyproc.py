@@ -52,7 +52,8 @@ def _inheritable_fds() -> list[int]:
     return fds
 
 
-def _check_command(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+def check_command(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """Raise a FleetError naming the program when `argv` cannot be started in `cwd` with `env`."""
     if not argv:
         raise FleetError("empty command — set the agent's command in fleet.yaml")
     program = argv[0]
@@ -96,7 +97,7 @@ class PtyProcess:
         cwd = Path(cwd)
         if not cwd.is_dir():
             raise FleetError(f"working directory does not exist: {cwd}")
-        _check_command(argv, cwd, env)
+        check_command(argv, cwd, env)
 
         master, slave = os.openpty()  # both close-on-exec
         try:

@@ -39,6 +39,12 @@ class SessionRecord:
     role: str | None = None
     created: float = field(default_factory=time.time)
     prompt: str | None = None
+    conversation_id: str | None = None  # the agent's own id for its conversation, to resume it
+    # The processes of its latest start, so a later server can find them (core/restore.py):
+    marker: str | None = None  # the FLEET_SESSION value in every process's environment
+    pid: int | None = None
+    pid_started: float | None = None  # the pty child's start time: a reused pid never matches it
+    ended: str | None = None  # None while its processes run; else how they ended (exited, killed, stopped)
     port: int | None = None  # $PORT, held by the worktree for its whole life (core.ports)
     task: str | None = None  # the task it works on (core.pipeline), shown in its pane's title
 
@@ -276,7 +282,7 @@ class Session:
             "screen_status": self.screen_verdict[0],
             "screen_reason": self.screen_verdict[1],
             "screen_signal": self.detector.signal,
-            "conversation_id": self.hooks.session_id if self.hooks else None,
+            "conversation_id": (self.hooks.session_id if self.hooks else None) or self.record.conversation_id,
             "transcript": self.hooks.transcript_path if self.hooks else None,
         }
 
@@ -318,7 +324,7 @@ class Session:
             "layer": self.layer if self.status not in CONTROL_STATUSES else "process",
             "turns": self.turns_finished,
             "queued_prompt": self.queued_prompt,
-            "conversation_id": self.hooks.session_id if self.hooks else None,
+            "conversation_id": (self.hooks.session_id if self.hooks else None) or r.conversation_id,
             "budget": self.meter.snapshot(),
         }
 

@@ -87,9 +87,16 @@ def worktree_folder(root: Path | str, configured: Path | str | None = None) -> P
         raise UsageError(
             f"the worktree folder cannot be the repository itself ({root}): pick another folder"
         )
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"worktrees: {folder} is a file, not a folder: fix `worktrees:` in fleet.yaml")
     if folder.is_relative_to(root):
         _exclude(root, folder.relative_to(root))
     return folder
+
+
+def name_in_use(root: Path | str, folder: Path | str, session_name: str) -> bool:
+    """True when a session of this name would collide with a branch or folder already there."""
+    return branch_exists(root, session_branch(session_name)) or (Path(root) / folder / session_name).exists()
 
 
 def create_worktree(
@@ -123,8 +130,8 @@ def create_worktree(
         )
     if branch_exists(root, branch):
         raise FleetError(
-            f"branch {branch} already exists: pick another session name, "
-            f"or delete the branch first (git branch -D {branch})"
+            f"branch {branch} already exists and may hold an agent's commits: pick another session "
+            f"name (`git log {branch}` shows what it holds)"
         )
     if path.exists():
         raise FleetError(
@@ -132,7 +139,13 @@ def create_worktree(
         )
     _expand(root, copy_files, "copy")  # a bad pattern fails before anything is created
     _expand(root, link, "link")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(
+            f"the worktree folder {path.parent} cannot be created ({error.strerror}): "
+            "fix `worktrees:` in fleet.yaml"
+        ) from None
     run_git(root, "worktree", "add", "--no-checkout", "-b", branch, str(path), base_commit)
     _mark_fleet_made(path, session_name, branch)
     created = Worktree(session_name, path, branch, base_commit)

@@ -65,6 +65,28 @@ class UsageSource(Strict):
     format: Literal["claude-jsonl", "codex-jsonl", "fleet-jsonl", "none"] = "none"
 
 
+class ResumeRules(Strict):
+    """How the CLI picks up one of its own conversations again (see core/resume.py)."""
+
+    # Placed right after the command to resume; {id} is the agent's conversation id.
+    args: list[str] = Field(min_length=1)
+    # Placed right after the command on a fresh start; {id} is a new UUID the fleet assigns
+    # (Claude's --session-id), so the id is known without asking the agent.
+    new_args: list[str] = Field(default_factory=list)
+    # Where the CLI keeps its conversations, a glob: ~ is the agent's HOME, {worktree} its
+    # worktree, {id} the id (in the file name). A resume whose conversation is not there
+    # starts fresh instead; with {id}, an unknown id is looked for in the files that name
+    # the worktree on their first line.
+    conversations: str | None = None
+
+    @field_validator("conversations")
+    @classmethod
+    def _id_in_file_name(cls, pattern: str | None) -> str | None:
+        if pattern is not None and "{id}" in pattern.rsplit("/", 1)[0]:
+            raise ValueError("{id} may only appear in the file name, not in a folder")
+        return pattern
+
+
 HookMeaning = Literal["working", "waiting", "idle", "done", "session", "ended"]
 
 
@@ -98,6 +120,9 @@ class Preset(Strict):
     trust_dialog: TrustDialog | None = None
     status: StatusRules = Field(default_factory=StatusRules)
     usage: UsageSource = Field(default_factory=UsageSource)
+    resume: ResumeRules | None = None  # None: a restart always starts the CLI fresh
+
+
     hooks: HookSupport = Field(default_factory=HookSupport)
     # Files the CLI writes for itself in its working folder (gitignore syntax): never part of an attempt.
     litter: list[str] = Field(default_factory=list)
@@ -146,6 +171,11 @@ def _files(extra_dirs: list[Path] | tuple = ()) -> dict[str, Path]:
             for path in sorted(folder.glob("*.yaml")):
                 found.setdefault(path.stem, path)
     return found
+
+
+def preset_files_signature(extra_dirs: list[Path] | tuple = ()) -> tuple:
+    """Which preset files there are and when each last changed: to know when loaded ones are stale."""
+    return tuple((name, str(path), path.stat().st_mtime_ns) for name, path in _files(extra_dirs).items())
 
 
 def known_presets(extra_dirs: list[Path] | tuple = ()) -> list[str]:

@@ -29,6 +29,7 @@ from fleet_tui.ui.screens.help import HelpScreen
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
+from fleet_tui.ui.widgets.tasks_panel import TasksPanel, waiting_for_a_person
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
@@ -46,9 +47,9 @@ ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn"
 ACTION_STATUSES = {
     "pause": {"starting", "working", "waiting", "idle", "done"},
     "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget"},
+    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget", "orphaned"},
 }
-RUNNING = ACTION_STATUSES["kill"]
+RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing reaches its terminal
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
@@ -87,6 +88,7 @@ class FleetApp(App[int]):
         self.mirrors: dict[str, ScreenMirror] = {}
         self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.tasks: list[dict[str, Any]] = []  # from the server's task runner, waiting gates first
         self.agents: list[dict[str, Any]] = []
         self.config: dict[str, Any] = {}
         self.settings = theme.load_settings()
@@ -102,6 +104,7 @@ class FleetApp(App[int]):
             yield PaneGrid(id="grid")
             yield Static(NO_SESSIONS, id="no-sessions")
             with Vertical(id="sidebar"):
+                yield TasksPanel(id="tasks")
                 yield EventFeed(id="feed")
                 yield BudgetMeters(id="meters")
         yield PromptBar(id="prompt")
@@ -165,7 +168,8 @@ class FleetApp(App[int]):
             disk = await self.client.call("worktree_disk")
         except FleetError:
             return  # a server without the command: the panel shows no figure
-        self.query_one(BudgetMeters).show_disk(disk["bytes"], disk["worktrees"])
+        for meters in self.query(BudgetMeters):  # none once the app is closing
+            meters.show_disk(disk["bytes"], disk["worktrees"])
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
@@ -207,6 +211,19 @@ class FleetApp(App[int]):
             self.update_sessions(message.get("sessions", []))
         elif kind == "event":
             self.query_one(EventFeed).add_event(message["event"])
+        elif kind == "tasks":
+            self.update_tasks(message.get("tasks", []))
+
+    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+        self.tasks = tasks
+        self.query_one(TasksPanel).update_tasks(tasks)
+        for name, pane in self._panes.items():  # a pane's title names its task
+            if name in self.sessions:
+                pane.update_info(self._with_task(self.sessions[name]))
+
+    def _with_task(self, info: dict[str, Any]) -> dict[str, Any]:
+        task = next((t for t in self.tasks if t["id"] == info.get("task")), None)
+        return {**info, "task_text": task["text"]} if task else info
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
         now = time.monotonic()
@@ -236,11 +253,11 @@ class FleetApp(App[int]):
             pane = self._panes.get(name)
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader,
+                pane = self._panes[name] = TerminalPane(mirror, self._with_task(info), leader=self.leader,
                                                         history=ServerHistory(self.call_server, name))
                 new_panes.append(pane)
             else:
-                pane.update_info(info)
+                pane.update_info(self._with_task(info))
             before = previous.get(name, {}).get("status")
             if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
                 self.alert(name, ALERT_STATUSES[info["status"]])
@@ -459,7 +476,8 @@ class FleetApp(App[int]):
         running = [info for info in self.sessions.values() if info["status"] in RUNNING]
         roles = sorted({info["role"] for info in running if info.get("role")})
         marked = [pane for pane in self.query(TerminalPane) if pane.marked]
-        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles)
+        self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
+                                       pipelines=self.config.get("pipelines") or [])
         self.refresh_bindings()
 
     @on(PromptBar.Closed)
@@ -473,6 +491,10 @@ class FleetApp(App[int]):
     def send_prompt(self, message: PromptBar.Send) -> None:
         """Turn the bar's target into a fan-out; a prompt for several running agents is confirmed first."""
         target = message.target
+        if target.startswith(("task:", "pipeline:")):
+            kind, _, name = target.partition(":")
+            self.queue_task(message.prompt, **{"role" if kind == "task" else "pipeline": name})
+            return
         if target == "new":
             agents = [agent for agent, count in message.counts.items() for _ in range(count)]
             if not agents:
@@ -502,6 +524,13 @@ class FleetApp(App[int]):
         self.push_screen(ConfirmScreen(question, yes="Send"), answered)
 
     @work(group="commands")
+    async def queue_task(self, text: str, **args: Any) -> None:
+        task = await self.call_server("task", text=text, **args)
+        if task is not None:
+            self.query_one(PromptBar).sent()
+            self.notify(f"queued {task['id']}: {task['step']}")
+
+    @work(group="commands")
     async def fan_out(self, prompt: str, **args: Any) -> None:
         run = await self.call_server("fanout", prompt=prompt, **args)
         if run is not None:
@@ -510,6 +539,18 @@ class FleetApp(App[int]):
 
     def action_compare(self) -> None:
         self.push_screen(CompareScreen())
+
+    def action_approve_gate(self) -> None:
+        """The gate of the focused pane's task if it waits, else the first task waiting for a person."""
+        from fleet_tui.ui.screens.gate import GateScreen
+
+        waiting = waiting_for_a_person(self.tasks)
+        if not waiting:
+            self.notify("no task is waiting for you")
+            return
+        pane = self.focused_pane
+        mine = [t for t in waiting if pane is not None and t.get("session") == pane.session]
+        self.push_screen(GateScreen((mine or waiting)[0]))
 
     def action_toggle_feed_filter(self) -> None:
         feed = self.query_one(EventFeed)

@@ -33,6 +33,7 @@ NAV_BINDINGS = [
     Binding("slash", "open_prompt", "prompt", key_display="/"),
     Binding("m", "toggle_mark", "mark"),
     Binding("c", "compare", "compare"),
+    Binding("a", "approve_gate", "gate", show=False),  # a task waiting for a person: diff, checks, verdict
     Binding("f", "toggle_feed_filter", "filter feed"),
     Binding("b", "toggle_sidebar", "sidebar"),
     Binding("colon", "command_palette", "commands", key_display=":"),
@@ -69,7 +70,7 @@ SCROLL_BINDINGS = [
     Binding("0", "line_edge(-1)", "line start", show=False),
     Binding("dollar_sign", "line_edge(1)", "line end", show=False),
 ]
-SCROLL_KEYS = frozenset(key for binding in SCROLL_BINDINGS for key in binding.key.split(","))
+SCROLL_ACTIONS = {key: binding.action for binding in SCROLL_BINDINGS for key in binding.key.split(",")}
 
 
 def key_label(key: str) -> str:

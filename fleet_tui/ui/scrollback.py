@@ -44,13 +44,18 @@ class ServerHistory:
 
 
 class HistoryCache:
-    """History lines fetched so far, by number; a block is asked for once, however often it is drawn."""
+    """History lines fetched so far, by number; each line is asked for once, however often it is drawn.
+
+    Lines are fetched in blocks of BLOCK; the newest block may be only partly history when
+    asked for, and is asked again for the rest once more of it has scrolled off the screen.
+    """
 
     def __init__(self, source: HistorySource | None) -> None:
         self.source = source
         self.epoch: int | None = None
         self.lines: dict[int, Line] = {}
-        self._asked: set[int] = set()  # blocks fetched or being fetched
+        self._asked: dict[int, int] = {}  # block -> the end of what was asked of it (fetched or on its way)
+        self._inflight: dict[int, asyncio.Future[bool]] = {}  # block -> the request fetching it
 
     def get(self, number: int) -> Line | None:
         return self.lines.get(number)
@@ -62,30 +67,61 @@ class HistoryCache:
             self.lines.clear()
             self._asked.clear()
 
-    def missing(self, start: int, end: int, extent: HistoryExtent) -> list[int]:
-        """Blocks (by first line number) of start..end-1 not yet asked for, within the history."""
+    def missing(self, start: int, end: int, extent: HistoryExtent) -> list[tuple[int, int]]:
+        """The parts (start, end) of blocks in start..end-1 not yet asked for, within the history."""
         self.sync(extent)
         start, end = max(start, extent.first), min(end, extent.pushed)
-        if start >= end:
-            return []
-        return [block for block in range(start // BLOCK * BLOCK, end, BLOCK) if block not in self._asked]
+        wanted = []
+        for block in range(start // BLOCK * BLOCK, end, BLOCK):
+            block_end = min(block + BLOCK, extent.pushed)
+            asked = self._asked.get(block, block)
+            if asked < block_end:
+                wanted.append((max(asked, extent.first), block_end))
+        return wanted
 
     async def fetch(self, start: int, end: int, extent: HistoryExtent) -> bool:
-        """Fetch what start..end-1 still lacks; True when something new arrived."""
+        """Fetch what start..end-1 still lacks, and wait for what is already on its way.
+
+        True when something new arrived.
+        """
         if self.source is None:
             return False
-        blocks = self.missing(start, end, extent)
-        if not blocks:
+        first_block = start // BLOCK * BLOCK
+        waiting = {future for block, future in self._inflight.items() if first_block <= block < end}
+        parts = self.missing(start, end, extent)
+        if parts:
+            # Marked asked now, not when the request starts: a fetch meanwhile must not ask again.
+            before = {lo // BLOCK * BLOCK: self._asked.get(lo // BLOCK * BLOCK) for lo, _hi in parts}
+            for lo, hi in parts:
+                self._asked[lo // BLOCK * BLOCK] = hi
+            request = asyncio.ensure_future(self._request(parts, before))
+            for lo, _hi in parts:
+                self._inflight[lo // BLOCK * BLOCK] = request
+            waiting.add(request)
+        if not waiting:
             return False
-        self._asked.update(blocks)
-        results = await asyncio.gather(*(self.source.history(block, BLOCK) for block in blocks))
+        return any(await asyncio.gather(*waiting))
+
+    async def _request(self, parts: list[tuple[int, int]], before: dict[int, int | None]) -> bool:
+        assert self.source is not None
+        blocks = [lo // BLOCK * BLOCK for lo, _hi in parts]
+        try:
+            results = await asyncio.gather(*(self.source.history(lo, hi - lo) for lo, hi in parts))
+        finally:
+            me = asyncio.current_task()
+            for block in blocks:
+                if self._inflight.get(block) is me:  # not a newer request for the block's rest
+                    del self._inflight[block]
         arrived = False
         for block, part in zip(blocks, results):
-            if part is None:
-                self._asked.discard(block)  # try again next time
+            if part is None or part.extent.epoch != self.epoch:
+                # Refused, or read from a history cleared since: ask again when next needed.
+                previous = before[block] if part is None else None
+                if previous is None:
+                    self._asked.pop(block, None)
+                else:
+                    self._asked[block] = previous
                 continue
-            if part.extent.epoch != self.epoch:
-                self.sync(part.extent)
             for offset, line in enumerate(part.lines):
                 self.lines[part.start + offset] = line
             arrived = True

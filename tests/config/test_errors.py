@@ -61,9 +61,20 @@ def test_unbalanced_quote_in_a_command():
 
 
 def test_invalid_yaml_names_the_line_and_explains():
-    message = error_of("agents:\n  a:\n    command: [bash\n  b: {}\n")
+    message = error_of("agents:\n  a:\n    command: bash\n   b: {}\n")
     assert message.startswith("fleet.yaml:4: not valid YAML: ")
     assert "indentation" in message
+
+
+def test_an_unclosed_bracket_names_the_line_where_it_opened():
+    message = error_of("agents:\n  a:\n    command: [bash, -c\n  b: {}\n")
+    assert message.startswith("fleet.yaml:3: not valid YAML: the '[' opened on line 3 is never closed"), message
+    assert "on line 4" in message and "close it with ']'" in message
+
+
+def test_a_misspelt_top_level_key_is_named_not_the_key_it_hides():
+    message = error_of("agnets:\n  a: {command: bash}\n")
+    assert message.startswith("fleet.yaml:1: agnets: unknown key (did you mean agents?)"), message
 
 
 def test_tabs_are_explained():

@@ -156,6 +156,25 @@ SLOW_CHECK_FLEET = RACE_FLEET + textwrap.dedent(
 )
 
 
+def alive(proc: psutil.Process) -> bool:
+    """Running, not a zombie (an orphan's zombie waits for an init that may never reap it)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def slow_checks(server: psutil.Process) -> list[psutil.Process]:
+    found = []
+    for proc in server.children(recursive=True):
+        try:
+            if "time.sleep(40)" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.Error:  # a process that just ended (a git of the compare, say)
+            pass
+    return found
+
+
 def test_down_during_a_long_check_kills_it_and_stops_cleanly(tmp_path, runtime_dir):
     cli = FleetCli(make_repo(tmp_path / "repo", SLOW_CHECK_FLEET), runtime_dir)
     try:
@@ -163,18 +182,8 @@ def test_down_during_a_long_check_kills_it_and_stops_cleanly(tmp_path, runtime_d
         server = psutil.Process(cli.server_pid())
         comparing = start_client(cli, "compare")
 
-        def checks() -> list[psutil.Process]:
-            found = []
-            for proc in server.children(recursive=True):
-                try:
-                    if "time.sleep(40)" in " ".join(proc.cmdline()):
-                        found.append(proc)
-                except psutil.Error:  # a process that just ended (a git of the compare, say)
-                    pass
-            return found
-
-        wait_for(lambda: len(checks()) == 2, what="both checks starting")
-        running = checks()
+        wait_for(lambda: len(slow_checks(server)) == 2, what="both checks starting")
+        running = slow_checks(server)
         started = time.monotonic()
         down = cli.run("down", check=False)
         assert down.returncode == 0, down.stderr
@@ -184,5 +193,31 @@ def test_down_during_a_long_check_kills_it_and_stops_cleanly(tmp_path, runtime_d
         out, err = comparing.communicate(timeout=30)
         assert comparing.returncode == 1
         assert "the fleet server is stopping" in err, err
+    finally:
+        cli.run("down", check=False)
+
+
+def test_kill_9_mid_compare_the_next_server_ends_its_checks_and_keeps_the_attempts(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", SLOW_CHECK_FLEET), runtime_dir)
+    try:
+        first, second = fan_out(cli)
+        server = psutil.Process(cli.server_pid())
+        comparing = start_client(cli, "compare")
+        wait_for(lambda: len(slow_checks(server)) == 2, what="both checks starting")
+        running = slow_checks(server)
+        server.kill()
+        comparing.communicate(timeout=30)
+        assert comparing.returncode == 1
+        assert all(p.is_running() for p in running), "checks run in sessions of their own: they outlive it"
+        # The next server ends them, keeps both attempts, and git is whole in each worktree.
+        assert {s["name"] for s in cli.status()} == {first, second}
+        wait_for(lambda: not any(alive(p) for p in running), timeout=10, what="the checks ending")
+        for name in (first, second):
+            worktree = Path(cli.session(name)["worktree"])
+            assert git(worktree, "status", "--porcelain") == "", "the work was captured as a commit"
+            assert f"fleet: work of {name}" in git(worktree, "log", "-1", "--format=%s")
+        ended = [e for e in events(cli) if e["kind"] == "killed" and "check processes" in e["message"]]
+        assert len(ended) == 1 and sorted(ended[0]["data"]["pids"]) == sorted(p.pid for p in running)
+        assert cli.run("audit", "verify").returncode == 0
     finally:
         cli.run("down", check=False)

@@ -43,8 +43,8 @@ REVIEWER = [
 ]
 
 
-def fleet_yaml(scripts: Path) -> str:
-    return textwrap.dedent(
+def fleet_yaml(scripts: Path, extra: str = "") -> str:
+    return extra + textwrap.dedent(
         f"""\
         checks:
           tests: "{{python}} -m unittest -q"
@@ -88,11 +88,15 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def tasks_fleet(tmp_path, runtime_dir):
+    yield from make_tasks_fleet(tmp_path, runtime_dir)
+
+
+def make_tasks_fleet(tmp_path: Path, runtime_dir: Path, extra: str = ""):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "dev.json").write_text(json.dumps(DEVELOPER))
     (scripts / "rev.json").write_text(json.dumps(REVIEWER))
-    repo = make_repo(tmp_path / "repo", fleet_yaml(scripts))
+    repo = make_repo(tmp_path / "repo", fleet_yaml(scripts, extra))
     (repo / "test_greet.py").write_text(TEST)
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a test for greet")
@@ -234,3 +238,53 @@ def test_fan_out_override_and_a_risk_gate_survive_a_server_restart(tasks_fleet):
     assert override["data"]["by"] == "bob" and override["data"]["checks"] == ["tests"]
     assert [e["data"]["by"] for e in events if e["kind"] == "approval"] == ["bob", "carol"]
     assert done["risk"] and done["merged"]
+
+
+SLOW_FLEET = textwrap.dedent(
+    """\
+    task_retries: 1
+    """
+)
+
+
+@pytest.fixture
+def slow_fleet(tmp_path, runtime_dir):
+    yield from make_tasks_fleet(tmp_path, runtime_dir, SLOW_FLEET)
+
+
+def test_over_budget_mid_task_hands_it_back_until_the_retry_limit(slow_fleet):
+    cli = slow_fleet
+    # A sleeper whose whole budget is four seconds of wall time: every attempt dies mid-task.
+    text = (cli.repo / "fleet.yaml").read_text().replace(
+        "agents:\n", "agents:\n  sleeper:\n    preset: demo\n    args: [--script, \"%s\"]\n"
+        "    role: sleeper\n    count: 0\n    budget: {time: 4s, on_exceed: kill}\n"
+        % (cli.repo.parent / "scripts" / "dev.json"), 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    cli.run("task", "be sleepy", "--role", "sleeper")
+    failed = wait_task(cli, "t1", "failed", timeout=60)
+    assert failed["requeues"] == 2 and "already handed back 1 times" in failed["reason"]
+    text = cli.run("log", "--task", "t1").stdout
+    assert "went over its time budget mid-task (retry 1 of 1)" in text
+
+
+def test_agent_gate_refuses_and_the_queue_keeps_priority_order(tasks_fleet):
+    cli = tasks_fleet
+    text = (cli.repo / "fleet.yaml").read_text().replace("pipelines:\n", "pipelines:\n  quick:\n"
+                                                         "    - do: developer\n    - gate: agent\n"
+                                                         "    - merge: squash\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text.replace("max_sessions: 2", "max_sessions: 1"))
+    cli.run("task", "add a greet function", "--pipeline", "quick")
+    cli.run("task", "later", "--priority", "low")
+    cli.run("task", "sooner", "--priority", "high")
+    listed = json.loads(cli.run("tasks", "--json").stdout)
+    queued = [t["id"] for t in listed if t["state"] == "queued"]
+    assert queued == ["t3", "t2"], "high priority first; the only developer session is taken"
+    assert "waiting for a free developer session" in task(cli, "t3")["step"]
+    # The gate agent (a reviewer) finds no docstring and refuses: the task waits for a person.
+    blocked = wait_task(cli, "t1", "blocked")
+    assert blocked["hold"] == "review" and "refused" in blocked["reason"]
+    assert blocked["verdict"]["approved"] is False
+    cli.run("reject", "t1", "--reason", "no docstring")
+    events = story(cli, "t1")
+    assert [e["data"]["approved"] for e in events if e["kind"] == "verdict"] == [False]
+    assert events[-1]["message"] == "t1: rejected: rejected by " + events[-2]["data"]["by"] + ": no docstring"

@@ -10,99 +10,35 @@ side are private to the test and caught by the suite's leftover-process guard.
 
 from __future__ import annotations
 
-import getpass
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
+from bench import loopback_sshd
+from bench.loopback_sshd import HOST
 from fleet_tui.demo.repo import create_demo_repo
 from tests.fleet.conftest import FleetCli, UNATTENDED_DEMO_FLEET
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-HOST = "fleet-test-remote"  # the Host alias in the test's ssh_config
 FLEET = UNATTENDED_DEMO_FLEET + "  shell: {command: [bash, --norc, --noprofile]}\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _keygen(path: Path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f", str(path)],
-                   check=True)
-    return (path.with_suffix(".pub")).read_text().strip()
-
-
-@dataclass
-class SshServer:
-    folder: Path
-    port: int
-    process: subprocess.Popen
-    ssh_config: Path
-    remote_env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
 def sshd():
-    if not os.path.exists(SSHD):
+    if not loopback_sshd.available():
         pytest.skip("OpenSSH's server is not installed (apt-get install openssh-server)")
-    folder = Path(tempfile.mkdtemp(prefix="ftssh-"))
-    os.chmod(folder, 0o700)
-    host_key = _keygen(folder / "host_key")
-    user_key = _keygen(folder / "user_key")
-    (folder / "authorized_keys").write_text(user_key + "\n")
-    port = _free_port()
-    user = getpass.getuser()
-    remote_rt = folder / "remote-rt"
-    remote_rt.mkdir(mode=0o700)
-    (folder / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder}/host_key\nPidFile {folder}/sshd.pid\n"
-        f"AuthorizedKeysFile {folder}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        f"PermitRootLogin {'prohibit-password' if os.getuid() == 0 else 'no'}\nAllowUsers {user}\n"
-        "AcceptEnv FLEET_TEST_RUN FLEET_DEMO_SPEED XDG_RUNTIME_DIR XDG_STATE_HOME XDG_CONFIG_HOME\nX11Forwarding no\n"
-        "AllowTcpForwarding no\nLogLevel ERROR\n")
-    (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key.split()[:2])}\n")
-    ssh_config = folder / "ssh_config"
-    ssh_config.write_text(
-        f"Host {HOST}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {folder}/user_key\n"
-        f"  IdentitiesOnly yes\n  UserKnownHostsFile {folder}/known_hosts\n  StrictHostKeyChecking yes\n"
-        "  SendEnv FLEET_TEST_RUN\n"
-        f"  SetEnv XDG_RUNTIME_DIR={remote_rt} XDG_STATE_HOME={folder}/remote-state "
-        f"XDG_CONFIG_HOME={folder}/remote-config FLEET_DEMO_SPEED=40\n  LogLevel ERROR\n")
-    os.chmod(ssh_config, 0o600)
-    if os.getuid() == 0:
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(folder / "sshd_config")],
-                               stdout=subprocess.DEVNULL, stderr=open(folder / "sshd.log", "wb"))
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"sshd did not start: {(folder / 'sshd.log').read_text()}")
-            time.sleep(0.05)
-    yield SshServer(folder, port, process, ssh_config, {})
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    shutil.rmtree(folder, ignore_errors=True)
+    remote = Path(tempfile.mkdtemp(prefix="ftremote-"))
+    (remote / "rt").mkdir(mode=0o700)
+    server = loopback_sshd.start_sshd(
+        ["FLEET_TEST_RUN"], {"XDG_RUNTIME_DIR": str(remote / "rt"), "XDG_STATE_HOME": str(remote / "state"),
+                             "XDG_CONFIG_HOME": str(remote / "config"), "FLEET_DEMO_SPEED": "40"})
+    yield server
+    server.stop()
+    shutil.rmtree(remote, ignore_errors=True)
 
 
 def remote_command() -> str:
@@ -116,7 +52,7 @@ def remote_command() -> str:
 class TwoMachines:
     """The local repository's CLI, a second repository reached over ssh as machine `build`."""
 
-    def __init__(self, local: FleetCli, remote_repo: Path, server: SshServer):
+    def __init__(self, local: FleetCli, remote_repo: Path, server: loopback_sshd.LoopbackSshd):
         self.local = local
         self.remote_repo = remote_repo
         self.server = server
@@ -150,6 +86,7 @@ def two_machines(sshd, tmp_path):
             local.run(*cli_args, check=False)
             if psutil.pid_exists(pid):
                 psutil.Process(pid).kill()
-    subprocess.run(["ssh", "-F", str(sshd.ssh_config), "-o", f"ControlPath={runtime}/ssh/%C", "-O", "exit", HOST],
-                   capture_output=True)
+    # The shared ssh connection (a background ssh master) goes with the test.
+    subprocess.run([sys.executable, "-c", f"from fleet_tui.ssh import close_master; close_master({HOST!r})"],
+                   env=local.env, check=True, timeout=30)
     shutil.rmtree(runtime, ignore_errors=True)

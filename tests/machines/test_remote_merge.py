@@ -21,7 +21,7 @@ def wait_finished(cli, targets: list[str], timeout: float = 40) -> None:
         machine, _, name = target.rpartition(":")
         extra = ("--machine", machine) if machine else ()
         sessions = {s["name"]: s for s in json.loads(cli.run("status", "--json", *extra).stdout)}
-        if "Cost: $" in cli.run("screen", target).stdout and sessions[name]["status"] == "idle":
+        if "Cost: $" in cli.run("screen", target).stdout and sessions[name]["status"] in ("idle", "done"):
             pending.pop(0)
         else:
             time.sleep(0.3)
@@ -36,6 +36,7 @@ def test_merge_a_remote_winner_into_the_local_repository(two_machines):
     wait_finished(cli, ["build:r1-careful", "build:r1-hasty"])
     compared = json.loads(cli.run("compare", "--machine", "build", "--json").stdout)
     assert [a["session"] for a in compared["attempts"]] == ["r1-careful", "r1-hasty"]
+    assert "fleet-tui merge build:r1-careful" in cli.run("compare", "--machine", "build").stdout
 
     # Local work on another file: the remote winner merges on top of it.
     (local_repo / "NOTES.md").write_text("local notes\n")
@@ -76,3 +77,15 @@ def test_a_conflicting_remote_attempt_leaves_the_local_base_untouched(two_machin
     assert git(local_repo, "status", "--porcelain") == ""
     remote = json.loads(cli.run("status", "--json", "--machine", "build").stdout)
     assert [s["name"] for s in remote] == ["r1-hasty"], "the attempt is still there to fix"
+
+
+def test_one_fanout_command_across_machines(two_machines):
+    cli = two_machines.local
+    run = json.loads(cli.run("fanout", "fix the median bug", "--agents", "careful,build:hasty", "--json").stdout)
+    assert run["sessions"] == ["r1-careful", "build:r1-hasty"] and run["run"] == "r1 + build:r1"
+    local = json.loads(cli.run("status", "--json").stdout)
+    remote = json.loads(cli.run("status", "--json", "--machine", "build").stdout)
+    assert [s["name"] for s in local] == ["r1-careful"] and [s["name"] for s in remote] == ["r1-hasty"]
+    assert local[0]["base_commit"] == remote[0]["base_commit"], "both attempts start from the same commit"
+    result = cli.run("fanout", "x", "--agents", "nosuch:careful", check=False)
+    assert result.returncode == 2 and "no machine named 'nosuch'" in result.stderr

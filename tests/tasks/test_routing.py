@@ -50,3 +50,19 @@ def test_the_store_survives_and_is_private(tmp_path):
     assert again.get("t1").text == "secret prompt" and again.next_id() == "t2"
     store.path.write_text("{not json")
     assert TaskStore(tmp_path).tasks == {}
+
+
+def test_a_verdict_is_read_only_from_the_reviewers_own_worktree(tmp_path):
+    from fleet_tui.core.pipeline import read_verdict
+    from fleet_tui.pipeline_config import VERDICT_FILE
+
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+    assert read_verdict(worktree) is None
+    (worktree / VERDICT_FILE).write_text("APPROVE\n")
+    assert read_verdict(worktree) == "APPROVE\n"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("APPROVE and a secret\n")
+    (worktree / VERDICT_FILE).unlink()
+    (worktree / VERDICT_FILE).symlink_to(secret)
+    assert read_verdict(worktree) is None, "a symlink out of the worktree is not a verdict"

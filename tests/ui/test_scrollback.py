@@ -6,7 +6,7 @@ import base64
 import re
 
 import pytest
-from textual.events import MouseMove, MouseScrollDown, MouseScrollUp
+from textual.events import Key, MouseMove, MouseScrollDown, MouseScrollUp
 
 from fleet_tui.client import FleetClient
 from fleet_tui.ui.app import FleetApp
@@ -30,6 +30,12 @@ def highlighted(pane: TerminalPane, row: int, component: str) -> str:
     """The characters of a row drawn with the background of one of the pane's highlight styles."""
     background = pane.get_component_rich_style(f"terminal-pane--{component}").bgcolor
     return "".join(segment.text for segment in pane.render_line(row) if segment.style.bgcolor == background)
+
+
+async def text_at(pilot, pane: TerminalPane, number: int) -> str:
+    """Line `number` of the pane's history and screen, once the pane has fetched it."""
+    await until(pilot, lambda: pane.line_at(number) is not None)
+    return "".join(run[0] for run in pane.line_at(number))
 
 
 def title(pane: TerminalPane) -> str:
@@ -85,25 +91,33 @@ async def test_scroll_mode_holds_the_view_while_output_arrives_and_q_returns_liv
         assert "SCROLL" not in str(app.query_one(ModeIndicator).render())
 
         # The agent keeps printing, slowly, while the user reads back.
-        await run_in_shell(pilot, app, "for i in $(seq 1 40); do echo tick$i; sleep 0.05; done")
+        await run_in_shell(pilot, app, "for i in $(seq 1 60); do echo tick$i; sleep 0.08; done")
         await until(pilot, lambda: "tick1" in "\n".join(pane.mirror.text()))
-        await pilot.press("left_square_bracket", "pageup", "pageup")
-        assert pane.scrolled
+        await pilot.press("left_square_bracket")
+        assert pane.scrolled  # at the live screen, which then moves on while the view stays
         assert str(app.query_one(ModeIndicator).render()).strip() == "SCROLL"
-        await until(pilot, lambda: all(view(pane)))  # the history lines have arrived
-        frozen = view(pane)
-        assert all(line.isdigit() for line in frozen)  # numbers from the history, no ticks
-        offset = pane.scroll.offset
-        assert re.search(rf"-{offset}/\d+", title(pane))
+        # The lines in view scroll off the live screen into the history; the view keeps them
+        # (all but the bottom one, the cursor's, which the agent was still writing).
+        await until(pilot, lambda: all(view(pane)[:-1]))  # lines that left the screen meanwhile, fetched
+        frozen = view(pane)[:-1]
+        await until(pilot, lambda: pane.scroll.offset >= 10)
+        await until(pilot, lambda: view(pane)[:-1] == frozen)
+        assert re.search(rf"-{pane.scroll.offset}/\d+", title(pane))
 
-        await until(pilot, lambda: "tick40" in "\n".join(pane.mirror.text()))
-        assert view(pane) == frozen  # the view stayed where the user was
-        assert pane.scroll.offset > offset  # while the live screen went on underneath
+        await pilot.press("pageup", "pageup")
+        await until(pilot, lambda: all(view(pane)))  # the history lines have arrived
+        further = view(pane)
+        assert all(line.isdigit() for line in further)  # numbers from the history, no ticks
+        offset = pane.scroll.offset
+        await until(pilot, lambda: pane.scroll.offset > offset)  # the live screen goes on underneath
+        assert view(pane) == further  # while the view stays where the user was
+        await until(pilot, lambda: "tick60" in "\n".join(pane.mirror.text()))
+        assert view(pane) == further
         assert f"-{pane.scroll.offset}/{pane.mirror.history.length}" in title(pane)
 
         await pilot.press("q")
         assert not pane.scrolled and "⇡" not in title(pane)
-        assert any("tick40" in line for line in view(pane))
+        assert any("tick60" in line for line in view(pane))
         # None of the scroll keys reached the agent: its prompt line is clean.
         assert pane.mirror.text()[pane.mirror.cursor_y].rstrip().endswith(("$", "#"))
 
@@ -112,11 +126,14 @@ async def test_search_forward_and_back_highlights_and_wraps(repo):
     app = await shell_app(repo)
     async with app.run_test(size=SIZE) as pilot:
         pane = await shell_with_numbers(pilot, app, 3000)
-        await pilot.press("left_square_bracket", "slash", *"299", "enter")
+        await pilot.press("left_square_bracket")
+        # Typed ahead, all at once (a paste, a slow SSH link): the prompt still gets every letter.
+        for key, character in (("slash", "/"), ("2", "2"), ("9", "9"), ("9", "9"), ("enter", "\r")):
+            app.post_message(Key(key, character))
         # From the live screen at the bottom, the search wraps round to the top: "299" itself.
         await until(pilot, lambda: pane.scroll.match is not None)
         match = pane.scroll.match
-        assert "".join(run[0] for run in pane.line_at(match.line)) == "299"
+        assert await text_at(pilot, pane, match.line) == "299"
         assert pane.scroll.cursor == (match.line, 0)
         assert "search hit BOTTOM, continuing at TOP" in view(pane)[-1]
         row = match.line - pane.scroll.top
@@ -124,14 +141,14 @@ async def test_search_forward_and_back_highlights_and_wraps(repo):
 
         await pilot.press("n")
         await until(pilot, lambda: pane.scroll.match.line > match.line)
-        assert "".join(run[0] for run in pane.line_at(pane.scroll.match.line)) == "1299"
+        assert await text_at(pilot, pane, pane.scroll.match.line) == "1299"
         await pilot.press("N")
         await until(pilot, lambda: pane.scroll.match.line == match.line)
 
         # Backward with ?, from the top: wraps to the last match, "2999".
         await pilot.press("question_mark", *"299", "enter")
         await until(pilot, lambda: pane.scroll.match.line != match.line)
-        assert "".join(run[0] for run in pane.line_at(pane.scroll.match.line)) == "2999"
+        assert await text_at(pilot, pane, pane.scroll.match.line) == "2999"
         assert "search hit TOP, continuing at BOTTOM" in view(pane)[-1]
         # Other matches in view are highlighted too, in the plain match style.
         shown = {highlighted(pane, row, "match") for row in range(pane.size.height - 1)}

@@ -60,7 +60,8 @@ class PromptBar(Vertical):
     ]
 
     class Send(Message):
-        """Send `prompt` to `target`: "new" (with agent counts), "all", "marked" or "role:NAME"."""
+        """Send `prompt` to `target`: "new" (with agent counts), "all", "marked" or "role:NAME";
+        or queue it as a task: "task:ROLE" or "pipeline:NAME"."""
 
         def __init__(self, prompt: str, target: str, counts: dict[str, int]) -> None:
             super().__init__()
@@ -87,14 +88,22 @@ class PromptBar(Vertical):
     def is_open(self) -> bool:
         return self.has_class("-open")
 
-    def open(self, agents: list[dict[str, Any]], *, running: int, marked: int, roles: list[str]) -> None:
-        """Show the bar with targets that make sense right now, keeping what was typed."""
+    def open(self, agents: list[dict[str, Any]], *, running: int, marked: int, roles: list[str],
+             pipelines: list[str] = ()) -> None:
+        """Show the bar with targets that make sense right now, keeping what was typed.
+
+        Besides sending, it can queue a task (core.pipeline): for a role the fleet has, or through
+        one of its pipelines.
+        """
         options = [("new sessions", "new")]
         if running:
             options.append((f"all running ({running})", "all"))
         if marked:
             options.append((f"marked panes ({marked})", "marked"))
         options += [(f"role {role}", f"role:{role}") for role in roles]
+        task_roles = sorted({agent["role"] for agent in agents if agent.get("role")})
+        options += [(f"a task for role {role}", f"task:{role}") for role in task_roles]
+        options += [(f"a task through pipeline {name}", f"pipeline:{name}") for name in pipelines]
         target = self.query_one("#target", Select)
         previous = target.value
         target.set_options(options)

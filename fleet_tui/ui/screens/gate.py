@@ -1,0 +1,155 @@
+"""A task's gate on one screen: the diff, the checks and the reviewer's verdict, then approve or reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Label, Static
+
+from fleet_tui.errors import FleetError
+from fleet_tui.ui.theme import rich_colours
+
+OUTPUT_LINES = 12  # of a failing check's output
+
+
+class GateScreen(ModalScreen[dict[str, Any] | None]):
+    """Dismisses with the task as the server left it after approve/reject, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    GateScreen {
+        align: center middle;
+    }
+    GateScreen #gate-dialog {
+        width: 92%;
+        height: 90%;
+        border: thick $warning;
+        background: $surface;
+        padding: 0 1;
+    }
+    GateScreen #gate-body {
+        height: 1fr;
+    }
+    GateScreen #gate-buttons {
+        height: auto;
+        align-horizontal: right;
+    }
+    GateScreen #gate-buttons Button {
+        margin-left: 1;
+    }
+    GateScreen #gate-refusal {
+        color: $error;
+    }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+
+    def __init__(self, task: dict[str, Any]) -> None:
+        super().__init__()
+        self.task_info = task
+        self.diff: str | None = None  # once loaded
+
+    def compose(self) -> ComposeResult:
+        task = self.task_info
+        with Vertical(id="gate-dialog"):
+            yield Label(Text(f"{task['id']}: {task.get('stage_name', '')} — {task.get('reason') or task.get('step')}",
+                             style="bold"), id="gate-question")
+            with VerticalScroll(id="gate-body"):
+                yield Static(id="gate-summary")
+                yield Static(id="gate-diff")
+            yield Label("", id="gate-refusal")
+            with Horizontal(id="gate-buttons"):
+                yield Checkbox("override the failing checks", id="gate-override")
+                yield Button("Approve", variant="success", id="gate-approve")
+                yield Button("Reject", variant="error", id="gate-reject")
+                yield Button("Cancel", id="gate-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#gate-refusal").display = False
+        self.query_one("#gate-override").display = self.task_info.get("hold") == "checks"
+        self.query_one("#gate-summary", Static).update(self.describe())
+        self.query_one("#gate-cancel", Button).focus()
+        self.load_diff()
+
+    def describe(self) -> Text:
+        task = self.task_info
+        colours = rich_colours(self.app.get_css_variables())
+        text = Text()
+        text.append("Task: ", style="bold")
+        text.append(" ".join(task.get("text", "").split()) + "\n")
+        text.append(f"Work: {task.get('session') or '-'}   stages: {' → '.join(task.get('stages', []))}\n",
+                    style="dim")
+        for row in task.get("ranking") or []:
+            text.append(f"  #{row['rank']} {row['session']}: {row['checks_passed']}/{row['checks_total']} checks, "
+                        f"+{row['added']}/-{row['removed']}\n")
+        text.append("\nChecks\n", style="bold")
+        if not task.get("checks"):
+            text.append("  none ran\n", style="dim")
+        for name, check in (task.get("checks") or {}).items():
+            passed = check.get("passed")
+            text.append(f"  {'✔' if passed else '✘'} {name}", style=colours["success" if passed else "error"])
+            text.append(f" ({check.get('duration', 0)}s)\n", style="dim")
+            if not passed:
+                for line in (check.get("output") or "").rstrip().splitlines()[-OUTPUT_LINES:]:
+                    text.append(f"      {line}\n", style="dim")
+        verdict = task.get("verdict")
+        text.append("\nVerdict\n", style="bold")
+        if verdict:
+            ok = verdict.get("approved")
+            text.append(f"  {verdict.get('by')}: {'APPROVED' if ok else verdict.get('first_line', 'changes')}\n",
+                        style=colours["success" if ok else "warning"])
+            for line in (verdict.get("notes") or "").splitlines():
+                text.append(f"    {line}\n")
+        else:
+            text.append("  no review\n", style="dim")
+        if task.get("risk"):
+            text.append("\nRisk: ", style=f"bold {colours['warning']}")
+            text.append("; ".join(task["risk"]) + "\n")
+        text.append("\nDiff\n", style="bold")
+        return text
+
+    @work(exclusive=True, group="gate")
+    async def load_diff(self) -> None:
+        box = self.query_one("#gate-diff", Static)
+        session = self.task_info.get("session")
+        if not session:
+            box.update(Text("  no attempt chosen yet", style="dim"))
+            return
+        try:
+            diff = (await self.app.client.call("diff", session=session))["diff"]
+        except FleetError as error:
+            box.update(Text(f"  the diff is not available: {error}", style="dim"))
+            return
+        self.diff = diff
+        box.update(Group(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
+                   if diff else Text("  (no changes)", style="dim"))
+
+    @on(Button.Pressed, "#gate-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#gate-approve")
+    def _approve(self) -> None:
+        self.answer("approve", override=self.query_one("#gate-override", Checkbox).value)
+
+    @on(Button.Pressed, "#gate-reject")
+    def _reject(self) -> None:
+        self.answer("reject", reason="rejected in the TUI")
+
+    @work(exclusive=True, group="gate-answer")
+    async def answer(self, cmd: str, **args: Any) -> None:
+        try:
+            task = await self.app.client.call(cmd, task=self.task_info["id"], **args)
+        except FleetError as error:
+            refusal = self.query_one("#gate-refusal", Label)
+            refusal.update(str(error))
+            refusal.display = True
+            return
+        self.notify(f"{'approved' if cmd == 'approve' else 'rejected'} {task['id']}")
+        self.dismiss(task)

@@ -1,0 +1,82 @@
+"""The tasks panel: the queue beside the event feed, tasks waiting for a person first."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from fleet_tui.ui.theme import rich_colours
+
+FINISHED = ("done", "failed", "rejected")
+RECENT_FINISHED = 3  # finished tasks still shown, newest first
+# state -> (symbol, theme colour)
+LOOKS = {
+    "gate": ("⏸", "warning"), "blocked": ("✋", "error"), "queued": ("…", "secondary"),
+    "running": ("▶", "primary"), "done": ("✔", "success"), "failed": ("✘", "error"), "rejected": ("✘", "error"),
+}
+
+
+def waiting_for_a_person(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in tasks if t.get("state") in ("gate", "blocked")]
+
+
+def age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m" if seconds < 5400 else f"{seconds / 3600:.1f}h"
+
+
+class TasksPanel(Static):
+    """Hidden until the fleet has a task, so a fleet without tasks looks as it always did."""
+
+    DEFAULT_CSS = """
+    TasksPanel {
+        display: none;
+        height: auto;
+        max-height: 14;
+        border: round $panel-lighten-2;
+        border-title-color: $foreground-muted;
+        padding: 0 1;
+    }
+    TasksPanel.-has-tasks {
+        display: block;
+    }
+    TasksPanel.-waiting {
+        border: round $warning;
+        border-title-color: $warning;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tasks: list[dict[str, Any]] = []
+
+    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+        """The server's list: waiting for a person first, then the queue in order, then finished ones."""
+        active = [t for t in tasks if t.get("state") not in FINISHED]
+        finished = [t for t in tasks if t.get("state") in FINISHED][:RECENT_FINISHED]
+        self.tasks = active + finished
+        waiting = waiting_for_a_person(tasks)
+        self.set_class(bool(self.tasks), "-has-tasks")
+        self.set_class(bool(waiting), "-waiting")
+        self.border_title = "tasks" + (f" · {len(waiting)} waiting for you (a)" if waiting else "")
+        self.update(self.describe())
+
+    def describe(self) -> Text:
+        colours = rich_colours(self.app.get_css_variables())
+        now = time.time()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, task in enumerate(self.tasks):
+            symbol, colour = LOOKS.get(task.get("state", ""), ("?", "foreground"))
+            if i:
+                text.append("\n")
+            text.append(f"{task['id']} ", style="bold")
+            text.append(f"{symbol} {task.get('stage_name', '')}", style=colours.get(colour, ""))
+            agent = task.get("agent")
+            text.append(f" · {agent}" if agent else "", style="dim")
+            text.append(f" · {age(now - task.get('created', now))}\n", style="dim")
+            text.append(f"  {' '.join(task.get('text', '').split())}", style="")
+        return text
