@@ -97,3 +97,12 @@ async def test_an_orphaned_pane_is_killed_with_x(repo):  # noqa: F811
         psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)], timeout=5)
         assert not any(running(pid) for pid in pids)
         await pilot.press("q")
+
+
+def test_the_feed_says_what_a_lost_or_orphaned_session_needs():
+    from fleet_tui.ui.event_words import sentence
+
+    lost = {"kind": "status", "session": "claude", "message": "lost: ...", "data": {"status": "lost"}}
+    assert sentence(lost) == "claude was lost with the last fleet server (R restores it)"
+    orphaned = {"kind": "status", "session": "aider", "message": "orphaned: ...", "data": {"status": "orphaned"}}
+    assert sentence(orphaned) == "aider still runs, outside any terminal (x kills it, R replaces it)"
