@@ -74,8 +74,11 @@ class FleetClient:
                 return
             yield message
 
-    async def stop_server(self, timeout: float = 10.0) -> int:
-        """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped."""
+    async def stop_server(self, timeout: float = 45.0) -> int:
+        """Stop the server and its sessions; returns once it has exited, with how many sessions it stopped.
+
+        The wait covers a merge under way, which the server lets finish (up to 30 s).
+        """
         result = await self.call("down")
         if self.process is not None:  # a pid on another machine: its server hangs up once it stops
             await asyncio.wait([self._pump], timeout=timeout)
@@ -90,9 +93,11 @@ class FleetClient:
             await self._writer.wait_closed()
         except (ConnectionError, OSError):
             pass
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+        if self.process is not None:
+            if self.process.returncode is None:
+                self.process.terminate()
+            # Read its output to the end: asyncio closes a subprocess's transport only then.
+            await asyncio.wait_for(self.process.communicate(), 10)
 
     async def _read_forever(self) -> None:
         try:

@@ -44,6 +44,7 @@ MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens l
 
 log = logging.getLogger("fleet_tui.server")
 
+STOP_WAIT_FOR_GIT = 30.0  # seconds `down` lets a merge under way finish
 _HELD_LOCKS: list[Any] = []  # the repository's server lock, open for the life of the process
 
 
@@ -386,7 +387,9 @@ class FleetServer:
         self.fleet.reload_config()
         return await self.fleet.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
 
-    async def cmd_compare(self, client, run: str | None = None, **_):
+    async def cmd_compare(self, client, run: str | None = None, last: bool = False, **_):
+        if last:
+            return self.fleet.last_compare(run)
         self.fleet.reload_config()
         return await self.fleet.compare(run)
 
@@ -508,7 +511,10 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # A merge under way finishes (its client gets its answer); running checks are killed.
         fleet.git_ops.stopping = True
         fleet.stop_checks.set()
-        await fleet.git_ops.idle()
+        try:  # bounded: a git hook that never returns must not keep the server up for good
+            await asyncio.wait_for(fleet.git_ops.idle(), STOP_WAIT_FOR_GIT)
+        except asyncio.TimeoutError:
+            log.warning("stopping with a git operation still under way; its journal lets the next server finish it")
         await server.finish_requests(timeout=2.0)
         for client in list(server.clients):
             client.writer.close()  # their handlers see EOF and finish before the loop ends

@@ -139,3 +139,26 @@ def test_two_discards_of_one_attempt_at_once(racing):
         assert merges_on_main(cli.repo) == 0
         assert branches(cli.repo) == set()
         assert_clean(cli)
+
+
+CHECKED_FLEET = RACE_FLEET + textwrap.dedent(
+    """\
+    checks:
+      slowish: "{python} -c 'import time; time.sleep(1)'"
+    """
+)
+
+
+def test_two_compares_at_once_share_one_run_of_the_checks(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", CHECKED_FLEET), runtime_dir)
+    try:
+        fan_out(cli)
+        results = race(cli, ["compare", "--json"], ["compare", "--json"])
+        assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+        first, second = (json.loads(r.stdout) for r in results)
+        assert first["attempts"] == second["attempts"], "both clients got the one answer"
+        trail = cli.repo / ".git" / "fleet" / "audit.jsonl"
+        checks = [line for line in trail.read_text().splitlines() if '"kind":"check"' in line.replace(" ", "")]
+        assert len(checks) == 2, "the check ran once per attempt, not once per client"
+    finally:
+        cli.run("down", check=False)
