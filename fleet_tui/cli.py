@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="run id (default: the latest run)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--wait", action="store_true", help="first wait until every attempt has finished its turn")
+    p.add_argument("--last", action="store_true",
+                   help="show the run's latest comparison as saved (it outlives a server restart); run nothing")
     p = command("ack", "mark a session's finished turn as seen (done -> idle)", cmd_ack)
     p.add_argument("name")
     p = command("merge", "merge an attempt into the base branch and discard the rest of its run", cmd_merge)
@@ -484,13 +486,18 @@ def _wait_for_run(args: argparse.Namespace) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.wait:
         _wait_for_run(args)
-    result = _call(args, "compare", run=args.run)
+    result = _call(args, "compare", run=args.run, last=args.last)
     if args.json:
         _print_json(result)
         return 0
     from fleet_tui.comparetable import render_compare
 
+    if args.machine:  # the attempts as the other commands here name them
+        result = {**result, "attempts": [{**a, "session": f"{args.machine}:{a['session']}"} for a in result["attempts"]]}
     print(render_compare(result))
+    if args.last and result.get("compared_at"):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result["compared_at"]))
+        print(f"compared at {when} (as saved; `fleet-tui compare {result['run']}` runs the checks again)")
     return 0
 
 

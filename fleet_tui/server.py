@@ -387,7 +387,9 @@ class FleetServer:
         self.fleet.reload_config()
         return await self.fleet.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
 
-    async def cmd_compare(self, client, run: str | None = None, **_):
+    async def cmd_compare(self, client, run: str | None = None, last: bool = False, **_):
+        if last:
+            return self.fleet.last_compare(run)
         self.fleet.reload_config()
         return await self.fleet.compare(run)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
-from fleet_tui.core import compare, gitrepo, inventory, litter, merge, mergejournal, worktree
+from fleet_tui.core import compare, compare_store, gitrepo, inventory, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import CHECK_MARKER, keep_tail, kill_leftover_checks, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
 from fleet_tui.core.events import EventBus, EventKind
@@ -80,6 +80,7 @@ class Fleet:
         self.last_plan: dict[str, StartPlan] = {}  # how each session's agent was last started
         self.ports = PortRegistry()
         self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
+        self._litter_for: tuple | None = None  # what the exclude file's block was made from
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
         self._checkouts = asyncio.Semaphore(CONCURRENT_CHECKOUTS)
@@ -337,7 +338,7 @@ class Fleet:
                                 prompt: str | None, base_ref: str | None) -> SessionRecord:
         copy_files, link = list(self.config.copy), list(self.config.link)
         async with self._worktree_adds:  # one `git worktree add` at a time (see create_worktree)
-            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
+            await self._install_litter_excludes()
             wt = await asyncio.to_thread(worktree.create_worktree, self.root, self.worktree_folder, name,
                                          worktree.session_branch(name), base_ref or self.base_branch,
                                          copy_files, check_out=False, link=link)
@@ -354,6 +355,19 @@ class Fleet:
         if self.config.setup:
             await self._run_setup(record)
         return record
+
+    async def _install_litter_excludes(self) -> None:
+        """Keep the exclude block (core.litter) in step with `link:` and the presets' litter.
+
+        Loading every preset takes a few hundred milliseconds on a busy machine; a fan-out of
+        eight must not pay it eight times.
+        """
+        from fleet_tui.presets import preset_files_signature
+
+        key = (tuple(self.config.link), preset_files_signature(self.config._preset_dirs))
+        if key != self._litter_for:
+            await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
+            self._litter_for = key
 
     def _litter_patterns(self) -> list[str]:
         """What no attempt may commit: every known preset's litter, and the fleet's symlinks."""
@@ -776,9 +790,15 @@ class Fleet:
         moved = await asyncio.to_thread(merge.base_moved, self.root, run["base_branch"], run["base_commit"])
         self.bus.emit(EventKind.COMPARED, f"run {run['id']} compared: best is "
                       f"{rows[0]['session'] if rows else 'nothing'}", None, run=run["id"])
-        return {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
-                "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
-                "check_names": list(self.config.checks), "attempts": rows}
+        result = {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
+                  "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
+                  "check_names": list(self.config.checks), "attempts": rows, "compared_at": time.time()}
+        await asyncio.to_thread(compare_store.save, self.state_dir, result)  # measured figures outlive sessions
+        return result
+
+    def last_compare(self, run_id: str | None = None) -> dict[str, Any]:
+        """The run's latest comparison as it was saved, without running anything again."""
+        return compare_store.load(self.state_dir, self.run(run_id)["id"])
 
     def record_of(self, name: str) -> SessionRecord:
         if name not in self.records:
@@ -960,8 +980,11 @@ class Fleet:
         self._disk = None
 
     # -- the worktrees on disk: list, prune, disk use ----------------------------
+    def _recorded_worktrees(self) -> dict[str, tuple[str, str]]:
+        return {record.worktree: (name, record.branch) for name, record in self.records.items()}
+
     def _survey_args(self) -> tuple:
-        recorded = {record.worktree: name for name, record in self.records.items()}
+        recorded = self._recorded_worktrees()
         running = {name for name, session in self.sessions.items() if session.alive}
         created = {name: record.created for name, record in self.records.items()}
         return self.root, self.base_branch, recorded, running, created
@@ -1009,7 +1032,7 @@ class Fleet:
         """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
         now = time.monotonic()
         if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
-            recorded = {record.worktree: name for name, record in self.records.items()}
+            recorded = self._recorded_worktrees()
 
             def measure() -> dict[str, int]:
                 found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]

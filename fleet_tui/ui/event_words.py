@@ -20,6 +20,9 @@ STATUS_WORDS = {
     "exited": "finished",
     "killed": "was stopped",
     "over_budget": "is over its budget",
+    "lost": "was lost with the last fleet server (R restores it)",
+    "orphaned": "still runs, outside any terminal (x kills it, R replaces it)",
+    "stopped": "is not running",
 }
 
 # One mark per kind, so kinds are told apart at a glance without a cut-off word.

@@ -55,6 +55,7 @@ class HistoryCache:
         self.epoch: int | None = None
         self.lines: dict[int, Line] = {}
         self._asked: dict[int, int] = {}  # block -> the end of what was asked of it (fetched or on its way)
+        self._inflight: dict[int, asyncio.Future[bool]] = {}  # block -> the request fetching it
 
     def get(self, number: int) -> Line | None:
         return self.lines.get(number)
@@ -79,27 +80,48 @@ class HistoryCache:
         return wanted
 
     async def fetch(self, start: int, end: int, extent: HistoryExtent) -> bool:
-        """Fetch what start..end-1 still lacks; True when something new arrived."""
+        """Fetch what start..end-1 still lacks, and wait for what is already on its way.
+
+        True when something new arrived.
+        """
         if self.source is None:
             return False
+        first_block = start // BLOCK * BLOCK
+        waiting = {future for block, future in self._inflight.items() if first_block <= block < end}
         parts = self.missing(start, end, extent)
-        if not parts:
+        if parts:
+            # Marked asked now, not when the request starts: a fetch meanwhile must not ask again.
+            before = {lo // BLOCK * BLOCK: self._asked.get(lo // BLOCK * BLOCK) for lo, _hi in parts}
+            for lo, hi in parts:
+                self._asked[lo // BLOCK * BLOCK] = hi
+            request = asyncio.ensure_future(self._request(parts, before))
+            for lo, _hi in parts:
+                self._inflight[lo // BLOCK * BLOCK] = request
+            waiting.add(request)
+        if not waiting:
             return False
-        before = {lo // BLOCK * BLOCK: self._asked.get(lo // BLOCK * BLOCK) for lo, _ in parts}
-        for lo, hi in parts:
-            self._asked[lo // BLOCK * BLOCK] = hi
-        results = await asyncio.gather(*(self.source.history(lo, hi - lo) for lo, hi in parts))
+        return any(await asyncio.gather(*waiting))
+
+    async def _request(self, parts: list[tuple[int, int]], before: dict[int, int | None]) -> bool:
+        assert self.source is not None
+        blocks = [lo // BLOCK * BLOCK for lo, _hi in parts]
+        try:
+            results = await asyncio.gather(*(self.source.history(lo, hi - lo) for lo, hi in parts))
+        finally:
+            me = asyncio.current_task()
+            for block in blocks:
+                if self._inflight.get(block) is me:  # not a newer request for the block's rest
+                    del self._inflight[block]
         arrived = False
-        for (lo, _hi), part in zip(parts, results):
-            if part is None:  # refused: ask again next time
-                block, previous = lo // BLOCK * BLOCK, before[lo // BLOCK * BLOCK]
+        for block, part in zip(blocks, results):
+            if part is None or part.extent.epoch != self.epoch:
+                # Refused, or read from a history cleared since: ask again when next needed.
+                previous = before[block] if part is None else None
                 if previous is None:
                     self._asked.pop(block, None)
                 else:
                     self._asked[block] = previous
                 continue
-            if part.extent.epoch != self.epoch:
-                self.sync(part.extent)
             for offset, line in enumerate(part.lines):
                 self.lines[part.start + offset] = line
             arrived = True

@@ -16,7 +16,8 @@ THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 DEFAULT_THEME = "fleet-dark"
 
 STATUSES = ("starting", "working", "waiting", "idle", "done", "paused", "exited", "killed", "over_budget",
-            "unreachable")  # unreachable: a remote session whose machine's link is down
+            "unreachable",  # unreachable: a remote session whose machine's link is down
+            "stopped", "lost", "orphaned")  # not run by this server (core/orphans.py)
 
 # Used when the active theme does not define a status colour (e.g. Textual's built-in themes),
 # so that the stylesheet's $status-* variables always resolve.
@@ -31,6 +32,9 @@ STATUS_FALLBACKS = {
     "killed": "$error",
     "over_budget": "$error",
     "unreachable": "$foreground-muted",
+    "stopped": "$foreground-muted",
+    "lost": "$warning",
+    "orphaned": "$error",
 }
 
 # A theme's `ui:` colours, as the stylesheet's variables; each falls back to a generated colour.

@@ -123,8 +123,10 @@ def test_prune_asks_on_a_terminal_and_yes_removes_the_rest_keeping_unmerged_bran
 
 def test_worktrees_the_fleet_lost_track_of_are_still_found_by_their_marker_and_pruned(fleet, tmp_path):
     fleet.run("down")
-    state = fleet.repo / ".git" / "fleet" / "state.json"
-    state.write_text(json.dumps({**json.loads(state.read_text()), "sessions": []}))  # say, a crash lost them
+    records = list((fleet.repo / ".git" / "fleet" / "sessions").glob("*.json"))
+    assert len(records) == 4
+    for record in records:  # say, a crash lost them
+        record.unlink()
     listing = {wt["session"]: wt for wt in json.loads(fleet.run("worktrees", "--json").stdout)}
     assert set(listing) == {"shell", "shell-2", "shell-3", "shell-4"}
     assert listing["shell-2"]["uncommitted"] == ["wip.txt"]

@@ -279,3 +279,46 @@ def test_opening_the_fleet_after_a_crash_does_not_start_duplicates(crashy):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
     assert {s["name"]: s["status"] for s in crashy.status()} == {"hardy": "orphaned", "shell": "lost"}
+
+
+RUN_FLEET = textwrap.dedent(
+    """\
+    checks:
+      has-file: [test, -f, made.txt]
+    agents:
+      maker:
+        command: [sh, -c, 'echo "$FLEET_SESSION_NAME" > made.txt; exec sleep 600']
+    """
+)
+
+
+def test_runs_and_their_comparison_survive_a_crash(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", RUN_FLEET), runtime_dir)
+    try:
+        run = json.loads(cli.run("fanout", "make the file", "--agents", "maker", "-n", "2", "--json").stdout)
+        worktrees = {s["name"]: Path(s["worktree"]) for s in cli.status()}
+        deadline = time.monotonic() + 20
+        while not all((w / "made.txt").exists() for w in worktrees.values()):
+            assert time.monotonic() < deadline, "the attempts never wrote their files"
+            time.sleep(0.05)
+        compared = json.loads(cli.run("compare", "--json").stdout)
+        assert [a["checks_passed"] for a in compared["attempts"]] == [1, 1]
+
+        victims = [cli.server_pid(), *(s["pid"] for s in cli.status())]
+        for pid in victims:
+            _kill(pid)
+        wait_gone(victims)
+
+        # A new server: the run, its attempts (lost, worktrees intact) and its comparison are all there.
+        assert {s["name"]: s["status"] for s in cli.status()} == {name: "lost" for name in run["sessions"]}
+        saved = json.loads(cli.run("compare", "--last", "--json").stdout)
+        assert saved == compared, "the saved comparison is the one the old server made"
+        text = cli.run("compare", "--last").stdout
+        assert "compared at" in text and run["sessions"][0] in text
+        again = json.loads(cli.run("compare", run["run"], "--json").stdout)
+        assert again["prompt"] == "make the file" and [a["checks_passed"] for a in again["attempts"]] == [1, 1]
+        assert stat.S_IMODE((cli.repo / ".git" / "fleet" / "compare" / f"{run['run']}.json").stat().st_mode) == 0o600
+        never = cli.run("compare", "r9", "--last", check=False)
+        assert never.returncode == 2 and "no run named 'r9'" in never.stderr
+    finally:
+        cli.run("down", check=False)

@@ -1,4 +1,4 @@
-"""SVG snapshot of a pane scrolled back on a search match.
+"""Scroll mode on the recorded fleet: an SVG snapshot of a pane scrolled back on a search match.
 
 The recorded fleet's shell pane is replaced by a real emulator fed a test run's log, and the
 history and search commands are answered from it by the server's own code
@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.events import MouseScrollUp
 
 from fleet_tui.core import scrollback
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.protocol import screen_update
 from fleet_tui.ui.app import FleetApp
+from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 
 from .conftest import RecordedFleet, until_ready
 
@@ -92,3 +94,18 @@ def test_pane_scrolled_back_on_a_search_match(snap_compare):
         await pilot.pause()
 
     assert snap_compare(FleetApp(FleetWithHistory()), terminal_size=SIZE, run_before=search_back)
+
+
+async def test_the_wheel_over_another_pane_scrolls_and_focuses_it():
+    app = FleetApp(FleetWithHistory())
+    async with app.run_test(size=SIZE) as pilot:
+        await until_ready(pilot)
+        first, shell = app.pane("claude-1"), app.pane(SESSION)
+        first.focus()
+        await pilot.pause()
+        await pilot._post_mouse_events([MouseScrollUp], shell, (5, 5))
+        assert shell.scrolled and shell.has_focus and not first.scrolled
+        assert str(app.query_one(ModeIndicator).render()).strip() == "SCROLL"
+        await pilot.press("q")  # the scrolled pane's key, not detach
+        assert not shell.scrolled and app.is_running
+        assert str(app.query_one(ModeIndicator).render()).strip() == "NAV"

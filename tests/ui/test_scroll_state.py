@@ -99,3 +99,20 @@ def test_a_selection_spans_lines_as_a_stream_and_drops_trailing_blanks():
     assert span.text(lines.get) == "world\nsecond\nthird"
     state.cursor = (5, 2)  # backwards from the anchor
     assert state.selected().text(lines.get) == "llo w"
+
+
+def test_a_fetch_waits_for_the_same_lines_already_on_their_way():
+    term = printed(100)
+    source = TerminalHistory(term)
+    cache = HistoryCache(source)
+    extent = scrollback.extent(term)
+
+    async def both() -> tuple[bool, bool]:
+        first = asyncio.ensure_future(cache.fetch(0, 50, extent))
+        await asyncio.sleep(0)  # the first request is on its way
+        second = await cache.fetch(10, 11, extent)  # asks nothing, but returns once line 10 is here
+        assert cache.get(10) is not None
+        return await first, second
+
+    assert asyncio.run(both()) == (True, True)
+    assert source.sent == extent.pushed  # each line sent once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -39,6 +40,17 @@ STATUS_SYMBOLS = {
     "killed": "✗",
     "over_budget": "⊘",
     "unreachable": "⌁",
+    "stopped": "□",
+    "lost": "◇",  # its processes died with the last fleet server: R restores it
+    "orphaned": "↯",  # its processes run on outside any terminal: x kills them, R replaces them
+}
+# What a pane with no running agent says in place of a screen (the server sends none).
+RESTING_HINTS = {
+    "lost": "Lost with the last fleet server; its worktree is intact. R restores it, resuming "
+            "the agent's conversation where its CLI can.",
+    "orphaned": "Still running, outside any terminal: the fleet server that held it died. "
+                "x kills it, R replaces it.",
+    "stopped": "Not running. R starts it again in its worktree.",
 }
 
 FINISHED = {"killed", "exited"}
@@ -190,6 +202,7 @@ class TerminalPane(Widget, can_focus=True):
         self._reported_size: tuple[int, int] | None = None
         self._titles: tuple[str, str] | None = None
         self.scroll: ScrollState | None = None
+        self._scroll_strips: dict[int, tuple[tuple, Strip]] = {}  # by line number, as _strips by row
         self.history = HistoryCache(history)
         self._drag_entered = False  # scroll mode was entered by the drag in progress
         self._compiled: tuple[str, re.Pattern[str]] | None = None  # the search, compiled for highlighting
@@ -237,6 +250,9 @@ class TerminalPane(Widget, can_focus=True):
             return self._render_scrolled(self.scroll, y, width, base)
         mirror = self.mirror
         if y >= len(mirror.lines):
+            hint = RESTING_HINTS.get(self.info.get("status", ""))
+            if hint and not mirror.lines:
+                return self._hint_line(hint, y, width, base)
             return Strip.blank(width, base)
         line = mirror.lines[y]
         # A finished agent takes no input: no cursor pretends it does.
@@ -250,6 +266,11 @@ class TerminalPane(Widget, can_focus=True):
         strip = line_strip(line, width, cursor_x, base)
         self._strips[y] = ((line, *key), strip)
         return strip
+
+    def _hint_line(self, hint: str, y: int, width: int, base: Style) -> Strip:
+        lines = textwrap.wrap(hint, max(10, width - 2))
+        text = f" {lines[y - 1]}" if 1 <= y <= len(lines) else ""
+        return Strip([Segment(text, base + Style(dim=True))]).adjust_cell_length(width, base)
 
     def screen_changed(self, rows: set[int]) -> None:
         """Redraw only the rows a screen update touched."""
@@ -265,8 +286,11 @@ class TerminalPane(Widget, can_focus=True):
 
     def update_info(self, info: dict[str, Any]) -> None:
         """New session details (status, branch, budget) from a sessions message."""
+        before = self.info.get("status")
         self.info = info
         status = info.get("status", "starting")
+        if status != before and not self.mirror.lines:
+            self.refresh()  # the hint in place of a screen says what to do in this status
         for name in STATUS_SYMBOLS:
             self.set_class(name == status, status_class(name))
         symbol = STATUS_SYMBOLS.get(status, "?")
@@ -315,6 +339,7 @@ class TerminalPane(Widget, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self._strips.clear()
+        self._scroll_strips.clear()
         self._drawn.clear()
         if self._resize_timer is not None:
             self._resize_timer.stop()
@@ -400,6 +425,8 @@ class TerminalPane(Widget, can_focus=True):
         event.stop()
         if self.scroll is None:
             self.enter_scroll(by_mouse=True)
+            if not self.screen.has_class("-steering"):
+                self.focus()  # so its keys (q, /, ...) and the footer are the scrolled pane's
         assert self.scroll is not None
         self.scroll.scroll(-WHEEL_LINES)
         self._scrolled()
@@ -432,6 +459,7 @@ class TerminalPane(Widget, can_focus=True):
             return
         self.scroll = None
         self._strips.clear()
+        self._scroll_strips.clear()
         self.refresh()
         self.update_info(self.info)
         self.post_message(self.ScrollChanged(self))
@@ -469,6 +497,15 @@ class TerminalPane(Widget, can_focus=True):
             return Strip([Segment(text[:width], base + status)]).adjust_cell_length(width, base + status)
         number = state.top + y
         line = self.line_at(number)
+        span = state.selected()
+        selected = span.cells(number, width) if span is not None else None
+        cursor = state.cursor[1] if number == state.cursor[0] and (self.has_focus or span is not None) else None
+        # A busy agent retitles a scrolled pane up to 120 times a second, and a title repaints
+        # the pane: rows whose line and marks are unchanged come from the cache.
+        key = (width, base, state.query, state.match, selected, cursor)
+        cached = self._scroll_strips.get(number)
+        if cached is not None and cached[0][0] is line and cached[0][1:] == key:
+            return cached[1]
         strip = line_strip(line or [], width, None, base)
         marks: list[tuple[int, int, Style]] = []
         if state.query and line:
@@ -477,14 +514,15 @@ class TerminalPane(Widget, can_focus=True):
                 is_current = current is not None and (current.line, current.col) == (number, col)
                 name = "current-match" if is_current else "match"
                 marks.append((col, col + cells, self.get_component_rich_style(f"terminal-pane--{name}")))
-        span = state.selected()
-        selected = span.cells(number, width) if span is not None else None
         if selected is not None:
             marks.append((*selected, self.get_component_rich_style("terminal-pane--selection")))
-        if number == state.cursor[0] and (self.has_focus or state.selection is not None):
-            col = state.cursor[1]
-            marks.append((col, col + 1, CURSOR_STYLE))  # reversed, over whatever highlight is there
-        return overlay(strip, marks, width)
+        if cursor is not None:
+            marks.append((cursor, cursor + 1, CURSOR_STYLE))  # reversed, over whatever highlight is there
+        strip = overlay(strip, marks, width)
+        if len(self._scroll_strips) > 4 * state.height:
+            self._scroll_strips.clear()
+        self._scroll_strips[number] = ((line, *key), strip)
+        return strip
 
     def _pattern(self, query: str) -> re.Pattern[str]:
         if self._compiled is None or self._compiled[0] != query:
@@ -632,10 +670,12 @@ class TerminalPane(Widget, can_focus=True):
             state.jump(state.extent.first if direction < 0 else state.last_line, state.cursor[1])
             self._scrolled()
 
-    def action_line_edge(self, direction: int) -> None:
+    async def action_line_edge(self, direction: int) -> None:
         state = self.scroll
         if state is None:
             return
+        number = state.cursor[0]
+        await self.history.fetch(number, number + 1, self.mirror.history)  # its end is where its text ends
         text = line_text(self.line_at(state.cursor[0]) or []).rstrip()
         state.cursor = (state.cursor[0], 0 if direction < 0 else cells(text[:-1]))
         self._scrolled()
