@@ -69,7 +69,7 @@ def start_sshd(send_env: list[str], set_env: dict[str, str]) -> LoopbackSshd:
         f"AuthorizedKeysFile {folder}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         f"PermitRootLogin {'prohibit-password' if os.getuid() == 0 else 'no'}\nAllowUsers {user}\n"
-        f"AcceptEnv {accepted}\nX11Forwarding no\nAllowTcpForwarding no\nLogLevel ERROR\n")
+        + (f"AcceptEnv {accepted}\n" if accepted else "") + "X11Forwarding no\nAllowTcpForwarding no\nLogLevel ERROR\n")
     (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key.split()[:2])}\n")
     ssh_config = folder / "ssh_config"
     lines = [f"Host {HOST}", "  HostName 127.0.0.1", f"  Port {port}", f"  User {user}",

@@ -492,6 +492,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     from fleet_tui.comparetable import render_compare
 
+    if args.machine:  # the attempts as the other commands here name them
+        result = {**result, "attempts": [{**a, "session": f"{args.machine}:{a['session']}"} for a in result["attempts"]]}
     print(render_compare(result))
     if args.last and result.get("compared_at"):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result["compared_at"]))

@@ -93,9 +93,11 @@ class FleetClient:
             await self._writer.wait_closed()
         except (ConnectionError, OSError):
             pass
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+        if self.process is not None:
+            if self.process.returncode is None:
+                self.process.terminate()
+            # Read its output to the end: asyncio closes a subprocess's transport only then.
+            await asyncio.wait_for(self.process.communicate(), 10)
 
     async def _read_forever(self) -> None:
         try:

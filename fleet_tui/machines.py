@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -30,7 +31,7 @@ class Machine(BaseModel):
     name: str
     dest: str  # an ssh destination as the user's ssh config understands it
     path: str  # the repository on that machine (absolute, or ~/...)
-    command: str = "fleet-tui"  # how to run fleet-tui there (e.g. a venv's bin/fleet-tui)
+    command: str = "fleet-tui"  # how to run fleet-tui there, split like a shell would (a venv's bin/fleet-tui)
 
     @field_validator("name")
     @classmethod
@@ -59,8 +60,13 @@ class Machine(BaseModel):
     @field_validator("command")
     @classmethod
     def _command(cls, value: str) -> str:
-        if not value or value.startswith("-") or any(c in value for c in "\x00\n"):
-            raise ValueError(f"remote command {value!r} is not allowed: give a program name or path")
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = []
+        if not words or words[0].startswith("-") or any(c in value for c in "\x00\n"):
+            raise ValueError(f"remote command {value!r} is not allowed: give a program (and its arguments), "
+                             "e.g. ~/venv/bin/fleet-tui or 'python3 -m fleet_tui'")
         return value
 
 

@@ -25,7 +25,7 @@ BACKOFF_FIRST = 0.5  # seconds before the first reconnection attempt
 BACKOFF_MAX = 15.0
 UNREACHABLE = "unreachable"  # the status a remote session shows while its machine cannot be reached
 
-Connect = Callable[[], Awaitable[FleetClient]]
+Connect = Callable[..., Awaitable[FleetClient]]  # (start_server=bool) -> a connected client
 Message = dict[str, Any]
 
 
@@ -92,9 +92,13 @@ class MachineLink:
 
     async def _run(self) -> None:
         delay = BACKOFF_FIRST
+        first = True
         while True:
             try:
-                client = await self._connect()
+                # The first connection starts the server there, as opening the TUI does here; later
+                # ones only reconnect: a server stopped on purpose (`down`) stays stopped.
+                client = await self._connect(start_server=first)
+                first = False
             except FleetError as error:
                 self._set_state(UNREACHABLE, str(error), retry=delay)
                 await asyncio.sleep(delay)
@@ -147,12 +151,12 @@ class MachineLink:
 class MultiClient:
     """FleetClient's interface (call, attach, messages, close) over the local fleet and remote ones."""
 
-    def __init__(self, local: FleetClient, machines: list[Machine], connect: Callable[[Machine], Awaitable[FleetClient]]):
+    def __init__(self, local: FleetClient, machines: list[Machine], connect: Callable[..., Awaitable[FleetClient]]):
         self.local = local
         self.root: Path = local.root
         self.machines = {m.name: m for m in machines}
         self._out: asyncio.Queue[Message | None] = asyncio.Queue()
-        self.links = {m.name: MachineLink(m.name, lambda m=m: connect(m), self._out) for m in machines}
+        self.links = {m.name: MachineLink(m.name, lambda m=m, **kw: connect(m, **kw), self._out) for m in machines}
         self._local_sessions: list[dict[str, Any]] = []
         self._last_runs: dict[str, str] = {}  # machine -> run id of the latest fan-out made here
         self._pump: asyncio.Task | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ HELLO_TIMEOUT = 30.0  # ssh handshake + starting the remote server
 
 
 def bridge_argv(machine: Machine, *, start_server: bool = True, probe: bool = False) -> list[str]:
-    argv = [machine.command, "bridge", "-C", machine.path, "--protocol", str(protocol.PROTOCOL_VERSION)]
+    argv = [*shlex.split(machine.command), "bridge", "-C", machine.path, "--protocol", str(protocol.PROTOCOL_VERSION)]
     if probe:
         argv.append("--probe")
     elif not start_server:
@@ -74,10 +75,16 @@ async def connect_machine(machine: Machine, *, start_server: bool = True) -> Fle
         hello = protocol.decode(line) if line else None
     except (asyncio.TimeoutError, ValueError):
         pass
+    except asyncio.CancelledError:  # the caller gave up (a closing TUI): leave no ssh behind
+        process.kill()
+        await process.communicate()
+        stderr.close()
+        raise
     if hello is None or not hello.get("ok") or hello.get("protocol") != protocol.PROTOCOL_VERSION:
         if process.returncode is None:
             process.terminate()
-        code = await process.wait()
+        await process.communicate()  # to the end of its output, so asyncio closes its transport
+        code = process.returncode
         stderr.seek(0)
         text = stderr.read().decode(errors="replace")
         stderr.close()

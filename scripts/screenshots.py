@@ -2,8 +2,8 @@
 
 A demo repository is created in a temporary folder, its fleet server started, and the app
 driven with Pilot at a fixed size: a prompt fanned out from the prompt bar, the grid while
-one agent waits for approval, that pane zoomed, a pane scrolled back on a search match, the
-compare screen and the diff viewer. The demo is stopped and removed at the end.
+one agent waits for approval (also at 80x24), that pane zoomed, a pane scrolled back on a
+search match, the compare screen and the diff viewer. The demo is stopped and removed at the end.
 
     python scripts/screenshots.py              # every picture
     python scripts/screenshots.py scrolled     # only the ones named
@@ -75,18 +75,36 @@ async def drive(repo: Path) -> list[Path]:
         await until(pilot, lambda: "waiting" in statuses() or "working" in statuses())
         await pilot.pause(0.5)
         save(app, "grid", written)
+        # The same fleet at 80x24: the sidebar folds away and the footer keeps what fits.
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        save(app, "grid-80x24", written)
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause(0.3)
 
         app.pane("r1-careful").focus()
         await pilot.press("z")
         await pilot.pause(0.3)
         save(app, "zoomed", written)
-        if app.sessions["r1-careful"]["status"] == "waiting":
-            await pilot.press("enter", "y", app.leader)  # steer, approve, back to navigating
         await pilot.press("z")
 
         def finished(name: str) -> bool:
             return app.sessions[name]["status"] in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
 
+        def asking() -> list[str]:
+            return [name for name, info in app.sessions.items()
+                    if info["status"] == "waiting" and "Do you want" in "\n".join(app.mirrors[name].text())]
+
+        # Answer each approval as a user would: focus the pane, steer, enter, the leader.
+        for _ in range(300):
+            if all(finished(name) for name in app.sessions):
+                break
+            if asking():
+                app.pane(asking()[0]).focus()
+                await pilot.pause()
+                await pilot.press("enter", "enter", app.leader)
+                await pilot.pause(1.0)
+            await pilot.pause(0.2)
         await until(pilot, lambda: all(finished(name) for name in app.sessions))
         # Scroll mode on the attempt that wrote the most, searching its history back to the prompt.
         pane = app.pane("r1-thorough")

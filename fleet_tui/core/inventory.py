@@ -59,18 +59,23 @@ class WorktreeReport:
         return {**asdict(self), "risk": self.risk, "age": time.time() - self.created if self.created else None}
 
 
-def fleet_worktrees(root: Path | str, recorded: dict[str, str]) -> list[FleetWorktree]:
-    """Worktrees of the repository that the fleet made. `recorded`: {worktree path: session name}."""
-    known = {str(Path(path).resolve()): name for path, name in recorded.items()}
+def fleet_worktrees(root: Path | str, recorded: dict[str, tuple[str, str]]) -> list[FleetWorktree]:
+    """Worktrees of the repository that the fleet made.
+
+    `recorded` ({worktree path: (session, branch)}, from the fleet's session records) also
+    vouches for worktrees made before markers existed, when the branch checked out there
+    is still the session's own.
+    """
+    known = {str(Path(path).resolve()): owner for path, owner in recorded.items()}
     found: list[FleetWorktree] = []
     for entry in list_worktrees(root):
         if entry.is_main:
             continue
-        path = str(entry.path.resolve()) if entry.path.exists() else str(entry.path)
         marker = fleet_marker(entry.path) if entry.path.is_dir() else _marker_of_missing(root, entry.path)
-        if marker is None and path not in known:
+        session, branch = known.get(str(entry.path.resolve()), (None, None))
+        if marker is None and (session is None or entry.branch != branch):
             continue  # made by hand, or by another tool: never ours to list or remove
-        session = known.get(path) or (marker or {}).get("session")
+        session = session or (marker or {}).get("session")
         created = (marker or {}).get("created")
         found.append(FleetWorktree(entry, session, created if isinstance(created, (int, float)) else None))
     return found
@@ -88,8 +93,8 @@ def _marker_of_missing(root: Path | str, path: Path) -> dict | None:
     return None
 
 
-def survey(root: Path | str, base_branch: str, recorded: dict[str, str], running: set[str] = frozenset(),
-           created: dict[str, float] | None = None) -> list[WorktreeReport]:
+def survey(root: Path | str, base_branch: str, recorded: dict[str, tuple[str, str]],
+           running: set[str] = frozenset(), created: dict[str, float] | None = None) -> list[WorktreeReport]:
     """Every worktree the fleet made, described; `running` names sessions with a live agent."""
     reports = []
     for item in fleet_worktrees(root, recorded):

@@ -173,6 +173,11 @@ def _files(extra_dirs: list[Path] | tuple = ()) -> dict[str, Path]:
     return found
 
 
+def preset_files_signature(extra_dirs: list[Path] | tuple = ()) -> tuple:
+    """Which preset files there are and when each last changed: to know when loaded ones are stale."""
+    return tuple((name, str(path), path.stat().st_mtime_ns) for name, path in _files(extra_dirs).items())
+
+
 def known_presets(extra_dirs: list[Path] | tuple = ()) -> list[str]:
     """Names of every preset in the built-in folder and in `extra_dirs`, sorted."""
     return sorted(_files(extra_dirs))

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Static
 
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
@@ -53,6 +54,7 @@ RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing 
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
 SIDEBAR_MIN_WIDTH = 120
+NO_SESSIONS = "No sessions.\n\n/ fans a prompt out to new sessions · n starts an agent · : for every command"
 # The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
 # loop, cached there): asked for this often, not on every sessions message.
 DISK_POLL_SECONDS = 30.0
@@ -100,6 +102,7 @@ class FleetApp(App[int]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield PaneGrid(id="grid")
+            yield Static(NO_SESSIONS, id="no-sessions")
             with Vertical(id="sidebar"):
                 yield TasksPanel(id="tasks")
                 yield EventFeed(id="feed")
@@ -165,7 +168,8 @@ class FleetApp(App[int]):
             disk = await self.client.call("worktree_disk")
         except FleetError:
             return  # a server without the command: the panel shows no figure
-        self.query_one(BudgetMeters).show_disk(disk["bytes"], disk["worktrees"])
+        for meters in self.query(BudgetMeters):  # none once the app is closing
+            meters.show_disk(disk["bytes"], disk["worktrees"])
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
@@ -265,6 +269,7 @@ class FleetApp(App[int]):
             first = new_panes[0]
             self.call_after_refresh(lambda: self.focused is None and first.focus())
         if new_panes or gone:
+            self.screen_stack[0].set_class(not self._panes, "-no-sessions")
             grid.retile(len(self._panes))
             grid.call_after_refresh(grid.retile)
         self.query_one(BudgetMeters).update_sessions(sessions)
@@ -292,14 +297,15 @@ class FleetApp(App[int]):
         for pane in gone:
             pane.remove()
 
-    def _successor(self, removed: Any, gone: list[TerminalPane]) -> Widget:
-        """The pane nearest to `removed` that stays, or the event feed when none does."""
+    def _successor(self, removed: Any, gone: list[TerminalPane]) -> Widget | None:
+        """The pane nearest to `removed` that stays, else the event feed if shown, else nothing
+        (the screen itself then gets the keys, so they all still work)."""
         panes = self.query_one(PaneGrid).panes
         index = panes.index(removed) if removed in panes else 0
         for pane in panes[index:] + panes[:index][::-1]:
             if pane not in gone:
                 return pane
-        return self.query_one(EventFeed)
+        return self.query_one(EventFeed) if self.query_one("#sidebar").display else None
 
     def alert(self, session: str, what: str) -> None:
         """Tell the user, even when they look at another pane or another window."""

@@ -8,16 +8,15 @@ tmux. Every wait polls the tmux screen or `fleet-tui status` with a generous dea
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.e2e.tmux import Terminal
 from tests.fleet.conftest import FleetCli, make_repo
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -34,56 +33,6 @@ FLEET = textwrap.dedent(
 COLS, ROWS = 160, 45
 
 
-class TuiPane:
-    """One tmux pane running `python -m fleet_tui` (the TUI) in the repository."""
-
-    def __init__(self, cli: FleetCli):
-        self.cli = cli
-        self.socket = f"ft-e2e-{uuid.uuid4().hex[:8]}"
-        self.target = "tui:0.0"
-
-    def tmux(self, *args: str, check: bool = True):
-        import subprocess
-
-        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, check=check, timeout=30)
-
-    def command(self) -> list[str]:
-        # env -i: exactly the test's environment (private XDG_RUNTIME_DIR), TERM as a real terminal's.
-        env = {**self.cli.env, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
-        env.pop("TMUX", None)
-        env.pop("TMUX_PANE", None)
-        # The trailing marker tells a TUI that exited apart from one that is still drawing.
-        run = f"{sys.executable} -m fleet_tui; echo TUI-EXITED-$?; exec sleep 600"
-        return ["env", "-i", *(f"{k}={v}" for k, v in env.items()), "sh", "-c", run]
-
-    def open(self) -> None:
-        if self.tmux("has-session", "-t", "tui", check=False).returncode != 0:
-            self.tmux("new-session", "-d", "-s", "tui", "-x", str(COLS), "-y", str(ROWS),
-                      "-c", str(self.cli.repo), "--", *self.command())
-        else:
-            self.tmux("respawn-pane", "-k", "-t", self.target, "-c", str(self.cli.repo), "--", *self.command())
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.target).stdout
-
-    def keys(self, *keys: str, literal: bool = False) -> None:
-        self.tmux("send-keys", "-t", self.target, *(["-l"] if literal else []), *keys)
-
-    def wait(self, *texts: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if all(t in screen for t in texts):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{texts} never all showed in the TUI:\n{screen}")
-
-    def close(self) -> None:
-        self.tmux("kill-server", check=False)
-
-
 def wait_for(predicate, what: str, timeout: float = 20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -97,10 +46,10 @@ def wait_for(predicate, what: str, timeout: float = 20):
 def test_tui_in_tmux_steer_detach_reattach_kill(tmp_path):
     runtime = Path(tempfile.mkdtemp(prefix="fe-"))  # short: unix socket paths are limited
     cli = FleetCli(make_repo(tmp_path / "repo", FLEET), runtime)
-    tui = TuiPane(cli)
+    tui = Terminal(cli.env, cli.repo, COLS, ROWS)
     try:
         # No server runs yet: the TUI starts it and the configured agents, then draws both panes.
-        tui.open()
+        tui.run()
         tui.wait("alpha", "bravo", timeout=60)
         sessions = wait_for(lambda: {s["name"]: s for s in cli.status()} if len(cli.status()) == 2 else None,
                             "both sessions listed")
@@ -130,7 +79,7 @@ def test_tui_in_tmux_steer_detach_reattach_kill(tmp_path):
         assert psutil.pid_exists(alpha_pid) and psutil.pid_exists(bravo_pid)
 
         # Reattach: a new TUI shows alpha's screen as it was, with no new input.
-        tui.open()
+        tui.run()
         screen = tui.wait("alpha", "bravo", "e2e-42", timeout=60)
         assert "TUI-EXITED" not in screen
 

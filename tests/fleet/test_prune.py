@@ -123,8 +123,10 @@ def test_prune_asks_on_a_terminal_and_yes_removes_the_rest_keeping_unmerged_bran
 
 def test_worktrees_the_fleet_lost_track_of_are_still_found_by_their_marker_and_pruned(fleet, tmp_path):
     fleet.run("down")
-    for record in (fleet.repo / ".git" / "fleet" / "sessions").glob("*.json"):
-        record.unlink()  # say, a disk fault lost the fleet's records of its sessions
+    records = list((fleet.repo / ".git" / "fleet" / "sessions").glob("*.json"))
+    assert len(records) == 4
+    for record in records:  # say, a crash lost them
+        record.unlink()
     listing = {wt["session"]: wt for wt in json.loads(fleet.run("worktrees", "--json").stdout)}
     assert set(listing) == {"shell", "shell-2", "shell-3", "shell-4"}
     assert listing["shell-2"]["uncommitted"] == ["wip.txt"]

@@ -95,7 +95,8 @@ def test_configured_folder_inside_the_repo_is_excluded(repo):
 
 def test_existing_branch_or_folder_is_refused(repo):
     make(repo)
-    with pytest.raises(FleetError, match="branch fleet/alpha already exists.*git branch -D"):
+    # The message no longer suggests deleting the branch: it may hold an agent's commits.
+    with pytest.raises(FleetError, match=r"branch fleet/alpha already exists and may hold .*git log fleet/alpha"):
         make(repo)
     (repo.parent / "project.worktrees" / "gamma").mkdir()
     with pytest.raises(FleetError, match="gamma already exists"):

@@ -35,7 +35,10 @@ def test_only_worktrees_the_fleet_made_are_listed(repo, tmp_path):
     assert reports[0].created is not None
     # A worktree from before markers, named by a session record, is known too.
     manual = str(folder / "manual")
-    assert {r.path for r in inventory.survey(repo, "main", {manual: "old"})} == {str(ours.path), manual}
+    assert {r.path for r in inventory.survey(repo, "main", {manual: ("old", "fleet/manual")})} == {
+        str(ours.path), manual}
+    # ...but not when another branch is checked out there than the record's.
+    assert [r.path for r in inventory.survey(repo, "main", {manual: ("old", "fleet/old")})] == [str(ours.path)]
 
 
 def test_merged_unmerged_squashed_and_uncommitted_work(repo):

@@ -125,3 +125,11 @@ def test_a_file_inside_an_ignored_folder_is_included_by_its_own_pattern(repo):
     wt = make(repo)
     assert wt.copied == ["node_modules/dep/config.json"]
     assert not (wt.path / "node_modules" / "dep" / "index.js").exists()
+
+
+def test_a_worktreeinclude_that_is_a_link_out_of_the_repository_is_not_read(repo, tmp_path):
+    (tmp_path / "elsewhere.include").write_text(".env\n")
+    os.symlink(str(tmp_path / "elsewhere.include"), repo / ".worktreeinclude")
+    commit_file(repo, ".gitignore", ".env\n.worktreeinclude\n")
+    wt = make(repo)
+    assert wt.copied == [] and not (wt.path / ".env").exists()

@@ -128,12 +128,20 @@ def test_one_stream_steering_and_a_link_that_drops_and_comes_back(env):
             await client.call("keys", session="build:shell", keys=["ctrl+c"])
             await client.call("send", session="build:shell", text="echo back-$((2+3))")
             await watcher.until(lambda: "back-5" in watcher.screen("build:shell"), why="steering after reconnect")
+            assert psutil.pid_exists(remote_pid)
+
+            # A server stopped on purpose there is not started again by the link.
+            await asyncio.to_thread(cli.run, "down", "--machine", "build")
+            await watcher.until(lambda: watcher.sessions["build:shell"]["status"] == UNREACHABLE, why="down")
+            await watcher.until(lambda: "no fleet server is running" in client.links["build"].error,
+                                why="the reason")
+            await asyncio.sleep(2)  # a few reconnection attempts
+            assert env.remote_server_pid() is None
         finally:
             await client.close()
             watcher.task.cancel()
 
     asyncio.run(scenario())
-    assert psutil.pid_exists(remote_pid)
 
 
 def test_fan_out_across_machines_compare_as_one_run_and_merge_the_remote_winner(env):

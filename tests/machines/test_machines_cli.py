@@ -42,6 +42,10 @@ def test_machines_add_list_check_remove(two_machines):
         assert result.returncode == 2, (bad, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
+    # A command with arguments (a venv's interpreter, say) is split like a shell would.
+    cli.run("machines", "add", "bymodule", HOST, str(two_machines.remote_repo), "--command",
+            f"{listed[0]['command'].removesuffix('fleet-tui')}python -m fleet_tui")
+    assert "ok" in cli.run("machines", "check", "bymodule").stdout
     cli.run("machines", "remove", "nohost")
     assert "nohost" not in cli.run("machines", "list").stdout
 

@@ -36,6 +36,7 @@ def test_merge_a_remote_winner_into_the_local_repository(two_machines):
     wait_finished(cli, ["build:r1-careful", "build:r1-hasty"])
     compared = json.loads(cli.run("compare", "--machine", "build", "--json").stdout)
     assert [a["session"] for a in compared["attempts"]] == ["r1-careful", "r1-hasty"]
+    assert "fleet-tui merge build:r1-careful" in cli.run("compare", "--machine", "build").stdout
 
     # Local work on another file: the remote winner merges on top of it.
     (local_repo / "NOTES.md").write_text("local notes\n")

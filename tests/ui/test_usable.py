@@ -5,6 +5,7 @@ waiting and killed panes, the event feed and the compare screen."""
 from __future__ import annotations
 
 import pytest
+from textual import events
 from textual.geometry import Region
 
 from fleet_tui.ui.app import FleetApp
@@ -103,16 +104,23 @@ async def test_focused_pane_removed_under_another_screen_leaves_keys_alive(fleet
         assert isinstance(app.screen, HelpScreen), "keys still work"
 
 
-async def test_every_pane_gone_leaves_the_feed_focused_and_q_detaches(fleet):
+@pytest.mark.parametrize("size", [BIG, SMALL])
+async def test_every_pane_gone_says_what_next_and_keys_still_work(fleet, size):
     app = FleetApp(fleet)
-    async with app.run_test(size=BIG) as pilot:
+    async with app.run_test(size=size) as pilot:
         await until_ready(pilot)
         await compared(pilot)
         remove_sessions(fleet, *list(fleet.sessions))
         await until(pilot, lambda: not app.query(TerminalPane), "every pane gone")
         app.pop_screen()
         await pilot.pause()
-        assert isinstance(app.focused, EventFeed)
+        # The feed when it is shown; at 80x24 it is folded away and the screen takes the keys.
+        assert isinstance(app.focused, EventFeed) if size == BIG else app.focused is None
+        assert "No sessions" in screen_text(app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
@@ -356,3 +364,20 @@ def test_help_covers_every_grid_key():
 
     described = {action for _keys, _words, action in GRID_KEYS}
     assert keymap.NAV_ACTIONS <= described, keymap.NAV_ACTIONS - described
+
+
+async def test_ctrl_s_right_after_typing_sends_everything_typed(fleet):
+    """ctrl+s is seen first (a priority binding); what was typed just before must still go."""
+    app = FleetApp(fleet)
+    async with app.run_test(size=BIG) as pilot:
+        await until_ready(pilot)
+        await pilot.press("slash")
+        await pilot.pause()
+        bar = app.query_one(PromptBar)
+        text_area = bar.query_one("TextArea")
+        await until(pilot, lambda: text_area.has_focus, "the prompt has the keyboard")
+        for char in "go":  # queued on the text area, not yet handled, like a burst from a terminal
+            text_area.post_message(events.Key(char, char))
+        bar.action_send()
+        sent = await fleet.wait_for("fanout")
+        assert sent["prompt"] == "go"

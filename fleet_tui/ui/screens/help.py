@@ -31,6 +31,7 @@ GRID_KEYS = [
     ("/", "prompt bar: fan a prompt out to new or running sessions; ctrl+s sends", "open_prompt"),
     ("m", "mark the focused pane as a target of the next prompt", "toggle_mark"),
     ("c", "compare the latest run: enter diff, o check output, m merge, r re-run checks", "compare"),
+    ("a", "open the gate of a task waiting for a person: its diff, checks and verdict", "approve_gate"),
     ("f", "show only the focused pane's events in the feed, and back", "toggle_feed_filter"),
     ("b", "show or hide the sidebar (events and budgets; hidden on narrow screens)", "toggle_sidebar"),
     (": / ctrl+p", "command palette: kill, pause, zoom, themes, start an agent, detach...", "command_palette"),

@@ -135,6 +135,11 @@ class PromptBar(Vertical):
         self.post_message(self.Closed())
 
     def action_send(self) -> None:
+        # ctrl+s is a priority binding, seen before the text area has taken the keys typed just
+        # before it (a fast typist, a paste): read the text once the text area's queue is drained.
+        self.query_one(TextArea).call_later(self._send)
+
+    def _send(self) -> None:
         text = self.query_one(TextArea).text.strip()
         if not text:
             self.notify("Type a prompt first.", severity="warning")
