@@ -39,7 +39,9 @@ from fleet_tui.text import plural
 
 TICK_SECONDS = 0.25  # status detection cadence
 HOOK_POLL_SECONDS = 0.05  # hook files are looked at this often: a stat each when nothing happened
+TYPED_WATCH_SECONDS = 1.0
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
+QUIET_MEASURE_EVERY = 20  # every 5 s while no session works: one look at every process costs ~30 ms
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
 PROMPT_READY_TIMEOUT = 90.0
 DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
@@ -180,12 +182,18 @@ class Fleet:
             self._spawn_task(self._hooks_forever())
 
     async def _hooks_forever(self) -> None:
-        """An agent's hook event shows within HOOK_POLL_SECONDS, not at the next status tick."""
+        """An agent's hook event (or the answer to a key typed) shows within HOOK_POLL_SECONDS,
+        not at the next status tick."""
         while True:
             await asyncio.sleep(HOOK_POLL_SECONDS)
             try:
+                now = time.monotonic()
                 for session in list(self.sessions.values()):
-                    if session.hooks is not None and session.hooks.pending():
+                    typed = session.detector.last_input
+                    # After keys typed in the pane (a dialog answered, a turn interrupted) the
+                    # screen is looked at as often as the hooks, for a second.
+                    if (session.hooks is not None and session.hooks.pending()) or (
+                            typed is not None and now - typed < TYPED_WATCH_SECONDS):
                         self._detect(session)
             except Exception as error:  # one bad event must not stop the others
                 self.bus.emit(EventKind.ERROR, f"internal error reading hook events: {error!r}")
@@ -600,7 +608,9 @@ class Fleet:
 
     async def _type_prompt(self, session: Session, text: str) -> None:
         modes = session.terminal.modes()
-        if "\n" in text and modes.get("bracketed_paste"):
+        if modes.get("bracketed_paste"):
+            # As one paste: a CLI that guesses pastes from fast typing (Codex) would otherwise take
+            # the Enter that follows as part of the paste when a loaded machine delivers both at once.
             session.type(encode_paste(text, True))
         else:
             session.type(text.replace("\n", " ").encode())
@@ -609,6 +619,8 @@ class Fleet:
 
     def _record_prompt(self, session: Session, text: str, how: str) -> None:
         session.prompted()
+        if session.alive:
+            self._detect(session)  # it reads as working now, not at the next round
         preview = text if len(text) <= 80 else text[:77] + "..."
         self.bus.emit(EventKind.PROMPT, f"prompt {how}: {preview}", session.name, prompt=text,
                       run=session.record.run)
@@ -1049,14 +1061,18 @@ class Fleet:
             n += 1
             try:
                 self.tick(measure=False)
-                if n % MEASURE_EVERY == 0:
+                if n % MEASURE_EVERY == 0 and self.orphans:
                     self._refresh_orphans()
+                if n % (MEASURE_EVERY if self._any_working() else QUIET_MEASURE_EVERY) == 0:
                     # Looking at every process takes milliseconds: done off the loop, so a
                     # keystroke's echo never waits behind it.
                     sessions = self._measurable()
                     self._apply_measurements(await asyncio.to_thread(measure_sessions, sessions))
             except Exception as error:  # one bad tick must not stop status and budgets for good
                 self.bus.emit(EventKind.ERROR, f"internal error in the status tick: {error!r}")
+
+    def _any_working(self) -> bool:
+        return any(s.alive and s.status in ("starting", "working") for s in self.sessions.values())
 
     def tick(self, measure: bool = True) -> None:
         """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""

@@ -296,6 +296,9 @@ class TaskRunner:
                     self._emit(EventKind.TASK, task, f"routed to a new session {name}", session=name)
                     self._set(task, "running", "working")
             else:
+                if task.session not in self.fleet.records:
+                    self._hold(task, "blocked", "error", f"nothing to review: the worktree of {task.session} is gone")
+                    return
                 role = stage.review or stage.role or "reviewer"
                 agent = agent_with_room(role, sessions, agents)
                 if agent is None:

@@ -22,6 +22,10 @@ from fleet_tui.core.status import StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.usage import UsageReader
 
+# A prompt the fleet typed reads as working this long, until the agent's hooks or screen say so.
+PROMPT_GRACE = 1.5
+PROMPT_HOLD_HOOKS = 10.0
+
 # Statuses the process layer decides; the detector never overrides them.
 CONTROL_STATUSES = {"paused", "exited", "killed", "over_budget"}
 
@@ -91,6 +95,7 @@ class Session:
         self.started_at = time.time()
         self.last_usage: dict[str, Any] = {}
         self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
+        self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
         self._on_change = on_change
         self._on_exit = on_exit
@@ -117,12 +122,14 @@ class Session:
         self.turns_finished = 0
         self.acked_at = 0.0
         self.prompted_at = 0.0
+        self.turn_seen = False  # the agent's own signals showed the open turn (not just our prompt)
 
     # -- process ----------------------------------------------------------------
     def start(self) -> None:
         self.terminal = Terminal(self.terminal.cols, self.terminal.rows, respond=self._respond)
         self.detector = StatusDetector(self.status_rules, started=time.monotonic())
         self._reset_layers()
+        self._rows = None
         self.status, self.reason, self.exit_code = "starting", "just started", None
         self.started_at = time.time()
         self.meter = BudgetMeter(self.budget, self.started_at)
@@ -142,6 +149,7 @@ class Session:
 
     def _output(self, text: str) -> None:
         self.terminal.feed(text)
+        self._rows = None  # the screen changed: read it again at the next status round
         self.detector.on_output(time.monotonic())
         self._on_change(self)
 
@@ -173,6 +181,7 @@ class Session:
             # A finished agent cannot redraw: its last screen stays exactly as it left it.
             return
         self.terminal.resize(cols, rows)
+        self._rows = None
         if self.alive:
             self.proc.resize(cols, rows)
         self._on_change(self)
@@ -214,17 +223,32 @@ class Session:
         now = time.monotonic()
         term = self.terminal
         markers = [f"{num};{text}" if num != 7501 else text for num, text in term.take_osc()]
-        screen = self.detector.decide(now, term.display(), term.title, markers)
+        if self._rows is None or len(self._rows) != term.rows:
+            self._rows = term.display()  # only after output: an idle pane costs no screen copy per round
+        screen = self.detector.decide(now, self._rows, term.title, markers)
         if screen[0] != self.screen_verdict[0]:
             self.screen_since = now
         self.screen_verdict = screen
         hook = self.hooks.last if self.hooks else None
         status, reason, self.layer = layered(hook, screen, self.detector.signal, self.detector.last_input,
                                              self.screen_since, now)
+        if self.turn_open and status in ("working", "waiting") and self.layer != "prompt":
+            self.turn_seen = True  # the agent itself showed this turn
+        since_prompt = now - self.prompted_at
+        if status in ("idle", "done") and self.turn_open and not self.turn_seen and since_prompt < self._prompt_hold():
+            # The fleet has just typed a prompt: it is being worked on before the agent can say so.
+            status, reason, self.layer = "working", f"a prompt was typed {since_prompt:.1f} s ago", "prompt"
         status, reason = self._turn_end(status, reason, hook)
         if self.set_status(status, reason):
             return status, reason
         return None
+
+    def _prompt_hold(self) -> float:
+        """How long a typed prompt reads as working before the agent shows it: an agent whose hooks
+        report a turn's start is waited for longer (a loaded machine delays them by seconds)."""
+        if self.hooks is not None and "working" in self.hooks.meanings.values():
+            return PROMPT_HOLD_HOOKS
+        return PROMPT_GRACE
 
     def _turn_end(self, status: str, reason: str, hook: Any) -> tuple[str, str]:
         """Finished is not idle: a turn that ended since the last prompt, unseen, is `done`."""
@@ -232,10 +256,11 @@ class Session:
             self.unseen_turn_end = status == "starting" and self.unseen_turn_end
             return status, reason
         if status == "done":  # the agent said so (a Stop hook, Codex notify)
-            if self.turn_open or self.status in ("working", "waiting", "starting"):
+            fresh = hook.at >= self.prompted_at  # not the end of the turn before the last prompt
+            if (self.turn_open and fresh) or (not self.turn_open and self.status in ("working", "waiting")):
                 self._finish_turn(hook.wall)
         elif status == "idle" and self.turn_open and (
-                self.status in ("working", "waiting") or self._answered_at_once()):
+                (self.turn_seen and self.status in ("working", "waiting")) or self._answered_at_once()):
             self._finish_turn(time.time())  # the screen went quiet after a prompt
         if self.unseen_turn_end:
             return "done", f"finished its turn, not looked at yet ({reason})"
@@ -256,6 +281,7 @@ class Session:
     def prompted(self) -> None:
         """A prompt went in: the turn it starts ends as `done`."""
         self.turn_open = True
+        self.turn_seen = False
         self.unseen_turn_end = False
         self.prompted_at = time.monotonic()
 

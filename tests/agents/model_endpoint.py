@@ -81,6 +81,7 @@ class Request:
     kind: str  # "claude", "codex", "chat", "title", "probe", "other"
     scripted: bool  # it took an answer from the script
     at: float = field(default_factory=time.monotonic)
+    finished: float | None = None  # when the answer's last byte was sent
 
     @property
     def last_user_text(self) -> str:
@@ -319,8 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- Anthropic Messages -----------------------------------------------------------------
     def _claude(self, body: dict[str, Any]) -> None:
         side = _claude_is_side_request(body)
-        reply = self.owner._answer_for(Request("POST", self.path, body, "title" if side else "claude", not side),
-                                       json.dumps({"title": "Scripted task"}))
+        request = Request("POST", self.path, body, "title" if side else "claude", not side)
+        reply = self.owner._answer_for(request, json.dumps({"title": "Scripted task"}))
         model = body.get("model") or "claude-sonnet-4-5"
         if not body.get("stream"):
             content = [{"type": "text", "text": reply.text}] if reply.text else []
@@ -362,6 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
                                       "usage": self._claude_usage(usage)})
         self._event("message_stop", {"type": "message_stop"})
         self._end_stream()
+        request.finished = time.monotonic()
 
     @staticmethod
     def _claude_usage(usage: Usage) -> dict[str, int]:
@@ -371,8 +373,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- OpenAI Responses (Codex) ------------------------------------------------------------
     def _codex(self, body: dict[str, Any]) -> None:
         title = _codex_is_title_request(body)
-        reply = self.owner._answer_for(Request("POST", self.path, body, "title" if title else "codex", not title),
-                                       "Scripted task")
+        request = Request("POST", self.path, body, "title" if title else "codex", not title)
+        reply = self.owner._answer_for(request, "Scripted task")
         response_id = self.owner.new_id("resp")
         model = body.get("model") or "mock-model"
         base = {"id": response_id, "object": "response", "created_at": int(time.time()), "model": model,
@@ -423,12 +425,13 @@ class _Handler(BaseHTTPRequestHandler):
             "output_tokens": usage.output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": usage.input_tokens + usage.cache_read + usage.output_tokens}})
         self._end_stream()
+        request.finished = time.monotonic()
 
     # -- OpenAI Chat Completions (aider) ------------------------------------------------------
     def _chat(self, body: dict[str, Any]) -> None:
         side = _chat_is_commit_message_request(body)
-        reply = self.owner._answer_for(Request("POST", self.path, body, "title" if side else "chat", not side),
-                                       "Scripted change")
+        request = Request("POST", self.path, body, "title" if side else "chat", not side)
+        reply = self.owner._answer_for(request, "Scripted change")
         chat_id = self.owner.new_id("chatcmpl")
         model = body.get("model") or "mock"
         usage = {"prompt_tokens": reply.usage.input_tokens, "completion_tokens": reply.usage.output_tokens,
@@ -457,3 +460,4 @@ class _Handler(BaseHTTPRequestHandler):
                                "model": model, "choices": [], "usage": usage})
         self._event(None, "[DONE]")
         self._end_stream()
+        request.finished = time.monotonic()

@@ -55,6 +55,9 @@ def fan_out(cli: FleetCli) -> tuple[str, str]:
     while not all((worktrees[n] / f"{n}.txt").exists() for n in (first, second)):
         assert time.monotonic() < deadline, "the attempts never wrote their files"
         time.sleep(0.05)
+    # The prompt goes to each (quiet) attempt once it reads idle; merge refuses one still working.
+    for name in (first, second):
+        cli.wait_status(name, "done", timeout=20)
     return first, second
 
 

@@ -7,6 +7,8 @@ history and search commands are answered from it by the server's own code
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -96,16 +98,34 @@ def test_pane_scrolled_back_on_a_search_match(snap_compare):
     assert snap_compare(FleetApp(FleetWithHistory()), terminal_size=SIZE, run_before=search_back)
 
 
-async def test_the_wheel_over_another_pane_scrolls_and_focuses_it():
+@asynccontextmanager
+async def another_pane_focused() -> AsyncIterator[tuple[FleetApp, Any]]:
+    """The app on the recorded fleet, the first pane focused (not the one with the history)."""
     app = FleetApp(FleetWithHistory())
     async with app.run_test(size=SIZE) as pilot:
         await until_ready(pilot)
-        first, shell = app.pane("claude-1"), app.pane(SESSION)
-        first.focus()
+        app.pane("claude-1").focus()
         await pilot.pause()
+        yield app, pilot
+
+
+async def test_the_wheel_over_another_pane_scrolls_and_focuses_it():
+    async with another_pane_focused() as (app, pilot):
+        first, shell = app.pane("claude-1"), app.pane(SESSION)
         await pilot._post_mouse_events([MouseScrollUp], shell, (5, 5))
         assert shell.scrolled and shell.has_focus and not first.scrolled
         assert str(app.query_one(ModeIndicator).render()).strip() == "SCROLL"
         await pilot.press("q")  # the scrolled pane's key, not detach
         assert not shell.scrolled and app.is_running
         assert str(app.query_one(ModeIndicator).render()).strip() == "NAV"
+
+
+async def test_a_click_focuses_a_pane_without_entering_scroll_mode():
+    async with another_pane_focused() as (app, pilot):
+        shell = app.pane(SESSION)
+        entered = []
+        enter_scroll = shell.enter_scroll
+        shell.enter_scroll = lambda **kw: entered.append(kw) or enter_scroll(**kw)  # type: ignore[method-assign]
+        await pilot.click(shell, (3, 3))
+        assert shell.has_focus and not shell.scrolled and entered == []
+        assert app.clipboard == ""

@@ -151,6 +151,7 @@ async def test_search_forward_and_back_highlights_and_wraps(repo):
         assert await text_at(pilot, pane, pane.scroll.match.line) == "2999"
         assert "search hit TOP, continuing at BOTTOM" in view(pane)[-1]
         # Other matches in view are highlighted too, in the plain match style.
+        await until(pilot, lambda: all(view(pane)[:-1]))  # every line in view has arrived
         shown = {highlighted(pane, row, "match") for row in range(pane.size.height - 1)}
         assert {"299"} <= shown and "2999" not in view(pane)[0]
 

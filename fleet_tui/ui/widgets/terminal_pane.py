@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Region
+from textual.geometry import Offset, Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -205,6 +205,7 @@ class TerminalPane(Widget, can_focus=True):
         self._scroll_strips: dict[int, tuple[tuple, Strip]] = {}  # by line number, as _strips by row
         self.history = HistoryCache(history)
         self._drag_entered = False  # scroll mode was entered by the drag in progress
+        self._pressed_at: Offset | None = None  # where the left button went down, while it is down
         self._compiled: tuple[str, re.Pattern[str]] | None = None  # the search, compiled for highlighting
 
     @property
@@ -402,20 +403,27 @@ class TerminalPane(Widget, can_focus=True):
         if self._agent_has_mouse():
             self._send_mouse("press", event, event.button - 1)
         elif event.button == 1:
-            self._drag_start(event)
+            self._press(event)
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
         if self._agent_has_mouse():
             self._send_mouse("release", event, event.button - 1)
-        elif self.scroll is not None and self.scroll.dragging:
+        elif self._pressed_at is not None:
             event.stop()
-            self._drag_end()
+            self._pressed_at = None
+            self.capture_mouse(False)
+            if self.scroll is not None and self.scroll.dragging:
+                self._drag_end()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._agent_has_mouse():
             self._send_mouse("move", event, event.button - 1)
-        elif self.scroll is not None and self.scroll.dragging:
+        elif self._pressed_at is not None:
             event.stop()
+            if self.scroll is None or not self.scroll.dragging:
+                if event.get_content_offset_capture(self) == self._pressed_at:
+                    return
+                self._drag_start(self._pressed_at)
             self._drag_to(event)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
@@ -597,19 +605,23 @@ class TerminalPane(Widget, can_focus=True):
         self.notify(f"Copied {len(text)} characters ({count} line{'s' if count != 1 else ''}) to the clipboard",
                     timeout=3)
 
-    # Drags select; the selection is copied when the button goes up.
-    def _drag_start(self, event: events.MouseDown) -> None:
+    # Drags select; the selection is copied when the button goes up. A click that does not move
+    # selects nothing and leaves the pane as it was (it only focuses it).
+    def _press(self, event: events.MouseDown) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return
         event.stop()
-        self._drag_entered = self.scroll is None
-        state = self.enter_scroll(by_mouse=True)
-        state.cursor = (state.top + offset.y, offset.x)
-        state.selection = Selection(state.cursor)
-        state.dragging = True
+        self._pressed_at = offset
         self.capture_mouse()
         self.focus()
+
+    def _drag_start(self, press: Offset) -> None:
+        self._drag_entered = self.scroll is None
+        state = self.enter_scroll(by_mouse=True)
+        state.cursor = (state.top + press.y, press.x)
+        state.selection = Selection(state.cursor)
+        state.dragging = True
 
     def _drag_to(self, event: events.MouseMove) -> None:
         state = self.scroll
@@ -627,7 +639,6 @@ class TerminalPane(Widget, can_focus=True):
         state = self.scroll
         assert state is not None
         state.dragging = False
-        self.capture_mouse(False)
         span = state.selected()
         if span is not None and span.start != span.end:
             self._copy(span)
