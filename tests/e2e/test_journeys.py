@@ -50,7 +50,7 @@ class Demo:
             return {}
         return {s["name"]: s["status"] for s in self.cli.status()}
 
-    def until(self, predicate, what: str, timeout: float = 60):
+    def until(self, predicate, what: str, timeout: float = 90):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.term.check(self.term.screen())

@@ -43,7 +43,7 @@ class Terminal:
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.tmux("send-keys", "-t", self.target, *(["-l"] if literal else []), *keys)
 
-    def wait(self, *texts: str, gone: tuple[str, ...] = (), timeout: float = 30) -> str:
+    def wait(self, *texts: str, gone: tuple[str, ...] = (), timeout: float = 60) -> str:
         """The screen once it shows every text and none of `gone`; fails on a traceback or an exit."""
         deadline = time.monotonic() + timeout
         screen = ""
