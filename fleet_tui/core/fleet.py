@@ -467,6 +467,7 @@ class Fleet:
             rows=rows,
             on_change=self.on_screen_change,
             on_exit=self._session_exited,
+            on_look_due=self._look_later,
         )
         try:
             session.start()
@@ -1090,6 +1091,26 @@ class Fleet:
         reported = session.hooks.session_id if session.hooks else None
         if reported and reported != session.record.conversation_id and self.sessions.get(session.name) is session:
             self.set_conversation_id(session.name, reported)
+
+    def _look_later(self, session: Session, delay: float) -> None:
+        """Read the session's screen once its output settles (core.status.LookPacer): a dialog
+        reads as waiting within ~50 ms of its last byte, not at the next status tick."""
+        if self._ticker is not None:
+            asyncio.get_running_loop().call_later(delay, self._paced_look, session)
+        else:
+            session.pacer.timer_at = None  # no status rounds yet: nothing is scheduled
+
+    def _paced_look(self, session: Session) -> None:
+        if self.sessions.get(session.name) is not session:
+            return
+        wait = session.pacer.due(time.monotonic())
+        if wait:
+            asyncio.get_running_loop().call_later(wait, self._paced_look, session)
+        elif wait is not None:
+            try:
+                self._detect(session)
+            except Exception as error:  # one bad look must not stop the others
+                self.bus.emit(EventKind.ERROR, f"internal error reading a status: {error!r}")
 
     def _detect(self, session: Session, notify: bool = True) -> bool:
         change = session.detect_status()
