@@ -15,7 +15,7 @@ the first output that puts the dialog on the screen; working from the approving 
 the model's last byte (for aider, which has no end-of-turn request, the input prompt coming
 back); idle from the interrupting key and from each ack.
 
-  python -m bench.status_corpus_record [--agents claude,codex,aider] [--out tests/status/corpus]
+  python -m bench.status_corpus_record [--agents claude,codex,aider,gemini] [--out tests/status/corpus]
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from tests.status.corpus import CORPUS, Recording
 
 COLS, ROWS = 120, 40
 DIALOG = {"claude": "Do you want to create", "codex": "Would you like to run the following command?",
-          "aider": "(Y)es/(N)o"}
-INTERRUPT = {"claude": ["escape"], "codex": ["escape"], "aider": ["ctrl+c"]}
+          "aider": "(Y)es/(N)o", "gemini": "Apply this change?"}
+INTERRUPT = {"claude": ["escape"], "codex": ["escape"], "aider": ["ctrl+c"], "gemini": ["escape"]}
 AIDER_PROMPT = re.compile(r"^[\w-]*>\s*$")
 SILENT, ANSWER_AFTER, INTERRUPT_AFTER, LONG_WAIT, AFTER_TURN = 3.0, 1.5, 2.5, 8.0, 3.0
 
@@ -149,7 +149,9 @@ class Driver:
             session.type(encode_paste(text, True))
         else:
             session.type(text.encode())
-        await asyncio.sleep(PROMPT_ENTER_DELAY)
+        # Longer than the fleet's PROMPT_ENTER_DELAY: Gemini CLI takes an Enter within ~40 ms (more
+        # on a loaded machine) of a paste as a newline, and this records status, not delivery.
+        await asyncio.sleep(max(PROMPT_ENTER_DELAY, 0.3))
         session.write(b"\r")
         enter = session.at()
         session.prompted()
@@ -179,7 +181,10 @@ class Driver:
     async def permission_turn(self) -> None:
         gate = threading.Event()
         path = self.worktree / "made.txt"
-        if self.agent == "claude":
+        if self.agent == "gemini":
+            first = model.tool("write_file", {"file_path": str(path), "content": "made\n"},
+                               usage=model.Usage(1000, 50), gate=gate)
+        elif self.agent == "claude":
             first = model.tool("Write", {"file_path": str(path), "content": "made\n"}, say="Writing it.",
                                usage=model.Usage(1000, 50), gate=gate)
         elif self.agent == "codex":
@@ -271,8 +276,10 @@ async def record(agent: str) -> Recording:
             setup = offline.aider(home, endpoint.url)
             setup.args += ["--no-auto-commits"]
         else:
-            setup = (offline.claude if agent == "claude" else offline.codex)(home, endpoint.url, [worktree])
+            setup = {"claude": offline.claude, "codex": offline.codex, "gemini": offline.gemini}[agent](
+                home, endpoint.url, [worktree])
         spec = resolve_agent(parse_config("agents:\n" + setup.yaml("a")), "a")
+        # Gemini CLI has no hooks fleet_tui installs: the file stays empty, the screen says it all.
         channel = HookChannel(root / "state", spec.preset.hooks.events, spec.preset.hooks.ignore)
         argv = spec.argv(None)
         argv[len(spec.command):len(spec.command)] = install_args(spec.preset.hooks, channel)
@@ -306,7 +313,7 @@ async def record(agent: str) -> Recording:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", default="claude,codex,aider")
+    parser.add_argument("--agents", default="claude,codex,aider,gemini")
     parser.add_argument("--out", type=Path, default=CORPUS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

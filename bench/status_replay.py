@@ -1,7 +1,7 @@
 """Benchmark: the labelled corpus of real agent sessions replayed through the status logic (issue 13).
 
-No agent runs: each recording in tests/status/corpus/ (real Claude Code, Codex and aider
-through whole turns, see bench/status_corpus_record.py) is fed into a real Session on the
+No agent runs: each recording in tests/status/corpus/ (real Claude Code, Codex, aider and
+Gemini CLI through whole turns, see bench/status_corpus_record.py) is fed into a real Session on the
 recording's clock, looked at when the fleet server would, and its status sampled every 20 ms
 against the labels. Printed per agent, with its hooks and with the screen alone: the share of
 labelled moments right, samples reading idle while the agent worked or waited, and the delay
@@ -36,13 +36,14 @@ def spans(wrong: list[tuple[float, str, str]]) -> list[tuple[float, float, str, 
 def rows_for(recordings: list[Recording], show_wrong: bool = False) -> list[list]:
     rows = []
     for recording in recordings:
-        for hooks in (True, False):
+        hooked = any(kind == "h" for _, kind, _ in recording.events)
+        for hooks in (True, False) if hooked else (False,):
             result = score([replay(recording, hooks)])
 
             def delay(label: str) -> str:
                 d = result.delay(label)
                 return f"{d[0] * 1000:.0f} / {d[1] * 1000:.0f} ms" if d else "-"
-            rows.append([f"{recording.name}{'' if hooks else ' (screen only)'}", f"{100 * result.right:.1f}%",
+            rows.append([f"{recording.name}{'' if hooks else ' (screen only)' if hooked else ' (no hooks)'}", f"{100 * result.right:.1f}%",
                          result.samples, result.idle_while_busy, delay("working"), delay("waiting"),
                          delay("done"), delay("idle")])
             if show_wrong:

@@ -1079,7 +1079,8 @@ class Fleet:
         """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""
         changed = False
         for session in list(self.sessions.values()):
-            changed = self._detect(session, notify=False) or changed
+            if not session.pacer.pending:  # else its output-driven look comes within LOOK_LONGEST
+                changed = self._detect(session, notify=False) or changed
             self._remember_conversation(session)
         if measure:
             self._apply_measurements(measure_sessions(self._measurable()))

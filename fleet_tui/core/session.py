@@ -25,8 +25,6 @@ from fleet_tui.core.usage import UsageReader
 # A prompt the fleet typed reads as working this long, until the agent's hooks or screen say so.
 PROMPT_GRACE = 1.5
 PROMPT_HOLD_HOOKS = 10.0
-# The screen's idle after working counts once it held this long (a hook's end of turn at once).
-IDLE_CONFIRM = 0.2
 # A turn that ends this soon after Escape or Ctrl-C typed in the pane was ended by the user.
 INTERRUPT_SEEN = 5.0
 
@@ -254,13 +252,18 @@ class Session:
         status, reason, self.layer = layered(hook, screen, self.detector.signal, self.detector.last_input,
                                              self.screen_since, now, self.detector.last_answer)
         if status == "idle" and self.status == "working" and self.layer == "title" \
-                and now - self.screen_since < IDLE_CONFIRM and not self._interrupted(now):
-            # A title flickers idle between two busy states (Claude's turns idle just before its
-            # permission dialog draws): a turn's end by the title must hold a moment first.
+                and now - self.screen_since < self.detector.title_idle_settle and not self._interrupted(now):
+            # A title that flickers idle between two busy states (Claude's, just before its
+            # permission dialog draws) ends a turn only once it held (the preset's title_idle_settle).
             status, reason, self.layer = "working", f"settling ({reason})", self.layer
-            delay = self.pacer.again(now, self.screen_since + IDLE_CONFIRM - now)
+            delay = self.pacer.again(now, self.screen_since + self.detector.title_idle_settle - now)
             if delay is not None:
                 self._on_look_due(self, delay)
+        if not self.turn_open and status == "working" and self.status in ("idle", "done") \
+                and self.layer in ("title", "osc", "screen"):
+            # The agent itself shows a new turn no prompt of ours started (one typed in the pane,
+            # an Enter pressed again): it ends as done too, as a turn its hooks report does.
+            self.turn_open, self.prompted_at = True, now
         if self.turn_open and status in ("working", "waiting") and self.layer != "prompt":
             self.turn_seen = True  # the agent itself showed this turn
         since_prompt = now - self.prompted_at

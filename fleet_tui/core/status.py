@@ -63,6 +63,7 @@ class StatusDetector:
         self.idle_screen = re.compile(rules["idle_screen"]) if rules.get("idle_screen") else None
         self.ready = re.compile(rules["ready"]) if rules.get("ready") else None
         self.idle_after = idle_after
+        self.title_idle_settle = float(rules.get("title_idle_settle") or 0.0)
         self.started = time.monotonic() if started is None else started  # when the process was spawned
         self.signal = "starting"  # which layer decided the last answer: dialog, osc, title, ...
         self.first_output: float | None = None
@@ -212,6 +213,7 @@ def layered(hook: Any, screen: tuple[str, str], signal: str, last_input: float |
 LOOK_SETTLE = 0.04  # quiet this long after output: the burst is over, look
 LOOK_LONGEST = 0.25  # an agent that never stops streaming is still looked at this often
 LOOK_GAP = 0.1  # at most one output-driven look per this long per session (a busy agent stays cheap)
+# (a status tick skips a session whose look is pending, so a streaming agent costs ~1/LOOK_GAP looks a second)
 
 
 class LookPacer:
@@ -228,6 +230,12 @@ class LookPacer:
         self.last_output = float("-inf")
         self.last_look = float("-inf")
         self.again_at: float | None = None  # a look asked for at this time, new output or not
+        self.last_paced = float("-inf")  # the last look this pacer called for
+
+    @property
+    def pending(self) -> bool:
+        """A timer is set: the screen will be looked at within LOOK_LONGEST anyway."""
+        return self.timer_at is not None
 
     def output(self, now: float) -> float | None:
         """Output arrived: seconds until a timer should fire, or None when the live one will do."""
@@ -251,6 +259,7 @@ class LookPacer:
             return None
         if at <= now + 0.002:
             self.again_at = None
+            self.last_paced = now
             return 0.0
         self.timer_at = at
         return at - now
@@ -263,7 +272,7 @@ class LookPacer:
         at = None
         if self.first_unread is not None and self.last_output > self.last_look:
             settled = min(self.last_output + LOOK_SETTLE, self.first_unread + LOOK_LONGEST)
-            at = max(settled, self.last_look + LOOK_GAP)
+            at = max(settled, self.last_paced + LOOK_GAP)
         if self.again_at is not None:
             at = self.again_at if at is None else min(at, self.again_at)
         return at

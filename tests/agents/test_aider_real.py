@@ -9,7 +9,6 @@ prompt -> a silent model wait -> a reply that edits a file not in the chat -> ai
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 
@@ -17,10 +16,9 @@ import psutil
 
 from tests.agents import model_endpoint as model
 from tests.agents import offline
-from tests.agents.conftest import Peek, kill_processes_with_home, require_cli
+from tests.agents.conftest import Peek, require_cli
 from tests.agents.test_hooks_real import Watch
 from tests.agents.test_model_endpoint import endpoint, poll, short_root  # noqa: F401 - fixtures
-from tests.fleet.conftest import FleetCli, make_repo
 
 EDIT = "I will update the readme.\n\nREADME.md\n```\n<<<<<<< SEARCH\ndemo\n=======\ndemo, edited by aider\n>>>>>>> REPLACE\n```\n"
 
@@ -29,15 +27,10 @@ def test_aider_turn_with_its_notifications_and_a_question(endpoint, short_root):
     require_cli("aider")
     agent = offline.aider(short_root / "home", endpoint.url)
     agent.args += ["--no-auto-commits"]
-    repo = make_repo(short_root / "repo", "agents:\n" + agent.yaml("aider"))
-    for key, value in (("user.name", "Test"), ("user.email", "test@example.com")):
-        subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
     worktree = short_root / "repo.worktrees" / "aider"
-    (short_root / "run").mkdir()
-    cli = FleetCli(repo, short_root / "run")
-    peek = Peek(cli)
-    watch = Watch(peek, "aider")
-    try:
+    with offline.one_agent_fleet(short_root, agent, "aider") as cli:
+        peek = Peek(cli)
+        watch = Watch(peek, "aider")
         cli.run("start", "aider")
         info = watch.until("idle", 90)
         argv = psutil.Process(info["pid"]).cmdline()
@@ -72,6 +65,3 @@ def test_aider_turn_with_its_notifications_and_a_question(endpoint, short_root):
 
         assert "seen" in cli.run("ack", "aider").stdout
         assert cli.session("aider")["status"] == "idle"
-    finally:
-        cli.run("down", check=False)
-        kill_processes_with_home([agent.home])

@@ -9,7 +9,7 @@ first screen, the approving key, the model's last byte, the interrupting key, th
 
 `replay()` feeds a recording into a real Session (its emulator, detector, hook channel and
 turn logic, with the recording's clock) and looks at the status when the fleet server would:
-every status tick, every hook poll that finds an event, after keys typed, and when output
+every status tick (unless an output-driven look is pending), every hook poll that finds an event, after keys typed, and when output
 settles (LookPacer). `score()` compares the status sampled every 20 ms with the labels.
 """
 
@@ -138,7 +138,8 @@ def replay(recording: Recording, hooks: bool = True) -> Replay:
                     session.detect_status()
             if now >= next_tick - 1e-9:
                 next_tick += TICK
-                session.detect_status()
+                if not session.pacer.pending:
+                    session.detect_status()
             if now >= next_sample - 1e-9:
                 next_sample += SAMPLE
                 result.samples.append((now, session.status))
