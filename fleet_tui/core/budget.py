@@ -9,36 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fleet_tui.config import Budget  # the ceilings, as fleet.yaml's `budget:` declares them
+
 if TYPE_CHECKING:
     from fleet_tui.core.proctree import Usage
 
 WARN_AT = 0.8
 METERS = ("time", "active", "cpu", "memory", "tokens", "cost")
 WORKING = "working"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Ceilings in plain units (seconds, bytes, tokens, dollars); None means no ceiling."""
-
-    time: float | None = None
-    active: float | None = None
-    cpu: float | None = None
-    memory: int | None = None
-    tokens: int | None = None
-    cost: float | None = None
-    on_exceed: str = "pause"  # "pause" | "kill"
-
-    @property
-    def limited(self) -> bool:
-        return any(v is not None for v in (self.time, self.active, self.cpu, self.memory, self.tokens, self.cost))
-
-    def __post_init__(self) -> None:
-        if self.on_exceed not in ("pause", "kill"):
-            raise ValueError(f"on_exceed must be 'pause' or 'kill', not {self.on_exceed!r}")
-
-    def limit(self, meter: str) -> float | None:
-        return getattr(self, meter)
 
 
 @dataclass(frozen=True)

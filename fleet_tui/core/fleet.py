@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fleet_tui.config import AgentSpec, FleetConfig, load_config, resolve_agent
+from fleet_tui.config import FleetConfig, load_config
+from fleet_tui.core.agent_spec import AgentSpec, resolve_agent
 from fleet_tui.core import compare, compare_store, gitrepo, inventory, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import CHECK_MARKER, keep_tail, kill_leftover_checks, run_checks_in, to_argv
 from fleet_tui.core.budget import format_meter
@@ -26,7 +27,7 @@ from fleet_tui.core.events import EventBus, EventKind
 from fleet_tui.core.gitops import GitOperations
 from fleet_tui.core.hooks import HookChannel, install_args
 from fleet_tui.core.keys import encode_key, encode_paste
-from fleet_tui.core.names import check_name
+from fleet_tui.names import check_name
 from fleet_tui.core.ports import PortRegistry
 from fleet_tui.core.proctree import ProcessTable
 from fleet_tui.core.ptyproc import check_command
@@ -35,6 +36,7 @@ from fleet_tui.core.orphans import Orphan, find_orphans, resting_state, start_ti
 from fleet_tui.core.resume import StartPlan, argv_with, plan_start
 from fleet_tui.core.session_store import SessionStore, record_from_dict, write_private
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.presets import known_presets, load_preset, preset_files_signature
 from fleet_tui.text import plural
 
 TICK_SECONDS = 0.25  # status detection cadence
@@ -370,21 +372,17 @@ class Fleet:
         Loading every preset takes a few hundred milliseconds on a busy machine; a fan-out of
         eight must not pay it eight times.
         """
-        from fleet_tui.presets import preset_files_signature
-
-        key = (tuple(self.config.link), preset_files_signature(self.config._preset_dirs))
+        key = (tuple(self.config.link), preset_files_signature(self.config.preset_dirs))
         if key != self._litter_for:
             await asyncio.to_thread(litter.install, self.root, self._litter_patterns())
             self._litter_for = key
 
     def _litter_patterns(self) -> list[str]:
         """What no attempt may commit: every known preset's litter, and the fleet's symlinks."""
-        from fleet_tui.presets import known_presets, load_preset
-
         patterns: list[str] = []
-        for name in known_presets(self.config._preset_dirs):
+        for name in known_presets(self.config.preset_dirs):
             try:
-                patterns += load_preset(name, self.config._preset_dirs).litter
+                patterns += load_preset(name, self.config.preset_dirs).litter
             except UsageError:
                 continue  # a broken user preset is reported where it is used, not here
         return patterns + litter.link_patterns(self.config.link)

@@ -21,6 +21,7 @@ from fleet_tui.core.ptyproc import PtyProcess
 from fleet_tui.core.status import StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.usage import UsageReader
+from fleet_tui.errors import FleetError
 
 # A prompt the fleet typed reads as working this long, until the agent's hooks or screen say so.
 PROMPT_GRACE = 1.5
@@ -356,8 +357,6 @@ class Session:
 
 
 def raise_not_running(session: Session) -> None:
-    from fleet_tui.errors import FleetError
-
     raise FleetError(
         f"session {session.name} is not running ({session.status}): "
         f"`fleet-tui restart {session.name}` starts it again"
