@@ -31,6 +31,7 @@ from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
 from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
@@ -354,7 +355,7 @@ class FleetServer:
 
     async def cmd_run_state(self, client, run: str | None = None, **_):
         run_id = self.fleet.run(run)["id"]
-        sessions = [{"name": n, "status": s.status if s else "stopped", "turns": s.turns_finished if s else 0}
+        sessions = [{"name": n, "status": s.status if s else Status.STOPPED, "turns": s.turns_finished if s else 0}
                     for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
         return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
 

@@ -35,6 +35,7 @@ from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.core.orphans import Orphan, find_orphans, resting_state, start_time
 from fleet_tui.core.resume import StartPlan, argv_with, plan_start
 from fleet_tui.core.session_store import SessionStore, record_from_dict, write_private
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.presets import known_presets, load_preset, preset_files_signature
 from fleet_tui.text import plural
@@ -147,7 +148,7 @@ class Fleet:
         """Say what the last server left behind: sessions still running, and sessions lost."""
         for name, record in self.records.items():
             status, reason = resting_state(record, self.orphans.get(name))
-            if status in ("orphaned", "lost"):
+            if status in (Status.ORPHANED, Status.LOST):
                 self.bus.emit(EventKind.STATUS, f"{status}: {reason}", name, status=status)
 
     def _refresh_orphans(self) -> None:
@@ -170,7 +171,7 @@ class Fleet:
         self.orphans.pop(name, None)
         record = self.records.get(name)
         if record is not None:
-            record.ended = "killed"
+            record.ended = Status.KILLED
             self._persist(record)
         self.bus.emit(EventKind.KILLED, f"{why}: ended its processes left by the last server (pids "
                       f"{', '.join(map(str, pids))})", name, pids=pids, seconds=getattr(report, "seconds", None))
@@ -205,14 +206,14 @@ class Fleet:
             self._ticker.cancel()
         running = [s for s in self.sessions.values() if s.alive]
         for session in running:
-            session.set_status("killed", "the fleet server was stopped")
+            session.set_status(Status.KILLED, "the fleet server was stopped")
         # In parallel: each kill may wait out its grace period (interactive shells ignore TERM).
         reports = await asyncio.gather(*(session.kill() for session in running))
         for session, report in zip(running, reports):
             self.bus.emit(EventKind.KILLED, f"killed: the fleet server was stopped; worktree kept at "
                           f"{session.record.worktree}", session.name, seconds=getattr(report, "seconds", None))
             if self.sessions.get(session.name) is session:
-                session.record.ended = "stopped"
+                session.record.ended = Status.STOPPED
                 self._persist(session.record)
         await asyncio.gather(*(self._end_orphan(name, "the fleet server was stopped") for name in list(self.orphans)))
         for session in self.sessions.values():
@@ -253,7 +254,7 @@ class Fleet:
         started: list[Session] = []
         for name in names:
             if missing_only and (any(s.record.agent == name and s.alive for s in self.sessions.values())
-                                 or any(r.agent == name and self._resting(r.name)[0] in ("orphaned", "lost")
+                                 or any(r.agent == name and self._resting(r.name)[0] in (Status.ORPHANED, Status.LOST)
                                         for r in self.records.values() if r.name not in self.sessions)):
                 continue  # a session lost in a crash is restored by the user, not replaced behind their back
             n = count if count is not None else self.config.agents[name].count
@@ -269,7 +270,7 @@ class Fleet:
         """The agent's sessions outside any run that have a worktree but no running process here."""
         resting = [r for r in self.records.values() if r.agent == agent and r.run is None
                    and not (r.name in self.sessions and self.sessions[r.name].alive)
-                   and self._resting(r.name)[0] != "orphaned"]  # still running from a dead server: not replaced
+                   and self._resting(r.name)[0] != Status.ORPHANED]  # still running from a dead server: not replaced
         return [r.name for r in sorted(resting, key=lambda r: r.created)]
 
     def agent(self, name: str) -> AgentSpec:
@@ -495,7 +496,7 @@ class Fleet:
         if self.sessions.get(session.name) is session:  # not one a restart already replaced
             session.record.ended = session.status
             self._persist(session.record)
-        if session.status == "exited":
+        if session.status == Status.EXITED:
             self.bus.emit(EventKind.EXITED, f"exited with code {session.exit_code}", session.name,
                           code=session.exit_code)
         self.on_sessions_change()
@@ -511,7 +512,7 @@ class Fleet:
             self.get(name)  # raises the right error
         spec = self.agent(record.agent)
         if session is not None and session.alive:
-            session.set_status("killed", "stopped for a restart")  # the fleet's own doing, not an exit
+            session.set_status(Status.KILLED, "stopped for a restart")  # the fleet's own doing, not an exit
             await session.kill()
             session.close()
         await self._end_orphan(name, "restoring it" if restoring else "restarting it")
@@ -531,7 +532,7 @@ class Fleet:
         """
         for name in names or []:
             self.record_of(name)  # unknown names fail before anything starts
-        targets = names or [n for n in self.records if n not in self.sessions and self._resting(n)[0] == "lost"]
+        targets = names or [n for n in self.records if n not in self.sessions and self._resting(n)[0] == Status.LOST]
         results: list[dict[str, Any]] = []
         for name in targets:
             session = self.sessions.get(name)
@@ -539,7 +540,7 @@ class Fleet:
                 results.append({"session": name, "restored": False, "note": "already running"})
                 continue
             status, reason = self._resting(name)
-            if status == "orphaned":
+            if status == Status.ORPHANED:
                 results.append({"session": name, "restored": False, "note": f"{status}: {reason}"})
                 continue
             try:
@@ -559,7 +560,7 @@ class Fleet:
         session = self.get(name)
         if not session.alive:
             raise FleetError(f"session {name} is not running ({session.status})")
-        session.set_status("killed", reason)
+        session.set_status(Status.KILLED, reason)
         report = await session.kill()
         took = getattr(report, "seconds", None)
         self.bus.emit(EventKind.KILLED, f"{reason}; worktree kept at {session.record.worktree}", name,
@@ -572,16 +573,16 @@ class Fleet:
         if not session.alive:
             raise FleetError(f"session {name} is not running ({session.status})")
         session.pause()
-        session.set_status("paused", reason)
+        session.set_status(Status.PAUSED, reason)
         self.bus.emit(EventKind.PAUSED, reason, name)
         self.on_sessions_change()
 
     def resume(self, name: str) -> None:
         session = self.get(name)
-        if session.status not in ("paused", "over_budget") or not session.alive:
+        if session.status not in (Status.PAUSED, Status.OVER_BUDGET) or not session.alive:
             raise FleetError(f"session {name} is not paused ({session.status})")
         session.resume()
-        session.set_status("working", "resumed by the user")
+        session.set_status(Status.WORKING, "resumed by the user")
         self.bus.emit(EventKind.RESUMED, "resumed", name)
         self.on_sessions_change()
 
@@ -649,7 +650,7 @@ class Fleet:
             if ready is not None:
                 if ready.search(screen):
                     break
-            elif session.status in ("idle", "done"):
+            elif session.status in (Status.IDLE, Status.DONE):
                 # No ready pattern: an agent that has gone quiet (or never printed) is ready.
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since > 0.3:
@@ -777,7 +778,7 @@ class Fleet:
             rows.append({
                 "session": record.name, "agent": record.agent, "branch": record.branch,
                 "worktree": record.worktree,
-                "status": "missing" if record.name in missing else session.status if session else "stopped",
+                "status": "missing" if record.name in missing else session.status if session else Status.STOPPED,
                 "problem": (f"its worktree {record.worktree} is gone (deleted by hand?): "
                             f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
                 else problems.get(record.name),
@@ -843,7 +844,7 @@ class Fleet:
                                       moves_base=True) as op:
             record = self.record_of(name)
             session = self.sessions.get(name)
-            if session is not None and session.alive and session.status == "working":
+            if session is not None and session.alive and session.status == Status.WORKING:
                 raise FleetError(f"{name} is still working: wait until it is idle, or `fleet-tui kill {name}` first")
             await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
             losers = [] if keep else [n for n in run_sessions if n != name and n in self.records]
@@ -968,7 +969,7 @@ class Fleet:
         session = self.sessions.pop(name, None)
         if session is not None:
             if session.alive:
-                session.set_status("killed", "stopped: its attempt was discarded")  # not an error exit
+                session.set_status(Status.KILLED, "stopped: its attempt was discarded")  # not an error exit
                 await session.kill()
             session.close()
         await self._end_orphan(name, "discarding it")
@@ -1070,7 +1071,7 @@ class Fleet:
                 self.bus.emit(EventKind.ERROR, f"internal error in the status tick: {error!r}")
 
     def _any_working(self) -> bool:
-        return any(s.alive and s.status in ("starting", "working") for s in self.sessions.values())
+        return any(s.alive and s.status in (Status.STARTING, Status.WORKING) for s in self.sessions.values())
 
     def tick(self, measure: bool = True) -> None:
         """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""
@@ -1094,12 +1095,12 @@ class Fleet:
         if not change:
             return False
         status, reason = change
-        if status == "done" and self.is_watched(session.name):
+        if status == Status.DONE and self.is_watched(session.name):
             session.ack()  # it finished in front of the user: nothing to point out
             status, reason = session.status, session.reason
         self.bus.emit(EventKind.STATUS, f"{status}: {reason}", session.name, status=status,
                       layer=session.layer)
-        if status == "done" or session.status == "idle":
+        if status == Status.DONE or session.status == Status.IDLE:
             self._check_runs_finished(session)
         if notify:
             self.on_sessions_change()
@@ -1156,11 +1157,11 @@ class Fleet:
         if not session.alive:
             return
         if action == "kill":
-            session.set_status("over_budget", f"{meter} budget exceeded; killed")
+            session.set_status(Status.OVER_BUDGET, f"{meter} budget exceeded; killed")
             self._spawn_task(session.kill())
         else:
             session.pause()
-            session.set_status("over_budget", f"{meter} budget exceeded; paused (resume to continue)")
+            session.set_status(Status.OVER_BUDGET, f"{meter} budget exceeded; paused (resume to continue)")
 
     # -- views --------------------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:

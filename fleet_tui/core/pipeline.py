@@ -24,6 +24,7 @@ from typing import Any
 from fleet_tui.core import compare, gitrepo
 from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
+from fleet_tui.core.status import Status
 from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, SessionView, Task, TaskStore, agent_with_room,
                                   queue_order, route)
 from fleet_tui.errors import FleetError, UsageError
@@ -385,13 +386,13 @@ class TaskRunner:
             status = event.data.get("status")
             turn = self.turns.get(name)
             if turn is not None:
-                if status in ("working", "waiting"):
+                if status in (Status.WORKING, Status.WAITING):
                     turn.seen_working = True
-                elif turn.prompted_at is not None and (status == "done" or (status == "idle" and turn.seen_working)):
+                elif turn.prompted_at is not None and (status == Status.DONE or (status == Status.IDLE and turn.seen_working)):
                     self._turn_ended(name)
             if status in FREE_STATUSES:
                 self._kick()
-            elif status == "over_budget":
+            elif status == Status.OVER_BUDGET:
                 self._lost(name, "went over its budget")
         elif event.kind == EventKind.BUDGET_EXCEEDED:
             self._lost(name, f"went over its {event.data.get('meter', '')} budget".replace("  ", " "))

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
@@ -42,14 +43,16 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["FleetClient"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
-ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
+ALERT_STATUSES = {Status.WAITING: "is waiting for input", Status.DONE: "finished its turn",
+                  Status.EXITED: "finished"}
 # Which pane actions make sense in which status (the footer greys out the others).
+_ALIVE = {Status.STARTING, Status.WORKING, Status.WAITING, Status.IDLE, Status.DONE}
 ACTION_STATUSES = {
-    "pause": {"starting", "working", "waiting", "idle", "done"},
-    "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget", "orphaned"},
+    "pause": _ALIVE,
+    "resume": {Status.PAUSED},
+    "kill": _ALIVE | {Status.PAUSED, Status.OVER_BUDGET, Status.ORPHANED},
 }
-RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing reaches its terminal
+RUNNING = ACTION_STATUSES["kill"] - {Status.ORPHANED}  # an orphan runs, but nothing reaches its terminal
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
