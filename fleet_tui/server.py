@@ -27,6 +27,7 @@ from fleet_tui import __version__, backlog, protocol
 from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
+from fleet_tui.core.audit import AUDIT_FILE
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.pipeline import TaskRunner
@@ -479,7 +480,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     # Held until the process exits, not until serve() returns: asyncio.run still waits for worker
     # threads (a check, a git command) after that, and no second server may start beside them.
     _HELD_LOCKS.append(lock)
-    store = AuditStore(state_dir / "audit.jsonl")
+    store = AuditStore(state_dir / AUDIT_FILE)
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
     await fleet.end_leftover_checks()  # checks a killed server left running

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fleet_tui.config import FleetConfig, load_config
+from fleet_tui.config import CONFIG_NAME, FleetConfig, load_config
 from fleet_tui.core.agent_spec import AgentSpec, resolve_agent
 from fleet_tui.core import compare, compare_store, gitrepo, inventory, litter, merge, mergejournal, worktree
 from fleet_tui.core.checks import CHECK_MARKER, keep_tail, kill_leftover_checks, run_checks_in, to_argv
@@ -106,7 +106,7 @@ class Fleet:
     # -- construction -------------------------------------------------------------
     @classmethod
     def open(cls, root: Path, bus: EventBus, config_path: Path | None = None) -> "Fleet":
-        path = config_path or root / "fleet.yaml"
+        path = config_path or root / CONFIG_NAME
         return cls(root, load_config(path), bus, config_path=path)
 
     # -- persistence: sessions and runs outlive the server process ---------------

@@ -644,11 +644,11 @@ def with_machines(client: "FleetClient") -> "FleetClient":
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
-    from fleet_tui.config import load_config
+    from fleet_tui.config import CONFIG_NAME, load_config
     from fleet_tui.paths import socket_path
 
     if not socket_path(root).exists():
-        load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml: one located line, exit 2, no UI flash
+        load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
     async def connect() -> FleetClient:
         client = await FleetClient.connect(root, config_path=config_path)
