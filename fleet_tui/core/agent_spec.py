@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,11 @@ class AgentSpec:
             return base_env[name]
 
         return _ENV_REF.sub(lookup, value)
+
+
+def with_python(argv: list[str]) -> list[str]:
+    """{python} is the interpreter fleet_tui runs on (the demo agent, checks written in Python)."""
+    return [sys.executable if part == "{python}" else part for part in argv]
 
 
 def _fill(template: list[str], **values: str) -> list[str]:

@@ -482,7 +482,7 @@ class TaskRunner:
             self._hold(task, "blocked", "error", f"the worktree of {task.session} is gone")
             return
         self._set(task, "running", f"running checks: {', '.join(stage.check)}")
-        configured = self.fleet._checks()
+        configured = self.fleet.run_ops.checks()
         commands = {name: configured[name] for name in stage.check if name in configured}
         # Marked and stoppable like compare's checks: a stopping server ends them, a later one finds leftovers.
         results = (await asyncio.to_thread(run_checks_in, {record.name: record.worktree}, commands,
