@@ -415,7 +415,7 @@ class Fleet:
         # Written before anything else happens: a server killed the next moment leaves enough
         # behind for the next one to find these processes (or to know they are lost).
         record.marker, record.pid, record.ended = session.marker, session.pid, None
-        record.pid_started = start_time(session.pid)
+        record.pid_started = start_time(session.pid) if session.pid is not None else None
         record.conversation_id = plan.conversation_id
         self.state.persist(record)
         self.bus.emit(EventKind.SPAWNED, f"started {record.agent} on {record.branch} (pid {session.pid})",
@@ -448,6 +448,7 @@ class Fleet:
         record = self.records.get(name)
         if record is None:
             self.get(name)  # raises the right error
+            raise FleetError(f"session {name} has no record")  # never: every session is made from one
         spec = self.agent(record.agent)
         if session is not None and session.alive:
             session.set_status(Status.KILLED, "stopped for a restart")  # the fleet's own doing, not an exit
@@ -649,7 +650,7 @@ class Fleet:
         reports = await asyncio.to_thread(inventory.survey, *self._survey_args())
         return [report.to_dict() for report in reports]
 
-    async def prune(self, paths: list[str], confirmed: list[str] = ()) -> list[dict[str, Any]]:
+    async def prune(self, paths: list[str], confirmed: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Remove the fleet's worktrees at `paths`; one that could lose work only if in `confirmed`.
 
         Looked at again here, not trusted from the client's listing: a path that is no

@@ -31,7 +31,7 @@ async def type_prompt(session: Session, text: str) -> None:
     session.write(b"\r")
 
 
-async def wait_until_ready(session: Session, spec: AgentSpec, *, on_trust_answered: Callable[[], None],
+async def wait_until_ready(session: Session, spec: AgentSpec, *, on_trust_answered: Callable[[], object],
                            on_late: Callable[[], None]) -> bool:
     """Wait for the agent to accept input, answering a first-start trust dialog; False if it ended.
 

@@ -92,7 +92,7 @@ class Runs:
                 raise UsageError(f"no running session has the role {role!r}")
         run_id = self._next_run_id()
         base_commit = gitrepo.head_commit(self.root, self.host.base_branch)
-        run = {"id": run_id, "prompt": prompt, "base_branch": self.host.base_branch, "base_commit": base_commit,
+        run: dict[str, Any] = {"id": run_id, "prompt": prompt, "base_branch": self.host.base_branch, "base_commit": base_commit,
                "created": time.time(), "sessions": []}
         if sessions:
             targets = [self.host.get(name) for name in sessions]
@@ -167,7 +167,8 @@ class Runs:
             raise FleetError(f"the compare of run {run['id']} was stopped: the fleet server is stopping")
         # Every check's output together stays well inside what a client accepts in one answer.
         output_limit = COMPARE_OUTPUT_BYTES // max(1, sum(len(c) for c in results.values()))
-        rows, summaries = [], []
+        rows: list[dict[str, Any]] = []
+        summaries: list[compare.AttemptSummary] = []
         for record in attempts:
             try:
                 diff = await asyncio.to_thread(compare.diff_stats, self.root, record.base_commit, record.branch)
@@ -226,7 +227,8 @@ class Runs:
             await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work of {name}")
         base = self._base_of(record)
         summary = await asyncio.to_thread(merge.merge_summary, self.root, base, record.branch, record.base_commit)
-        others = [n for n in self.state.runs.get(record.run, {}).get("sessions", []) if n != name and n in self.state.records]
+        others = [n for n in self.state.runs.get(record.run or "", {}).get("sessions", [])
+                  if n != name and n in self.state.records]
         return {**summary, "session": name, "base": base, "discard": others}
 
     def _base_of(self, record: SessionRecord) -> str:
@@ -369,7 +371,7 @@ class Runs:
     def check_finished(self, session: Session) -> None:
         run_id = session.record.run
         run = self.state.runs.get(run_id) if run_id else None
-        if run is None or run.get("finished"):
+        if run_id is None or run is None or run.get("finished"):
             return
         if self.run_finished(run_id):
             run["finished"] = time.time()

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from fleet_tui.core.budget import Budget, BudgetMeter
 from fleet_tui.core.hooks import HookChannel
@@ -156,7 +156,7 @@ class Session:
 
     def _respond(self, reply: str) -> None:
         # The child asked the terminal something (DA1, cursor position...): answer it.
-        if self.alive:
+        if self.proc is not None and self.alive:
             self.proc.write(reply.encode())
 
     def _exited(self, code: int) -> None:
@@ -167,9 +167,13 @@ class Session:
         self._on_exit(self)
 
     def write(self, data: bytes) -> None:
-        if not self.alive:
+        self._running().write(data)
+
+    def _running(self) -> PtyProcess:
+        """The live process, or a FleetError saying the session is not running."""
+        if self.proc is None or not self.alive:
             raise_not_running(self)
-        self.proc.write(data)
+        return self.proc
 
     def type(self, data: bytes) -> None:
         """Input from a person (or a prompt typed for them): its echo is not the agent working."""
@@ -183,7 +187,7 @@ class Session:
             return
         self.terminal.resize(cols, rows)
         self._rows = None
-        if self.alive:
+        if self.proc is not None and self.alive:
             self.proc.resize(cols, rows)
         self._on_change(self)
 
@@ -194,10 +198,10 @@ class Session:
         return report
 
     def pause(self) -> None:
-        pause_tree(self.proc.pid, self.marker)
+        pause_tree(self._running().pid, self.marker)
 
     def resume(self) -> None:
-        resume_tree(self.proc.pid, self.marker)
+        resume_tree(self._running().pid, self.marker)
 
     def close(self) -> None:
         if self.proc is not None:
@@ -356,7 +360,7 @@ class Session:
         }
 
 
-def raise_not_running(session: Session) -> None:
+def raise_not_running(session: Session) -> NoReturn:
     raise FleetError(
         f"session {session.name} is not running ({session.status}): "
         f"`fleet-tui restart {session.name}` starts it again"
