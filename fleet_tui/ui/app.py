@@ -152,7 +152,7 @@ class FleetApp(App[int]):
             self.client = source if hasattr(source, "call") else await source()  # type: ignore[operator]
             self.config = await self.client.call("config") or {}
             self.agents = (await self.client.call("agents")).get("agents", [])
-            self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
+            self.leader = self.settings.get("leader") or self.leader  # the user's, not the fleet's
             self.set_keymap({"leader": self.leader})
             await self.client.attach()
             self._refresh_disk()
@@ -440,7 +440,7 @@ class FleetApp(App[int]):
             if yes:
                 self.command("kill", session=session)
 
-        confirm = self.settings.get("confirm_kill", self.config.get("confirm_kill", True))
+        confirm = self.settings.get("confirm_kill", True)
         if confirm:
             question = f"Kill {session}? Its worktree and branch stay until you discard them."
             self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
