@@ -21,6 +21,8 @@ import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 # Each attempt writes a file named after its session, then idles: non-conflicting work.
 RACE_FLEET = textwrap.dedent(
     """\
