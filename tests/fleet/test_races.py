@@ -22,6 +22,8 @@ import pytest
 from tests.agents.conftest import Peek
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 # Each attempt writes a file named after its session, then idles: non-conflicting work.
 RACE_FLEET = textwrap.dedent(
     """\

@@ -14,6 +14,8 @@ import pytest
 from fleet_tui.demo.repo import create_demo_repo
 from tests.fleet.conftest import UNATTENDED_DEMO_FLEET, FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 FLEET = UNATTENDED_DEMO_FLEET + "  shell: {command: [bash, --norc, --noprofile], role: helper}\n"
 
 
