@@ -16,6 +16,7 @@ from fleet_tui.text import plural
 from fleet_tui.ui.screens.dialog import DialogScreen
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
+from fleet_tui.ui.widgets.toggles import ShapedCheckbox, ShapedRadioButton
 
 STRATEGIES = ("merge", "squash", "rebase")
 
@@ -82,8 +83,8 @@ class MergeScreen(DialogScreen[dict[str, Any] | None]):
             with Horizontal(id="options"):
                 with RadioSet(id="strategy", compact=True):
                     for strategy in STRATEGIES:
-                        yield RadioButton(strategy, value=strategy == "merge", id=strategy, compact=True)
-                yield Checkbox("keep the other attempts", id="keep", compact=True)
+                        yield ShapedRadioButton(strategy, value=strategy == "merge", id=strategy, compact=True)
+                yield ShapedCheckbox("keep the other attempts", id="keep", compact=True)
             yield Label("", id="refusal")
             with Horizontal(id="buttons"):
                 yield Button("Merge (y)", variant="success", id="confirm", disabled=True, compact=True)
