@@ -701,6 +701,9 @@ class Fleet:
     def tick(self, measure: bool = True) -> None:
         self.ticker.tick(measure)
 
+    async def measure(self, sessions: list[Session]) -> None:
+        await self.ticker.measure(sessions)
+
     def ack(self, name: str) -> bool:
         """The user has seen the session: done becomes idle."""
         session = self.get(name)

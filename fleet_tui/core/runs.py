@@ -59,6 +59,8 @@ class SessionHost(Protocol):
 
     async def send(self, name: str, text: str) -> None: ...
 
+    async def measure(self, sessions: list[Session]) -> None: ...
+
     async def discard_session(self, name: str, keep_branch: bool = False, because: str = "") -> None: ...
 
 
@@ -165,6 +167,9 @@ class Runs:
             {**os.environ, CHECK_MARKER: str(self.state_dir)})
         if self.host.stop_checks.is_set():
             raise FleetError(f"the compare of run {run['id']} was stopped: the fleet server is stopping")
+        # The tick measures a quiet fleet only every few seconds: an attempt that just finished would
+        # show the spend and active time of before its last step.
+        await self.host.measure([s for r in attempts if (s := self.host.sessions.get(r.name)) is not None])
         # Every check's output together stays well inside what a client accepts in one answer.
         output_limit = COMPARE_OUTPUT_BYTES // max(1, sum(len(c) for c in results.values()))
         rows: list[dict[str, Any]] = []

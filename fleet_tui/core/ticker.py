@@ -88,8 +88,7 @@ class Ticker:
                 if n % (MEASURE_EVERY if self._any_working() else QUIET_MEASURE_EVERY) == 0:
                     # Looking at every process takes milliseconds: done off the loop, so a
                     # keystroke's echo never waits behind it.
-                    sessions = self._measurable()
-                    self._apply_measurements(await asyncio.to_thread(measure_sessions, sessions))
+                    await self.measure(self._measurable())
             except Exception as error:  # one bad tick must not stop status and budgets for good
                 self.bus.emit(EventKind.ERROR, f"internal error in the status tick: {error!r}")
 
@@ -128,6 +127,10 @@ class Ticker:
         if notify:
             self.host.on_sessions_change()
         return True
+
+    async def measure(self, sessions: list[Session]) -> None:
+        """Sample these sessions' meters now, off the event loop, and act on their budget crossings."""
+        self._apply_measurements(await asyncio.to_thread(measure_sessions, sessions))
 
     def _measurable(self) -> list[Session]:
         return [session for session in self.host.sessions.values() if session.alive]
