@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.real  # runs mypy in a process of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 # The engine and the config schema below it (the wire models and the client join as they become clean).
 TYPED = [
