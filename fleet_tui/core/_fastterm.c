@@ -31,11 +31,13 @@ static PyObject *s_cursor_x, *s_cursor_y, *s_wrap_pending, *s_insert, *s_graphic
     *s_fg, *s_bg, *s_attrs, *s_blank, *s_last_char, *s_all_dirty, *s_dirty,
     *s_chars, *s_styles, *s_used, *s_runs,
     *s_primary, *s_scrollback, *s_history, *s_pushed, *s_lines_of_history, *s_wrapped,
+    *s_mode_app_cursor, *s_mode_app_keypad, *s_mode_focus, *s_mode_mouse_sgr,
+    *s_mode_bracketed_paste, *s_mode_sync,
     *s_append, *s_styles_table, *s_modes, *s_cursor_visible, *s_autowrap,
     *s_draw, *s_scroll_up, *s_control, *s_csi, *s_pen, *s_intern, *s_push_history, *s_set_mode;
 /* From terminal.py (setup()): characters known to be one cell wide, and the
  * default style tuple history lines share. */
-static PyObject *narrow_chars, *default_style;
+static PyObject *narrow_chars, *default_style, *module_globals, *s_max_styles;
 
 /* SGR codes below 30 that switch attributes on / off (from terminal.py). */
 #define SGR_TABLE 30
@@ -120,6 +122,34 @@ printable(Py_UCS4 c)
 
 /* ----------------------------------------------------------- drawing */
 
+/* Terminal._intern(style): the id of a (fg, bg, attrs) tuple (new
+ * reference), added to the table here while it has room; the table's
+ * compaction when full stays in Python. */
+static PyObject *
+intern_style(PyObject *self, PyObject *d, PyObject *style)
+{
+    PyObject *ids = get(d, s_style_ids), *table = ids ? get(d, s_styles_table) : NULL;
+    if (table == NULL)
+        return NULL;
+    PyObject *sid = PyDict_GetItemWithError(ids, style);
+    if (sid != NULL)
+        return Py_NewRef(sid);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *max = PyDict_GetItemWithError(module_globals, s_max_styles);
+    long long limit = max ? PyLong_AsLongLong(max) : -1;
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(table) || !PyDict_Check(ids) || max == NULL || PyList_GET_SIZE(table) >= limit)
+        return PyObject_CallMethodOneArg(self, s_intern, style);
+    sid = PyLong_FromSsize_t(PyList_GET_SIZE(table));
+    if (sid == NULL || PyDict_SetItem(ids, style, sid) < 0 || PyList_Append(table, style) < 0) {
+        Py_XDECREF(sid);
+        return NULL;
+    }
+    return sid;
+}
+
 /* The current pen's style id (new reference): Terminal._pen(), with the
  * dictionary lookup done here when the style is already interned. */
 static PyObject *
@@ -133,22 +163,17 @@ pen(PyObject *self, PyObject *d)
         return style;
     }
     PyObject *fg = get(d, s_fg), *bg = get(d, s_bg), *attrs = get(d, s_attrs);
-    PyObject *ids = get(d, s_style_ids);
-    if (!fg || !bg || !attrs || !ids)
+    if (!fg || !bg || !attrs)
         return NULL;
     PyObject *key = PyTuple_Pack(3, fg, bg, attrs);
     if (key == NULL)
         return NULL;
-    PyObject *sid = PyDict_GetItemWithError(ids, key);
+    PyObject *sid = intern_style(self, d, key);
     Py_DECREF(key);
-    if (sid == NULL) {
-        if (PyErr_Occurred())
-            return NULL;
-        return PyObject_CallMethodNoArgs(self, s_pen);  /* interns it (may compact) */
-    }
-    if (PyDict_SetItem(d, s_style, sid) < 0)
+    if (sid == NULL || PyDict_SetItem(d, s_style, sid) < 0) {
+        Py_XDECREF(sid);
         return NULL;
-    Py_INCREF(sid);
+    }
     return sid;
 }
 
@@ -298,9 +323,9 @@ in_python:
     return rc;
 }
 
-/* Add (text, style) to term.history, as History.append() of one piece does. */
+/* Add (text, style) or (text, lengths, styles) (third given) to term.history. */
 static int
-history_add(PyObject *d, PyObject *text, PyObject *style)
+history_add(PyObject *d, PyObject *text, PyObject *style, PyObject *styles)
 {
     PyObject *history = get(d, s_history);
     if (history == NULL)
@@ -317,7 +342,7 @@ history_add(PyObject *d, PyObject *text, PyObject *style)
     if (failed)
         return -1;
     PyObject *kept = PyObject_GetAttr(history, s_lines_of_history);  /* a bounded deque */
-    PyObject *entry = kept ? PyTuple_Pack(2, text, style) : NULL;
+    PyObject *entry = !kept ? NULL : styles ? PyTuple_Pack(3, text, style, styles) : PyTuple_Pack(2, text, style);
     PyObject *r = entry ? PyObject_CallMethodOneArg(kept, s_append, entry) : NULL;
     Py_XDECREF(kept);
     Py_XDECREF(entry);
@@ -325,11 +350,17 @@ history_add(PyObject *d, PyObject *text, PyObject *style)
     return r == NULL ? -1 : 0;
 }
 
-/* Terminal._push_history(row) for rows in one style; others go to Python. */
+/* Terminal._push_history(row): the row's used cells cut into runs of one
+ * style, trailing default blanks dropped, stored the way History keeps a
+ * line: (text, style) for one run, else (text, run lengths as code points,
+ * styles). */
 static int
 push_history(PyObject *self, PyObject *d, PyObject *row)
 {
-    PyObject *chars = PyObject_GetAttr(row, s_chars), *ids = NULL, *used_obj = NULL, *text = NULL;
+    PyObject *chars = PyObject_GetAttr(row, s_chars), *ids = NULL, *used_obj = NULL, *text = NULL,
+             *lengths = NULL, *styles = NULL, *entry = NULL;
+    Py_UCS4 *run_len = NULL;
+    long *run_sid = NULL;
     int rc = -1;
     if (chars == NULL || (ids = PyObject_GetAttr(row, s_styles)) == NULL
         || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
@@ -342,51 +373,77 @@ push_history(PyObject *self, PyObject *d, PyObject *row)
         rc = call(self, s_push_history, row);
         goto done;
     }
-    if (used == 0) {
-        PyObject *empty = PyUnicode_New(0, 0);
-        rc = empty ? history_add(d, empty, default_style) : -1;
-        Py_XDECREF(empty);
-        goto done;
-    }
-    PyObject *first = PyList_GET_ITEM(ids, 0);
-    for (Py_ssize_t i = 1; i < used; i++) {
-        int same = PyObject_RichCompareBool(PyList_GET_ITEM(ids, i), first, Py_EQ);
-        if (same < 0)
-            goto done;
-        if (!same) {  /* several styles: cut into runs in Python */
-            rc = call(self, s_push_history, row);
-            goto done;
-        }
-    }
     PyObject *part = PyList_GetSlice(chars, 0, used), *empty = PyUnicode_New(0, 0);
     text = part && empty ? PyUnicode_Join(empty, part) : NULL;
     Py_XDECREF(part);
     Py_XDECREF(empty);
-    if (text == NULL)
+    run_len = PyMem_Malloc(sizeof(Py_UCS4) * (used + 1));
+    run_sid = PyMem_Malloc(sizeof(long) * (used + 1));
+    if (text == NULL || run_len == NULL || run_sid == NULL)
         goto done;
-    long sid = PyLong_AsLong(first);
-    if (sid == -1 && PyErr_Occurred())
-        goto done;
-    if (sid == 0) {  /* the default style: trailing blanks dropped */
+    /* runs of equal style ids, measured in characters of the joined text
+     * (a wide char's placeholder cell is "", a combined cell longer) */
+    Py_ssize_t runs = 0;
+    for (Py_ssize_t i = 0; i < used; i++) {
+        PyObject *cell = PyList_GET_ITEM(chars, i);
+        long sid = PyLong_AsLong(PyList_GET_ITEM(ids, i));
+        if (sid == -1 && PyErr_Occurred())
+            goto done;
+        if (runs == 0 || run_sid[runs - 1] != sid) {
+            run_sid[runs] = sid;
+            run_len[runs++] = 0;
+        }
+        run_len[runs - 1] += (Py_UCS4)PyUnicode_GET_LENGTH(cell);
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (runs > 0 && run_sid[runs - 1] == 0) {  /* the default style: trailing blanks go */
         int kind = PyUnicode_KIND(text);
         const void *buf = PyUnicode_DATA(text);
-        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-        while (n > 0 && PyUnicode_READ(kind, buf, n - 1) == ' ')
+        while (run_len[runs - 1] > 0 && PyUnicode_READ(kind, buf, n - 1) == ' ') {
+            run_len[runs - 1]--;
             n--;
-        PyObject *stripped = PyUnicode_Substring(text, 0, n);
-        rc = stripped ? history_add(d, stripped, default_style) : -1;
-        Py_XDECREF(stripped);
-    } else {
-        PyObject *table = get(d, s_styles_table);
-        PyObject *style = table ? PySequence_GetItem(table, sid) : NULL;
-        rc = style ? history_add(d, text, style) : -1;
-        Py_XDECREF(style);
+        }
+        if (run_len[runs - 1] == 0)
+            runs--;
     }
+    if (n < PyUnicode_GET_LENGTH(text)) {
+        Py_SETREF(text, PyUnicode_Substring(text, 0, n));
+        if (text == NULL)
+            goto done;
+    }
+    PyObject *table = get(d, s_styles_table);
+    if (table == NULL)
+        goto done;
+    if (runs == 0) {
+        rc = history_add(d, text, default_style, NULL);
+        goto done;
+    }
+    if ((styles = PyTuple_New(runs)) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < runs; i++) {
+        PyObject *style = run_sid[i] == 0 ? Py_NewRef(default_style) : PySequence_GetItem(table, run_sid[i]);
+        if (style == NULL)
+            goto done;
+        PyTuple_SET_ITEM(styles, i, style);
+    }
+    if (runs == 1) {
+        rc = history_add(d, text, PyTuple_GET_ITEM(styles, 0), NULL);
+        goto done;
+    }
+    lengths = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, run_len, runs);
+    if (lengths == NULL)
+        goto done;
+    rc = history_add(d, text, lengths, styles);
 done:
     Py_XDECREF(chars);
     Py_XDECREF(ids);
     Py_XDECREF(used_obj);
     Py_XDECREF(text);
+    Py_XDECREF(lengths);
+    Py_XDECREF(styles);
+    Py_XDECREF(entry);
+    PyMem_Free(run_len);
+    PyMem_Free(run_sid);
     return rc;
 }
 
@@ -574,13 +631,7 @@ sgr(PyObject *self, PyObject *d, const Param *parts, int n)
         Py_XDECREF(zero);
         if (key == NULL)
             goto done;
-        PyObject *ids = get(d, s_style_ids);
-        PyObject *sid = ids ? PyDict_GetItemWithError(ids, key) : NULL;
-        if (sid != NULL) {
-            Py_INCREF(sid);
-        } else if (!PyErr_Occurred()) {
-            sid = PyObject_CallMethodOneArg(self, s_intern, key);
-        }
+        PyObject *sid = intern_style(self, d, key);
         Py_DECREF(key);
         if (sid == NULL)
             goto done;
@@ -659,6 +710,128 @@ move(PyObject *d, Py_UCS4 final, const Param *args, int nargs)
     }
 }
 
+/* Terminal._erase_cells(y, start, end); 0 if the row is not as expected
+ * (nothing changed then), 1 when done, -1 on error. */
+static int
+erase_cells(PyObject *d, long long y, long long start, long long end, long long cols)
+{
+    if (start >= end)
+        return 1;
+    PyObject *lines = get(d, s_lines), *blank = lines ? get(d, s_blank) : NULL;
+    if (blank == NULL)
+        return -1;
+    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines) || start < 0)
+        return 0;
+    PyObject *row = PyList_GET_ITEM(lines, y), *chars = NULL, *styles = NULL, *used_obj = NULL;
+    Py_INCREF(row);
+    int rc = -1;
+    if ((chars = PyObject_GetAttr(row, s_chars)) == NULL || (styles = PyObject_GetAttr(row, s_styles)) == NULL
+        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+        goto done;
+    long long used = PyLong_AsLongLong(used_obj), blank_id = PyLong_AsLongLong(blank);
+    if (PyErr_Occurred())
+        goto done;
+    rc = 0;
+    if (!PyList_Check(chars) || !PyList_Check(styles) || end > PyList_GET_SIZE(chars)
+        || end > PyList_GET_SIZE(styles) || (end < cols && end >= PyList_GET_SIZE(chars)))
+        goto done;
+    rc = -1;
+    PyObject *space = PyUnicode_FromOrdinal(' ');
+    if (space == NULL)
+        goto done;
+    if (start > 0 && is_empty_cell(PyList_GET_ITEM(chars, start)))
+        list_set(chars, start - 1, space);  /* the left half of a cut wide char */
+    if (end < cols && is_empty_cell(PyList_GET_ITEM(chars, end)))
+        list_set(chars, end, space);  /* the right half of a cut wide char */
+    for (long long i = start; i < end; i++) {
+        list_set(chars, i, space);
+        list_set(styles, i, blank);
+    }
+    Py_DECREF(space);
+    long long new_used = used;
+    if (blank_id != 0) {
+        if (end > used)
+            new_used = end;
+    } else if (end >= used && used > start) {
+        new_used = start;  /* everything from start on is default blanks now */
+    }
+    if (new_used != used) {
+        PyObject *v = PyLong_FromLongLong(new_used);
+        int failed = v == NULL || PyObject_SetAttr(row, s_used, v) < 0;
+        Py_XDECREF(v);
+        if (failed)
+            goto done;
+    }
+    if (PyObject_SetAttr(row, s_runs, Py_None) < 0)
+        goto done;
+    PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
+    int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
+    Py_XDECREF(yo);
+    rc = failed ? -1 : 1;
+done:
+    Py_DECREF(row);
+    Py_XDECREF(chars);
+    Py_XDECREF(styles);
+    Py_XDECREF(used_obj);
+    return rc;
+}
+
+/* Terminal._erase_line(how) (CSI K); 0 to leave it to Python. */
+static int
+erase_line(PyObject *d, long long how)
+{
+    long long x, y, cols;
+    int wrap_pending;
+    if (get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0
+        || get_long(d, s_cols, &cols) < 0 || get_bool(d, s_wrap_pending, &wrap_pending) < 0)
+        return -1;
+    int rc = 1;
+    if (how == 0)
+        rc = erase_cells(d, y, wrap_pending ? cols : x, cols, cols);
+    else if (how == 1)
+        rc = erase_cells(d, y, 0, x + 1, cols);
+    else if (how == 2)
+        rc = erase_cells(d, y, 0, cols, cols);
+    if (rc <= 0 || (how != 0 && how != 2))
+        return rc;
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL)
+        return -1;
+    PyObject *row = PySequence_GetItem(lines, y);
+    int failed = row == NULL || PyObject_SetAttr(row, s_wrapped, Py_False) < 0;
+    Py_XDECREF(row);
+    return failed ? -1 : 1;
+}
+
+/* Terminal._set_mode(mode, on) for the modes that are one flag; the others
+ * (origin, alternate screen, mouse...) in Python. */
+static int
+set_mode(PyObject *self, PyObject *d, long long mode, int on)
+{
+    PyObject *flag = on ? Py_True : Py_False, *key = NULL;
+    switch (mode) {
+    case 25: return PyDict_SetItem(d, s_cursor_visible, flag);
+    case 7: return PyDict_SetItem(d, s_autowrap, flag);
+    case 1: key = s_mode_app_cursor; break;
+    case 66: key = s_mode_app_keypad; break;
+    case 1004: key = s_mode_focus; break;
+    case 1006: key = s_mode_mouse_sgr; break;
+    case 2004: key = s_mode_bracketed_paste; break;
+    case 2026: key = s_mode_sync; break;
+    default: {
+        PyObject *number = PyLong_FromLongLong(mode);
+        if (number == NULL)
+            return -1;
+        PyObject *r = PyObject_CallMethodObjArgs(self, s_set_mode, number, flag, NULL);
+        Py_DECREF(number);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    }
+    PyObject *modes = get(d, s_modes);
+    return modes == NULL ? -1 : PyObject_SetItem(modes, key, flag);
+}
+
 /* A CSI starting at data[pos] (ESC [).  Returns 1 and sets *next when it was
  * handled, 0 to leave it to Python (cut off, malformed), -1 on error. */
 static int
@@ -666,15 +839,20 @@ csi(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
     Py_ssize_t pos, Py_ssize_t len, Py_ssize_t *next)
 {
     Py_ssize_t p = pos + 2, params_start = p;
-    int plain = 1;  /* parameters are digits and semicolons only */
+    Py_UCS4 private = 0;  /* a leading < = > ? */
+    int plain = 1;  /* parameters (after it) are digits and semicolons only */
     while (p < len) {
         Py_UCS4 c = PyUnicode_READ(kind, buf, p);
         if (c < 0x30 || c > 0x3f)
             break;
-        if (c > ';' || c == ':')
+        if (p == params_start && c > ';')
+            private = c;
+        else if (c > ';' || c == ':')
             plain = 0;
         p++;
     }
+    if (private)
+        params_start++;  /* parsed below without it */
     Py_ssize_t params_end = p;
     while (p < len) {
         Py_UCS4 c = PyUnicode_READ(kind, buf, p);
@@ -704,7 +882,8 @@ csi(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
             part->start = q;
             part->value = 0;
             while (q < params_end && PyUnicode_READ(kind, buf, q) != ';') {
-                part->value = part->value * 10 + (PyUnicode_READ(kind, buf, q) - '0');
+                if (q - part->start < MAX_DIGITS)  /* longer ones are left to Python */
+                    part->value = part->value * 10 + (PyUnicode_READ(kind, buf, q) - '0');
                 q++;
             }
             part->len = q - part->start;
@@ -718,11 +897,30 @@ csi(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
         plain = 0;
     }
 
-    if (plain && final == 'm')
+    if (params_end == params_start)
+        nparts = 0;  /* _ints(""): no arguments at all (SGR reads it as one 0) */
+    if (plain && private == '?' && (final == 'h' || final == 'l')) {
+        for (int i = 0; i < nparts; i++)
+            if (set_mode(self, d, parts[i].value, final == 'h') < 0)
+                return -1;
+        return 1;
+    }
+    if (plain && !private && final == 'm') {
+        if (nparts == 0) {  /* "" splits into one empty part: a reset */
+            parts[0].value = 0, parts[0].len = 0;
+            nparts = 1;
+        }
         return sgr(self, d, parts, nparts) < 0 ? -1 : 1;
-    /* _ints(""): no arguments at all */
-    if (plain && strchr("GABCDHf`da", (int)final) != NULL)
-        return move(d, final, parts, params_end == params_start ? 0 : nparts) < 0 ? -1 : 1;
+    }
+    if (plain && !private && strchr("GABCDHf`da", (int)final) != NULL)
+        return move(d, final, parts, nparts) < 0 ? -1 : 1;
+    if (plain && !private && final == 'K') {
+        int rc = erase_line(d, nparts ? parts[0].value : 0);
+        if (rc != 0)
+            return rc;
+    }
+    if (private)
+        params_start--;  /* _csi() gets the parameters as they came */
 
     /* the general dispatch, as the Python loop calls it */
     PyObject *params = PyUnicode_Substring(data, params_start, params_end);
@@ -814,16 +1012,18 @@ error:
     return NULL;
 }
 
-/* setup(attr_on, attr_off, narrow, default): per SGR code below 30, the
- * attribute bits it sets or clears (0 for none); the set of characters known
- * to be narrow; the (None, None, 0) tuple. */
+/* setup(attr_on, attr_off, narrow, default, globals): per SGR code below
+ * 30, the attribute bits it sets or clears (0 for none); the set of
+ * characters known to be narrow; the (None, None, 0) tuple; terminal.py's
+ * globals (for _MAX_STYLES). */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *on, *off, *narrow, *dflt;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyTuple_Type, &on, &PyTuple_Type, &off,
-                          &PySet_Type, &narrow, &PyTuple_Type, &dflt))
+    PyObject *on, *off, *narrow, *dflt, *globals;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyTuple_Type, &on, &PyTuple_Type, &off,
+                          &PySet_Type, &narrow, &PyTuple_Type, &dflt, &PyDict_Type, &globals))
         return NULL;
+    Py_XSETREF(module_globals, Py_NewRef(globals));
     Py_XSETREF(narrow_chars, Py_NewRef(narrow));
     Py_XSETREF(default_style, Py_NewRef(dflt));
     if (PyTuple_GET_SIZE(on) != SGR_TABLE || PyTuple_GET_SIZE(off) != SGR_TABLE) {
@@ -842,7 +1042,7 @@ setup(PyObject *module, PyObject *args)
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(terminal, data, pos) -> position of the first token left to Python"},
-    {"setup", setup, METH_VARARGS, "setup(attr_on, attr_off, narrow, default): terminal.py's tables"},
+    {"setup", setup, METH_VARARGS, "setup(attr_on, attr_off, narrow, default, globals): terminal.py's tables"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -867,7 +1067,10 @@ PyInit__fastterm(void)
     INTERN(s_csi, "_csi"); INTERN(s_pen, "_pen"); INTERN(s_intern, "_intern");
     INTERN(s_primary, "_primary"); INTERN(s_scrollback, "scrollback"); INTERN(s_history, "history");
     INTERN(s_pushed, "pushed"); INTERN(s_lines_of_history, "_lines"); INTERN(s_wrapped, "wrapped");
-    INTERN(s_modes, "_modes"); INTERN(s_styles_table, "_styles"); INTERN(s_append, "append"); INTERN(s_cursor_visible, "cursor_visible"); INTERN(s_autowrap, "_autowrap");
+    INTERN(s_modes, "_modes"); INTERN(s_styles_table, "_styles"); INTERN(s_append, "append"); INTERN(s_max_styles, "_MAX_STYLES");
+    INTERN(s_mode_app_cursor, "app_cursor"); INTERN(s_mode_app_keypad, "app_keypad");
+    INTERN(s_mode_focus, "focus"); INTERN(s_mode_mouse_sgr, "mouse_sgr");
+    INTERN(s_mode_bracketed_paste, "bracketed_paste"); INTERN(s_mode_sync, "sync"); INTERN(s_cursor_visible, "cursor_visible"); INTERN(s_autowrap, "_autowrap");
     INTERN(s_push_history, "_push_history"); INTERN(s_set_mode, "_set_mode");
     return PyModule_Create(&module);
 }
