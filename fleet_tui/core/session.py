@@ -7,6 +7,7 @@ feeds them ticks and acts on what they report (budget crossings, status changes)
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 
 from fleet_tui.core.budget import Budget, BudgetMeter
 from fleet_tui.core.hooks import HookChannel
-from fleet_tui.core.proctree import ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
+from fleet_tui.core.proctree import Escape, ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
 from fleet_tui.core.status import StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
@@ -94,6 +95,8 @@ class Session:
         self.exit_code: int | None = None
         self.started_at = time.time()
         self.last_usage: dict[str, Any] = {}
+        # The tick and a compare may measure at once: usage readers count each new log line once.
+        self._measuring = threading.Lock()
         self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
         self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
@@ -189,7 +192,8 @@ class Session:
     async def kill(self) -> Any:
         if self.proc is None:
             return None
-        report = await asyncio.to_thread(kill_tree, self.proc.pid, self.marker)
+        report = await asyncio.to_thread(kill_tree, self.proc.pid, self.marker,
+                                         escape=Escape(self.record.worktree, self.started_at))
         return report
 
     def pause(self) -> None:
@@ -319,12 +323,13 @@ class Session:
         """
         if self.sampler is None:
             return []
-        usage = self.sampler.sample(table) if self.alive else None
-        tokens = cost = None
-        if self.usage is not None:
-            totals = self.usage.read()
-            tokens, cost = totals.tokens, totals.cost
-        return self.meter.update(time.time(), usage, tokens, cost, self.status)
+        with self._measuring:
+            usage = self.sampler.sample(table) if self.alive else None
+            tokens = cost = None
+            if self.usage is not None:
+                totals = self.usage.read()
+                tokens, cost = totals.tokens, totals.cost
+            return self.meter.update(time.time(), usage, tokens, cost, self.status)
 
     # -- views ------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
