@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 import os
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -30,11 +32,9 @@ def test_ci_runs_the_fast_path():
     assert terminal.FAST_PATH, "fleet_tui.core._fastterm was not built: see pip's build log"
 
 
+@pytest.mark.real  # starts a Python process
 def test_pure_python_switch_is_honoured():
     env = {**os.environ, "FLEET_PURE_PYTHON": "1"}
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, "-c", "from fleet_tui.core import terminal; print(terminal.FAST_PATH)"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
