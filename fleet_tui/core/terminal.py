@@ -19,6 +19,7 @@ the fallback.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import unicodedata
@@ -192,10 +193,10 @@ _DEFAULT = (None, None, 0)
 _epochs = count(1)
 
 # The compiled fast path of feed(), if it was built and not switched off.
-_fastterm = None
+_fastterm: Any = None  # a C module: no types to check against
 if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
     try:
-        from fleet_tui.core import _fastterm
+        _fastterm = importlib.import_module("fleet_tui.core._fastterm")
     except ImportError:  # installed without a C compiler: the pure-Python path
         _fastterm = None
     else:
