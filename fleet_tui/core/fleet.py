@@ -857,17 +857,7 @@ class Fleet:
                 session=name, branch=record.branch, base=base, strategy=strategy, worktree=record.worktree,
                 before=gitrepo.head_commit(self.root, f"refs/heads/{base}"), run=record.run, keep=keep,
                 losers=losers)
-            # Written before git moves anything: a server killed from here on leaves the next one
-            # enough to finish this merge or undo it (finish_interrupted_merge).
-            await asyncio.to_thread(mergejournal.write, self.state_dir, journal)
-            try:
-                result = await asyncio.to_thread(merge.merge_attempt, self.root, base, record.branch, strategy,
-                                                 None, record.worktree)
-            except FleetError:
-                await asyncio.to_thread(mergejournal.clear, self.state_dir)  # refused: nothing moved
-                raise
-            journal.phase, journal.commit = "landed", result.commit
-            await asyncio.to_thread(mergejournal.write, self.state_dir, journal)
+            result = await self._land(journal)
             discarded = await self._after_landing(journal, result.files)
             op.outcome = self._merge_outcome(journal, discarded)
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files,
@@ -888,12 +878,31 @@ class Fleet:
         _fetched_only(branch)
         base = self.base_branch
         async with self.git_ops.claim(f"merge of {label} into {base}", [], moves_base=True) as op:
-            result = await asyncio.to_thread(merge.merge_attempt, self.root, base, branch, strategy,
-                                             f"Merge attempt {label} into {base}")
-            self.bus.emit(EventKind.MERGED, f"merged into {base} ({strategy}): {plural(len(result.files), 'file')}",
-                          label, commit=result.commit, strategy=strategy, base=base, branch=branch)
-            op.outcome = f"{label} was merged into {base} ({result.commit[:10]})"
+            # Journaled like a local merge; nothing of this fleet is discarded after it (the
+            # attempt's own fleet tidies its run up), hence keep.
+            journal = mergejournal.MergeJournal(
+                session=label, branch=branch, base=base, strategy=strategy, worktree="", keep=True,
+                before=gitrepo.head_commit(self.root, f"refs/heads/{base}"),
+                subject=f"Merge attempt {label} into {base}")
+            result = await self._land(journal)
+            await self._after_landing(journal, result.files)
+            op.outcome = self._merge_outcome(journal, [])
         return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
+
+    async def _land(self, journal: mergejournal.MergeJournal) -> merge.MergeResult:
+        """Put the attempt on the base branch, journaled: written before git moves anything, so a
+        server killed from here on leaves the next one enough to finish the merge or undo it
+        (finish_interrupted_merge)."""
+        await asyncio.to_thread(mergejournal.write, self.state_dir, journal)
+        try:
+            result = await asyncio.to_thread(merge.merge_attempt, self.root, journal.base, journal.branch,
+                                             journal.strategy, journal.subject, journal.worktree or None)
+        except FleetError:
+            await asyncio.to_thread(mergejournal.clear, self.state_dir)  # refused: nothing moved
+            raise
+        journal.phase, journal.commit = "landed", result.commit
+        await asyncio.to_thread(mergejournal.write, self.state_dir, journal)
+        return result
 
     @staticmethod
     def _merge_outcome(journal: mergejournal.MergeJournal, discarded: list[str]) -> str:
@@ -906,7 +915,7 @@ class Fleet:
         self.bus.emit(EventKind.MERGED,
                       f"merged into {journal.base} ({journal.strategy}): {plural(len(files), 'file')}{note}",
                       journal.session, commit=journal.commit, strategy=journal.strategy, base=journal.base,
-                      **({"recovered": True} if note else {}))
+                      branch=journal.branch, **({"recovered": True} if note else {}))
         why = f"{journal.session} was merged into {journal.base} ({(journal.commit or '')[:10]})"
         discarded = []
         for other in journal.losers:

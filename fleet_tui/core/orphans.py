@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from fleet_tui.core.proctree import KillReport, ProcessTable, kill_tree
+from fleet_tui.core.proctree import Escape, KillReport, ProcessTable, kill_tree
 from fleet_tui.core.session import SessionRecord
 
 START_TIME_SLACK = 0.05  # seconds: psutil's create time is rounded to clock ticks
@@ -50,6 +50,7 @@ class Orphan:
     marker: str | None
     leader: int | None  # its pty child, while that same process runs
     procs: list[psutil.Process]
+    escape: Escape | None = None  # where its detached runaways may be found when killing
 
     def refresh(self) -> bool:
         """Forget the processes that ended; True while any is left."""
@@ -64,7 +65,7 @@ class Orphan:
 
     def kill(self) -> KillReport:
         """End every process of the session (blocking: run it in a worker thread)."""
-        return kill_tree(self.leader, self.marker)
+        return kill_tree(self.leader, self.marker, escape=self.escape)
 
 
 def find_orphans(records: Iterable[SessionRecord]) -> dict[str, Orphan]:
@@ -78,7 +79,8 @@ def find_orphans(records: Iterable[SessionRecord]) -> dict[str, Orphan]:
         leader = record.pid if same_process(record.pid, record.pid_started) else None
         procs = table.members(leader, record.marker) if (leader or record.marker) else []
         if procs:
-            found[record.name] = Orphan(record.name, record.marker, leader, procs)
+            escape = Escape(record.worktree, record.pid_started) if record.pid_started else None
+            found[record.name] = Orphan(record.name, record.marker, leader, procs, escape)
     return found
 
 

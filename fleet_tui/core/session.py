@@ -17,7 +17,7 @@ from typing import Any
 
 from fleet_tui.core.budget import Budget, BudgetMeter
 from fleet_tui.core.hooks import HookChannel
-from fleet_tui.core.proctree import ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
+from fleet_tui.core.proctree import Escape, ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
 from fleet_tui.core.status import StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
@@ -192,7 +192,8 @@ class Session:
     async def kill(self) -> Any:
         if self.proc is None:
             return None
-        report = await asyncio.to_thread(kill_tree, self.proc.pid, self.marker)
+        report = await asyncio.to_thread(kill_tree, self.proc.pid, self.marker,
+                                         escape=Escape(self.record.worktree, self.started_at))
         return report
 
     def pause(self) -> None:

@@ -9,10 +9,17 @@ character occupies its cell plus a "" placeholder cell to its right.
 
 Behaviour follows tmux where xterm and tmux differ, because tmux is what the
 conformance tests compare against.
+
+The same loop has a compiled fast path (_fastterm.c, built by pip when a C
+compiler is there): it does the common tokens (text, CR/LF, SGR, cursor
+moves) itself and hands every other token back to this module, so the Python
+code below stays the reference and the fallback. FLEET_PURE_PYTHON=1 forces
+the fallback.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections import deque
@@ -184,6 +191,18 @@ class History(Sequence):
 _DEFAULT = (None, None, 0)
 _epochs = count(1)
 
+# The compiled fast path of feed(), if it was built and not switched off.
+_fastterm = None
+if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from fleet_tui.core import _fastterm
+    except ImportError:  # installed without a C compiler: the pure-Python path
+        _fastterm = None
+    else:
+        _fastterm.setup(tuple(_SGR_ATTR_ON.get(code, 0) for code in range(30)),
+                        tuple(_SGR_ATTR_OFF.get(code, 0) for code in range(30)), _NARROW, _DEFAULT, globals())
+FAST_PATH = _fastterm is not None
+
 
 class _Cursor:
     """What DECSC saves."""
@@ -208,6 +227,10 @@ def _ints(params: str) -> list[int]:
 
 
 class Terminal:
+    # scan(terminal, data, pos) -> pos: the C loop, or None for the pure-Python
+    # one (a test sets it per instance to compare the two)
+    _scan: Callable[[Terminal, str, int], int] | None = _fastterm.scan if _fastterm else None
+
     def __init__(self, cols: int = 80, rows: int = 24, *, scrollback: int = 10_000,
                  respond: Callable[[str], None] | None = None):
         self.cols = max(1, cols)
@@ -362,39 +385,52 @@ class Terminal:
             if not data:
                 return
         draw, csi, sgr, control = self._draw, self._csi, self._sgr, self._control
-        for m in _TOKEN.finditer(data):
-            kind = m.lastgroup
-            if kind == "text":
-                draw(m.group())
-            elif kind == "textnl" or kind == "newline":
-                if kind == "textnl":  # a line of text and its CR LF: the most common pair
-                    draw(m.group("text"))
-                    carriage_return = True
-                else:  # a bare LF, or CR LF
-                    carriage_return = len(m.group()) == 2
-                if carriage_return:
-                    self.cursor_x = 0
-                    self._wrap_pending = False
-                self._linefeed()
-            elif kind == "csi":
-                params, inter, final = m.group("params", "inter", "csi")
-                if final == "m" and not inter and params[:1] not in _PRIVATE:
-                    sgr(params)  # the most common sequence: skip the general dispatch
-                else:
-                    csi(params, inter, final)
-            elif kind == "ctl":
-                ch = m.group()
-                if ch == "\x1b":
-                    if _PARTIAL.match(data, m.start()):
-                        self._suspend(data[m.start():])
-                        return
-                else:
-                    control(ch)
-            elif kind == "esc":
-                self._esc(*m.group("esc_inter", "esc"))
-            elif kind == "osc":
-                self._osc_string(*m.group("osc_body", "osc"))
-            # "string": DCS/APC/PM/SOS are swallowed whole
+        scan, pos, size = self._scan, 0, len(data)
+        while pos < size:
+            if scan is not None:
+                # the C loop takes what it can and stops at a token it leaves
+                # to the loop below, which then handles that one token
+                pos = scan(self, data, pos)
+                if pos >= size:
+                    return
+            for m in _TOKEN.finditer(data, pos):
+                kind = m.lastgroup
+                if kind == "text":
+                    draw(m.group())
+                elif kind == "textnl" or kind == "newline":
+                    if kind == "textnl":  # a line of text and its CR LF: the most common pair
+                        draw(m.group("text"))
+                        carriage_return = True
+                    else:  # a bare LF, or CR LF
+                        carriage_return = len(m.group()) == 2
+                    if carriage_return:
+                        self.cursor_x = 0
+                        self._wrap_pending = False
+                    self._linefeed()
+                elif kind == "csi":
+                    params, inter, final = m.group("params", "inter", "csi")
+                    if final == "m" and not inter and params[:1] not in _PRIVATE:
+                        sgr(params)  # the most common sequence: skip the general dispatch
+                    else:
+                        csi(params, inter, final)
+                elif kind == "ctl":
+                    ch = m.group()
+                    if ch == "\x1b":
+                        if _PARTIAL.match(data, m.start()):
+                            self._suspend(data[m.start():])
+                            return
+                    else:
+                        control(ch)
+                elif kind == "esc":
+                    self._esc(*m.group("esc_inter", "esc"))
+                elif kind == "osc":
+                    self._osc_string(*m.group("osc_body", "osc"))
+                # "string": DCS/APC/PM/SOS are swallowed whole
+                if scan is not None:
+                    pos = m.end()
+                    break
+            else:
+                return
 
     def _suspend(self, rest: str) -> None:
         """Keep an unfinished escape sequence for the next feed()."""
