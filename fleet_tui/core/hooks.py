@@ -21,7 +21,7 @@ import secrets
 import shlex
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ def relay_command(event: str, payload: str | None) -> str:
 class HookChannel:
     """One session's hook file and token; `poll()` returns the events appended since the last call."""
 
-    def __init__(self, folder: Path, meanings: dict[str, str], ignore: list[str] | tuple = (),
+    def __init__(self, folder: Path, meanings: Mapping[str, str], ignore: list[str] | tuple[str, ...] = (),
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock  # when an event was read; a replay of a recorded session gives its own
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -23,17 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleet_tui.config import parse_config, resolve_agent
+from fleet_tui.config import parse_config
+from fleet_tui.core.agent_spec import resolve_agent
 from fleet_tui.core.budget import Budget
 from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.session import Session, SessionRecord
+from fleet_tui.core.ticker import HOOK_POLL_SECONDS, TICK_SECONDS, TYPED_WATCH_SECONDS
 
 CORPUS = Path(__file__).parent / "corpus"
 
-# The fleet server's cadences (fleet_tui/core/fleet.py), in the recording's time.
-TICK = 0.25
-HOOK_POLL = 0.05
-TYPED_WATCH = 1.0
+# The fleet server's cadences (fleet_tui/core/ticker.py), in the recording's time.
+TICK = TICK_SECONDS
+HOOK_POLL = HOOK_POLL_SECONDS
+TYPED_WATCH = TYPED_WATCH_SECONDS
 STEP = 0.01  # the replay's clock advances in steps this long
 SAMPLE = 0.02  # the status is sampled this often for the score
 

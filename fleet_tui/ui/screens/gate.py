@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Static
+from textual.widgets import Button, Label, Static
 
 from fleet_tui.errors import FleetError
 from fleet_tui.ui.theme import rich_colours
+from fleet_tui.ui.widgets.toggles import ShapedCheckbox
 
 OUTPUT_LINES = 12  # of a failing check's output
 
@@ -65,7 +66,7 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
                 yield Static(id="gate-diff")
             yield Label("", id="gate-refusal")
             with Horizontal(id="gate-buttons"):
-                yield Checkbox("override the failing checks", id="gate-override")
+                yield ShapedCheckbox("override the failing checks", id="gate-override")
                 yield Button("Approve", variant="success", id="gate-approve")
                 yield Button("Reject", variant="error", id="gate-reject")
                 yield Button("Cancel", id="gate-cancel")
@@ -136,7 +137,7 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
 
     @on(Button.Pressed, "#gate-approve")
     def _approve(self) -> None:
-        self.answer("approve", override=self.query_one("#gate-override", Checkbox).value)
+        self.answer("approve", override=self.query_one("#gate-override", ShapedCheckbox).value)
 
     @on(Button.Pressed, "#gate-reject")
     def _reject(self) -> None:
