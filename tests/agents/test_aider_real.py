@@ -14,11 +14,15 @@ import time
 
 import psutil
 
+import pytest
+
 from tests.agents import model_endpoint as model
 from tests.agents import offline
 from tests.agents.conftest import Peek, require_cli
 from tests.agents.test_hooks_real import Watch
 from tests.agents.test_model_endpoint import endpoint, poll, short_root  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.real
 
 EDIT = "I will update the readme.\n\nREADME.md\n```\n<<<<<<< SEARCH\ndemo\n=======\ndemo, edited by aider\n>>>>>>> REPLACE\n```\n"
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from tests.agents import model_endpoint as model
 from tests.agents import offline
 from tests.agents.conftest import Peek, require_cli
 from tests.agents.test_hooks_real import Watch
 from tests.agents.test_model_endpoint import endpoint, poll, short_root  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.real
 
 
 def test_gemini_turn_read_from_its_title_and_dialog(endpoint, short_root):  # noqa: F811
