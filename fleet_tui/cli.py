@@ -14,10 +14,10 @@ from typing import Any, NoReturn
 
 from fleet_tui import __version__
 from fleet_tui.client import FleetClient
-from fleet_tui.config import CONFIG_NAME
 from fleet_tui.core import gitrepo
 from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.paths import CONFIG_NAME
 
 
 # The verbs that reach another machine's fleet with --machine NAME (or a session named NAME:SESSION).
