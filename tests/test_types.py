@@ -17,6 +17,9 @@ TYPED = [
     "fleet_tui/names.py",
     "fleet_tui/presets",
     "fleet_tui/pipeline_config.py",
+    "fleet_tui/errors.py",
+    "fleet_tui/text.py",
+    "fleet_tui/paths.py",
 ]
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fleet_tui.core.budget import Budget, BudgetMeter
+from fleet_tui.config import Budget
+from fleet_tui.core.budget import BudgetMeter
 from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.proctree import Escape, ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
