@@ -32,7 +32,7 @@ from pathlib import Path
 
 from fleet_tui.config import parse_config
 from fleet_tui.core.agent_spec import resolve_agent
-from fleet_tui.core.budget import Budget
+from fleet_tui.config import Budget
 from fleet_tui.core.prompt_delivery import PROMPT_ENTER_DELAY
 from fleet_tui.core.hooks import HookChannel, install_args
 from fleet_tui.core.keys import encode_key, encode_paste

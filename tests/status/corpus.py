@@ -25,7 +25,7 @@ from typing import Any
 
 from fleet_tui.config import parse_config
 from fleet_tui.core.agent_spec import resolve_agent
-from fleet_tui.core.budget import Budget
+from fleet_tui.config import Budget
 from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.core.ticker import HOOK_POLL_SECONDS, TICK_SECONDS, TYPED_WATCH_SECONDS
