@@ -9,7 +9,7 @@ from itertools import groupby
 from operator import itemgetter
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from fleet_tui.client import FleetApi
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
@@ -35,11 +36,14 @@ from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
+from fleet_tui.wire import AgentInfo, ClientSettings
 
 if TYPE_CHECKING:
     from fleet_tui.client import FleetClient
 
-ClientFactory = Callable[[], Awaitable["FleetClient"]]
+T = TypeVar("T")
+
+ClientFactory = Callable[[], Awaitable["FleetApi"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
 ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
@@ -81,16 +85,16 @@ class FleetApp(App[int]):
 
     mode: reactive[str] = reactive("nav")
 
-    def __init__(self, client: FleetClient | ClientFactory) -> None:
+    def __init__(self, client: "FleetApi | ClientFactory") -> None:
         super().__init__()
         self._client_source = client
-        self.client: FleetClient | None = None
+        self.client: FleetApi | None = None
         self.mirrors: dict[str, ScreenMirror] = {}
         self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
         self.sessions: dict[str, dict[str, Any]] = {}
         self.tasks: list[dict[str, Any]] = []  # from the server's task runner, waiting gates first
-        self.agents: list[dict[str, Any]] = []
-        self.config: dict[str, Any] = {}
+        self.agents: list[AgentInfo] = []
+        self.config = ClientSettings()
         self.settings = theme.load_settings()
         self.leader = keymap.DEFAULT_LEADER
         self._inputs: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -146,17 +150,18 @@ class FleetApp(App[int]):
     async def _connect(self) -> None:
         try:
             source = self._client_source
-            self.client = source if hasattr(source, "call") else await source()  # type: ignore[operator]
-            self.config = await self.client.call("config") or {}
-            self.agents = (await self.client.call("agents")).get("agents", [])
-            self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
+            client = source if isinstance(source, FleetApi) else await source()
+            self.client = client
+            self.config = await client.settings()
+            self.agents = (await client.agents()).agents
+            self.leader = self.settings.get("leader") or self.leader
             self.set_keymap({"leader": self.leader})
-            await self.client.attach()
+            await client.attach()
             self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
             return
-        async for message in self.client.messages():
+        async for message in client.messages():
             self.handle_message(message)
         self.notify("The fleet server went away; agents may still run. Press q.", severity="error")
 
@@ -165,11 +170,11 @@ class FleetApp(App[int]):
         if self.client is None:
             return
         try:
-            disk = await self.client.call("worktree_disk")
+            disk = await self.client.worktree_disk()
         except FleetError:
             return  # a server without the command: the panel shows no figure
         for meters in self.query(BudgetMeters):  # none once the app is closing
-            meters.show_disk(disk["bytes"], disk["worktrees"])
+            meters.show_disk(disk.bytes, disk.worktrees)
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
@@ -182,21 +187,23 @@ class FleetApp(App[int]):
             for session, chunks in groupby(batch, key=itemgetter(0)):
                 data = b"".join(chunk for _, chunk in chunks)
                 text = data.decode("utf-8", "surrogateescape")
-                await self.call_server("input", session=session, data=text)
+                await self.ask(lambda client: client.input(session, text))
 
-    async def call_server(self, cmd: str, **args: Any) -> Any:
-        """Call the server; a refusal becomes a toast, never a crash."""
+    async def ask(self, request: Callable[[FleetApi], Awaitable[T]]) -> T | None:
+        """One request through the typed client (`lambda client: client.kill(name)`); a refusal
+        becomes a toast and None, never a crash. Screens that show a refusal their own way call
+        `self.app.client` and catch FleetError."""
         if self.client is None:
             return None
         try:
-            return await self.client.call(cmd, **args)
+            return await request(self.client)
         except FleetError as error:
             self.notify(str(error), severity="error")
             return None
 
-    def command(self, cmd: str, **args: Any) -> None:
-        """Fire a server command without blocking the UI."""
-        self.run_worker(self.call_server(cmd, **args), group="commands")
+    def command(self, request: Callable[[FleetApi], Awaitable[Any]]) -> None:
+        """Fire a request without blocking the UI."""
+        self.run_worker(self.ask(request), group="commands")
 
     def handle_message(self, message: dict[str, Any]) -> None:
         kind = message.get("t")
@@ -254,7 +261,7 @@ class FleetApp(App[int]):
             if pane is None:
                 mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
                 pane = self._panes[name] = TerminalPane(mirror, self._with_task(info), leader=self.leader,
-                                                        history=ServerHistory(self.call_server, name))
+                                                        history=ServerHistory(self.ask, name))
                 new_panes.append(pane)
             else:
                 pane.update_info(self._with_task(info))
@@ -314,7 +321,7 @@ class FleetApp(App[int]):
             pane.attention = True
         text = f"{session} {what}"
         self.notify(text, timeout=4)
-        if self.config.get("notify", True):
+        if self.config.notify:
             self.bell()
             if not self.is_headless and self._driver is not None:
                 self._driver.write(osc9(text))
@@ -335,7 +342,7 @@ class FleetApp(App[int]):
 
     @on(TerminalPane.Resized)
     def forward_resize(self, message: TerminalPane.Resized) -> None:
-        self.command("resize", session=message.session, cols=message.cols, rows=message.rows)
+        self.command(lambda client: client.resize(message.session, message.cols, message.rows))
 
     @on(TerminalPane.LeaderPressed)
     def leader_pressed(self) -> None:
@@ -351,7 +358,8 @@ class FleetApp(App[int]):
         self.query_one(ModeIndicator).scrolled = bool(pane and pane.scrolled)
         if pane is None:
             return
-        self.command("focus", session=pane.session)
+        session = pane.session
+        self.command(lambda client: client.focus(session))
         feed = self.query_one(EventFeed)
         if feed.has_class("-follow"):
             feed.session_filter = pane.session
@@ -435,9 +443,9 @@ class FleetApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.command("kill", session=session)
+                self.command(lambda client: client.kill(session))
 
-        confirm = self.settings.get("confirm_kill", self.config.get("confirm_kill", True))
+        confirm = self.settings.get("confirm_kill", True)
         if confirm:
             question = f"Kill {session}? Its worktree and branch stay until you discard them."
             self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
@@ -446,20 +454,23 @@ class FleetApp(App[int]):
 
     def action_pause(self) -> None:
         if self.focused_pane:
-            self.command("pause", session=self.focused_pane.session)
+            session = self.focused_pane.session
+            self.command(lambda client: client.pause(session))
 
     def action_resume(self) -> None:
         if self.focused_pane:
-            self.command("resume", session=self.focused_pane.session)
+            session = self.focused_pane.session
+            self.command(lambda client: client.resume(session))
 
     def action_restart(self) -> None:
         if self.focused_pane:
-            self.command("restart", session=self.focused_pane.session)
+            session = self.focused_pane.session
+            self.command(lambda client: client.restart(session))
 
     def action_new_session(self) -> None:
         def picked(agent: str | None) -> None:
             if agent:
-                self.command("start", agents=[agent])
+                self.command(lambda client: client.start([agent]))
 
         if self.agents:
             self.push_screen(AgentPicker(self.agents), picked)
@@ -477,7 +488,7 @@ class FleetApp(App[int]):
         roles = sorted({info["role"] for info in running if info.get("role")})
         marked = [pane for pane in self.query(TerminalPane) if pane.marked]
         self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
-                                       pipelines=self.config.get("pipelines") or [])
+                                       pipelines=self.config.pipelines)
         self.refresh_bindings()
 
     @on(PromptBar.Closed)
@@ -525,17 +536,17 @@ class FleetApp(App[int]):
 
     @work(group="commands")
     async def queue_task(self, text: str, **args: Any) -> None:
-        task = await self.call_server("task", text=text, **args)
+        task = await self.ask(lambda client: client.submit_task(text, **args))
         if task is not None:
             self.query_one(PromptBar).sent()
-            self.notify(f"queued {task['id']}: {task['step']}")
+            self.notify(f"queued {task.id}: {task.step}")
 
     @work(group="commands")
     async def fan_out(self, prompt: str, **args: Any) -> None:
-        run = await self.call_server("fanout", prompt=prompt, **args)
+        run = await self.ask(lambda client: client.fanout(prompt, **args))
         if run is not None:
             self.query_one(PromptBar).sent()
-            self.notify(f"run {run['run']}: sent to {', '.join(run['sessions'])}")
+            self.notify(f"run {run.run}: sent to {', '.join(run.sessions)}")
 
     def action_compare(self) -> None:
         self.push_screen(CompareScreen())
@@ -607,10 +618,8 @@ class FleetApp(App[int]):
             yield SystemCommand(f"Zoom {pane.session}", "Zoom the focused pane to the whole screen, or back (z)",
                                 self.action_zoom)
         for agent in self.agents:
-            name = agent["name"]
-            yield SystemCommand(
-                f"Start {name}", f"Start a new {name} session", lambda name=name: self.command("start", agents=[name])
-            )
+            yield SystemCommand(f"Start {agent.name}", f"Start a new {agent.name} session",
+                                lambda name=agent.name: self.command(lambda client: client.start([name])))
         yield SystemCommand("Compare", "Compare the latest run's attempts (c)", self.action_compare)
         yield SystemCommand("Filter feed", "Show only the focused session's events (f)", self.action_toggle_feed_filter)
         yield SystemCommand("Sidebar", "Show or hide the events and budgets (b)", self.action_toggle_sidebar)
@@ -625,7 +634,7 @@ class FleetApp(App[int]):
             await self.client.close()
 
 
-def with_machines(client: "FleetClient") -> "FleetClient":
+def with_machines(client: "FleetClient") -> "FleetApi":
     """The local fleet alone, or with every configured machine's in the same grid."""
     from fleet_tui.machines import load_machines
 
@@ -635,7 +644,7 @@ def with_machines(client: "FleetClient") -> "FleetClient":
     from fleet_tui.multiclient import MultiClient
     from fleet_tui.remote import connect_machine
 
-    return MultiClient(client, machines, connect_machine)  # type: ignore[return-value]
+    return MultiClient(client, machines, connect_machine)
 
 
 def run_tui(root: Path, config_path: Path | None = None) -> int:
@@ -647,11 +656,11 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
     if not socket_path(root).exists():
         load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
-    async def connect() -> FleetClient:
+    async def connect() -> FleetApi:
         client = await FleetClient.connect(root, config_path=config_path)
         # A fresh fleet starts its configured agents; later opens leave killed ones alone.
-        if not (await client.call("status"))["sessions"]:
-            await client.call("start")
+        if not (await client.status()).sessions:
+            await client.start()
         return with_machines(client)
 
     app = FleetApp(connect)

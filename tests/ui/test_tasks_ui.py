@@ -22,7 +22,8 @@ DIFF = "diff --git a/greet.py b/greet.py\n--- a/greet.py\n+++ b/greet.py\n@@ -1 
 
 
 def a_task(task_id: str, state: str, session: str | None, **extra: Any) -> dict[str, Any]:
-    return {"id": task_id, "text": f"the work of {task_id} [not markup]", "state": state, "session": session,
+    return {"id": task_id, "text": f"the work of {task_id} [not markup]", "role": "developer", "state": state,
+            "session": session,
             "stage_name": {"gate": "human gate", "running": "check tests", "blocked": "check tests"}.get(state, state),
             "agent": session, "created": time.time() - 120, "priority": "normal", "hold": extra.pop("hold", ""),
             "stages": ["do developer", "check tests", "review by reviewer", "human gate", "merge (squash)"],
@@ -110,7 +111,7 @@ async def test_tasks_panel_pane_titles_and_the_gate_screen():
                 break
             await pilot.pause(0.02)
         assert not isinstance(app.screen, GateScreen)
-        assert fleet.calls_of("approve") == [{"task": "t2", "override": False}]
+        assert fleet.calls_of("approve") == [{"task": "t2"}], "no override (a default, so not sent)"
         await pilot.pause(0.3)
         assert not panel.has_class("-waiting") and panel.border_title == "tasks"
 

@@ -74,7 +74,7 @@ async def test_prompt_bar_opens_again_and_keeps_its_counts(fleet):
             await pilot.pause()
         assert app.query_one(PromptBar).is_open
         assert [c.count for c in app.query(AgentCounter)] == [3] + [1] * (len(counters) - 1)
-        assert len(app.query(AgentCounter)) == len(fleet.agents)
+        assert len(app.query(AgentCounter)) == len(fleet.agent_list)
 
 
 # ---------------------------------------------------------------- 2. focus always lands somewhere live

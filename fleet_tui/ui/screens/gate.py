@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.syntax import Syntax
@@ -16,11 +17,15 @@ from textual.widgets import Button, Checkbox, Label, Static
 
 from fleet_tui.errors import FleetError
 from fleet_tui.ui.theme import rich_colours
+from fleet_tui.wire import TaskView
+
+if TYPE_CHECKING:
+    from fleet_tui.client import FleetApi
 
 OUTPUT_LINES = 12  # of a failing check's output
 
 
-class GateScreen(ModalScreen[dict[str, Any] | None]):
+class GateScreen(ModalScreen[TaskView | None]):
     """Dismisses with the task as the server left it after approve/reject, or None when cancelled."""
 
     DEFAULT_CSS = """
@@ -122,7 +127,7 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
             box.update(Text("  no attempt chosen yet", style="dim"))
             return
         try:
-            diff = (await self.app.client.call("diff", session=session))["diff"]
+            diff = (await self.app.client.diff(session)).diff
         except FleetError as error:
             box.update(Text(f"  the diff is not available: {error}", style="dim"))
             return
@@ -136,20 +141,21 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
 
     @on(Button.Pressed, "#gate-approve")
     def _approve(self) -> None:
-        self.answer("approve", override=self.query_one("#gate-override", Checkbox).value)
+        override = self.query_one("#gate-override", Checkbox).value
+        self.answer("approve", lambda client: client.approve(self.task_info["id"], override=override))
 
     @on(Button.Pressed, "#gate-reject")
     def _reject(self) -> None:
-        self.answer("reject", reason="rejected in the TUI")
+        self.answer("reject", lambda client: client.reject(self.task_info["id"], reason="rejected in the TUI"))
 
     @work(exclusive=True, group="gate-answer")
-    async def answer(self, cmd: str, **args: Any) -> None:
+    async def answer(self, cmd: str, request: Callable[[FleetApi], Awaitable[TaskView]]) -> None:
         try:
-            task = await self.app.client.call(cmd, task=self.task_info["id"], **args)
+            task = await request(self.app.client)
         except FleetError as error:
             refusal = self.query_one("#gate-refusal", Label)
             refusal.update(str(error))
             refusal.display = True
             return
-        self.notify(f"{'approved' if cmd == 'approve' else 'rejected'} {task['id']}")
+        self.notify(f"{'approved' if cmd == 'approve' else 'rejected'} {task.id}")
         self.dismiss(task)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,11 +14,12 @@ from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
+from fleet_tui.wire import MergeAnswer, MergeSummary
 
 STRATEGIES = ("merge", "squash", "rebase")
 
 
-class MergeScreen(ModalScreen[dict[str, Any] | None]):
+class MergeScreen(ModalScreen[MergeAnswer | None]):
     """Dismisses with the server's merge result, or None when cancelled."""
 
     BINDINGS = [
@@ -37,7 +36,7 @@ class MergeScreen(ModalScreen[dict[str, Any] | None]):
     def __init__(self, session: str) -> None:
         super().__init__()
         self.session = session
-        self.summary: dict[str, Any] | None = None
+        self.summary: MergeSummary | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -86,7 +85,7 @@ class MergeScreen(ModalScreen[dict[str, Any] | None]):
         summary_box = self.query_one("#summary")
         summary_box.loading = True
         try:
-            summary = await self.app.client.call("merge_summary", session=self.session)
+            summary = await self.app.client.merge_summary(self.session)
         except FleetError as error:
             self.refuse(str(error))
             return
@@ -96,33 +95,33 @@ class MergeScreen(ModalScreen[dict[str, Any] | None]):
         self.query_one("#summary-text", Static).update(self.describe(summary))
         # A predicted conflict would be refused anyway: don't offer the button.
         confirm = self.query_one("#confirm", Button)
-        confirm.disabled = bool(summary.get("conflicts"))
+        confirm.disabled = bool(summary.conflicts)
         if not confirm.disabled and self.focused in (None, self.query_one("#cancel")):
             self.set_focus(confirm)  # what the eye goes to is what enter does
 
-    def describe(self, summary: dict[str, Any]) -> Text:
+    def describe(self, summary: MergeSummary) -> Text:
         colours = rich_colours(self.app.get_css_variables())
         text = Text()
-        text.append(f"{summary['branch']} → {summary['base']}\n", style="bold")
-        commits, files = len(summary.get("commits", [])), summary.get("files_changed", 0)
+        text.append(f"{summary.branch} → {summary.base}\n", style="bold")
+        commits, files = len(summary.commits), summary.files_changed
         text.append(f"{plural(commits, 'commit')}, {plural(files, 'file')}, ")
-        text.append(f"+{summary.get('added', 0)}", style=colours["success"])
+        text.append(f"+{summary.added}", style=colours["success"])
         text.append("/")
-        text.append(f"-{summary.get('removed', 0)}\n", style=colours["error"])
-        for commit in summary.get("commits", [])[:8]:
-            text.append(f"  {commit['commit'][:8]} ", style="dim")
-            text.append(f"{commit['subject']}\n")
-        for path in summary.get("files", [])[:12]:
+        text.append(f"-{summary.removed}\n", style=colours["error"])
+        for commit in summary.commits[:8]:
+            text.append(f"  {commit.commit[:8]} ", style="dim")
+            text.append(f"{commit.subject}\n")
+        for path in summary.files[:12]:
             text.append(f"  {path}\n", style=colours["accent"])
-        if summary.get("base_moved"):
-            text.append(f"⚠ {summary['base']} has moved since the run began: the checks ran on the old base.\n",
+        if summary.base_moved:
+            text.append(f"⚠ {summary.base} has moved since the run began: the checks ran on the old base.\n",
                         style=f"bold {colours['warning']}")
-        if summary.get("conflicts"):
-            text.append(f"✗ will conflict in {', '.join(summary['conflicts'])}: the merge would be refused.\n",
+        if summary.conflicts:
+            text.append(f"✗ will conflict in {', '.join(summary.conflicts)}: the merge would be refused.\n",
                         style=f"bold {colours['error']}")
-        if summary.get("discard") and not self.query_one("#keep", Checkbox).value:
+        if summary.discard and not self.query_one("#keep", Checkbox).value:
             text.append("then discard: ", style="bold")
-            text.append(", ".join(summary["discard"]) + "\n")
+            text.append(", ".join(summary.discard) + "\n")
         return text
 
     def refuse(self, message: str) -> None:
@@ -151,12 +150,12 @@ class MergeScreen(ModalScreen[dict[str, Any] | None]):
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = True
         try:
-            result = await self.app.client.call("merge", session=self.session,
-                                                strategy=strategy.id if strategy else "merge", keep=keep)
+            result = await self.app.client.merge(self.session, strategy=strategy.id or "merge" if strategy else "merge",
+                                                 keep=keep)
         except FleetError as error:
             confirm.disabled = False
             self.refuse(str(error))
             return
-        discarded = f"; discarded {', '.join(result['discarded'])}" if result.get("discarded") else ""
-        self.notify(f"merged {self.session} into {result['base']} ({result['strategy']}){discarded}")
+        discarded = f"; discarded {', '.join(result.discarded)}" if result.discarded else ""
+        self.notify(f"merged {self.session} into {result.base} ({result.strategy}){discarded}")
         self.dismiss(result)
