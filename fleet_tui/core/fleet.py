@@ -758,6 +758,10 @@ class Fleet:
             {**os.environ, CHECK_MARKER: str(self.state_dir)})
         if self.stop_checks.is_set():
             raise FleetError(f"the compare of run {run['id']} was stopped: the fleet server is stopping")
+        # The tick measures a quiet fleet only every few seconds: an attempt that just finished would
+        # show the spend and active time of before its last step.
+        measured = [s for r in attempts if (s := self.sessions.get(r.name)) is not None]
+        self._apply_measurements(await asyncio.to_thread(measure_sessions, measured))
         # Every check's output together stays well inside what a client accepts in one answer.
         output_limit = COMPARE_OUTPUT_BYTES // max(1, sum(len(c) for c in results.values()))
         rows, summaries = [], []

@@ -7,6 +7,7 @@ feeds them ticks and acts on what they report (budget crossings, status changes)
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -94,6 +95,8 @@ class Session:
         self.exit_code: int | None = None
         self.started_at = time.time()
         self.last_usage: dict[str, Any] = {}
+        # The tick and a compare may measure at once: usage readers count each new log line once.
+        self._measuring = threading.Lock()
         self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
         self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
@@ -319,12 +322,13 @@ class Session:
         """
         if self.sampler is None:
             return []
-        usage = self.sampler.sample(table) if self.alive else None
-        tokens = cost = None
-        if self.usage is not None:
-            totals = self.usage.read()
-            tokens, cost = totals.tokens, totals.cost
-        return self.meter.update(time.time(), usage, tokens, cost, self.status)
+        with self._measuring:
+            usage = self.sampler.sample(table) if self.alive else None
+            tokens = cost = None
+            if self.usage is not None:
+                totals = self.usage.read()
+                tokens, cost = totals.tokens, totals.cost
+            return self.meter.update(time.time(), usage, tokens, cost, self.status)
 
     # -- views ------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from tests.agents.conftest import Peek, kill_processes_with_home, require_cli
 from tests.agents.test_hooks_real import Watch
 from tests.agents.test_model_endpoint import endpoint, poll, short_root  # noqa: F401 - fixtures
 from tests.fleet.conftest import FleetCli, make_repo
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def test_codex_turn_with_notify_and_its_own_codex_home(endpoint, short_root):  # noqa: F811

@@ -23,6 +23,8 @@ from tests.agents.conftest import Peek, kill_processes_with_home, require_cli
 from tests.agents.test_model_endpoint import endpoint, poll, short_root  # noqa: F401 - fixtures
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 
 class Watch:
     """Samples `status` through the server socket and remembers every (status, layer) it saw."""

@@ -14,6 +14,8 @@ import yaml
 from tests.agents.conftest import CASES, agent_path, find_cli, kill_processes_with_home
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 
 def test_init_lists_the_installed_clis_start_accepts_it_and_it_is_never_overwritten(tmp_path):
     installed = [name for name in CASES if find_cli(name)]

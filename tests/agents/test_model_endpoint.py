@@ -16,6 +16,8 @@ from tests.agents import offline
 from tests.agents.conftest import Peek, kill_processes_with_home, require_cli
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 
 def poll(what: str, check, timeout: float = 60.0, every: float = 0.1):
     deadline = time.monotonic() + timeout

@@ -19,6 +19,8 @@ import pytest
 from tests.agents.conftest import (ROWS, AgentsFleet, cli_screen, describe_diff, differing_rows, require_cli, rows,
                                    settle_both)
 
+pytestmark = pytest.mark.real
+
 
 @dataclass
 class Step:

@@ -16,6 +16,9 @@ from tests.agents import offline
 from tests.agents.conftest import Peek, kill_processes_with_home, require_cli
 from tests.agents.test_model_endpoint import endpoint, poll, short_root  # noqa: F401 - fixtures
 from tests.fleet.conftest import FleetCli, make_repo
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def screen_text(peek: Peek, name: str) -> str:

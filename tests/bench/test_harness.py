@@ -5,6 +5,9 @@ import sys
 import time
 
 from bench.harness import ROOT, busy_cmd, pct, table, yaml_agents
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def test_percentiles_and_table():

@@ -96,6 +96,7 @@ while True:
 """
 
 
+@pytest.mark.real
 def test_keys_arrive_unchanged_through_a_real_pty():
     master, slave = os.openpty()
     child = subprocess.Popen([sys.executable, "-c", _ECHO_HEX], stdin=slave, stdout=slave,

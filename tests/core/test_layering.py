@@ -4,9 +4,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ENGINE_MODULES = ["fleet_tui.server", "fleet_tui.cli", "fleet_tui.core.fleet", "fleet_tui.core.keys"]
 
 
+@pytest.mark.real
 def test_engine_and_server_do_not_import_textual():
     probe = (
         "import importlib, sys\n"
@@ -18,6 +21,7 @@ def test_engine_and_server_do_not_import_textual():
     assert out.strip() == "[]"
 
 
+@pytest.mark.real
 def test_the_ui_draws_up_to_240_frames_a_second_whoever_imported_textual_first():
     # The screen reads UPDATE_PERIOD when it first draws; a headless draw is in tests/ui.
     probe = "import textual.app, fleet_tui.ui.app, textual.screen as s; print(round(1 / s.UPDATE_PERIOD))"

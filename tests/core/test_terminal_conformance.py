@@ -21,7 +21,7 @@ import pytest
 from bench.streams import ink_stream, ls_stream, truecolor_stream
 from fleet_tui.core.terminal import Terminal
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [pytest.mark.real, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 RECORDINGS = Path(os.environ.get("FLEET_RECORDINGS")
                   or Path(__file__).resolve().parents[3] / "shared" / "recordings")

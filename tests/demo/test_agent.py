@@ -14,6 +14,8 @@ import fleet_tui
 from fleet_tui.demo.agent import KeyReader
 from fleet_tui.demo.repo import create_demo_repo
 
+pytestmark = pytest.mark.real
+
 CHECKOUT = str(Path(fleet_tui.__file__).resolve().parent.parent)
 READY = "ctrl\\+d to quit"
 QUESTION = "Do you want to make this edit to calc.py?"

@@ -10,6 +10,8 @@ import yaml
 from fleet_tui.demo.repo import DEMO_FLEET_YAML, create_demo_repo
 from fleet_tui.errors import FleetError
 
+pytestmark = pytest.mark.real
+
 
 def git(repo, *args):
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout

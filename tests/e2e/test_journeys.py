@@ -23,7 +23,8 @@ from tests.e2e.tmux import EXITED, Terminal
 from tests.fleet.conftest import FleetCli
 
 pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-              pytest.mark.timeout(420)]
+              pytest.mark.timeout(420),
+              pytest.mark.real]
 
 SPEED = "10"  # the demo agents' pace: fast, still slow enough to be caught working
 

@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.tmux import Terminal
 from tests.fleet.conftest import FleetCli, make_repo
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [pytest.mark.real, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
 FLEET = textwrap.dedent(
     """\

@@ -15,6 +15,8 @@ from fleet_tui.core.hooks import RELAY, HookChannel, HookEvent, install_args
 from fleet_tui.core.status import layered
 from fleet_tui.presets import load_preset
 
+pytestmark = pytest.mark.real
+
 CLAUDE = load_preset("claude").hooks
 
 

@@ -15,6 +15,8 @@ from fleet_tui.core import proctree
 from fleet_tui.core.proctree import TreeSampler, find_marked, kill_tree, pause_tree, resume_tree, tree
 from fleet_tui.core.ptyproc import PtyProcess
 
+pytestmark = pytest.mark.real
+
 # One script plays every role of a nasty agent tree; each process records its pid.
 ROLES = r'''
 import os, signal, subprocess, sys, time

@@ -13,6 +13,8 @@ import pytest
 from fleet_tui.core.ptyproc import EOF_WAIT, PtyProcess
 from fleet_tui.errors import FleetError
 
+pytestmark = pytest.mark.real
+
 PY = sys.executable
 ENV = {"PATH": os.environ["PATH"], "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/")}
 

@@ -21,6 +21,9 @@ from pathlib import Path
 import psutil
 
 from fleet_tui.core.events import AuditStore, EventBus, EventKind
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def filled(tmp_path, n: int = 5) -> AuditStore:

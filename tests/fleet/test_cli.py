@@ -11,6 +11,9 @@ from pathlib import Path
 import psutil
 
 from fleet_tui.paths import socket_path
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def marked(marker: str) -> list[psutil.Process]:

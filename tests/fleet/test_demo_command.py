@@ -8,6 +8,9 @@ import sys
 import time
 
 import psutil
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def run(env, *args, cwd):

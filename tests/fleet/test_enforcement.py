@@ -10,6 +10,8 @@ import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 BURN = "while True: pass"
 GARBAGE = (
     "import os, random, sys, time\n"

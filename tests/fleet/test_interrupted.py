@@ -23,6 +23,8 @@ import pytest
 from tests.fleet.conftest import FleetCli, make_repo
 from tests.fleet.test_races import RACE_FLEET, branches, fan_out, git, merges_on_main
 
+pytestmark = pytest.mark.real
+
 
 def hold_main_updates(repo: Path, seconds: float) -> Path:
     """Make git pause `seconds` before it moves main; returns the file that says it is pausing."""

@@ -14,6 +14,8 @@ import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 FLEET = textwrap.dedent(
     """\
     agents:

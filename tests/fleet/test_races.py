@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.agents.conftest import Peek
 from tests.fleet.conftest import FleetCli, make_repo
+
+pytestmark = pytest.mark.real
 
 # Each attempt writes a file named after its session, then idles: non-conflicting work.
 RACE_FLEET = textwrap.dedent(
@@ -29,7 +32,9 @@ RACE_FLEET = textwrap.dedent(
         command: [sh, -c, 'echo "$FLEET_SESSION_NAME" > "$FLEET_SESSION_NAME.txt"; exec sleep 600']
     """
 )
-TRIALS = int(os.environ.get("FLEET_RACE_TRIALS", "20"))
+# Without the one-at-a-time guard every one of these tests fails in its first or second trial; a few
+# more trials cover the interleavings, and each costs ~7 s on a busy machine (FLEET_RACE_TRIALS for more).
+TRIALS = int(os.environ.get("FLEET_RACE_TRIALS", "6"))
 
 
 def git(repo: Path, *args: str) -> str:
@@ -56,8 +61,14 @@ def fan_out(cli: FleetCli) -> tuple[str, str]:
         assert time.monotonic() < deadline, "the attempts never wrote their files"
         time.sleep(0.05)
     # The prompt goes to each (quiet) attempt once it reads idle; merge refuses one still working.
-    for name in (first, second):
-        cli.wait_status(name, "done", timeout=20)
+    # Polled over the socket: a `fleet-tui status` process per look costs half a second on a busy
+    # machine, which over every trial made these tests outlast their timeout.
+    peek, statuses = Peek(cli), {}
+    deadline = time.monotonic() + 30
+    while any(statuses.get(n) != "done" for n in (first, second)):
+        assert time.monotonic() < deadline, f"the attempts never finished their turn: {statuses}"
+        time.sleep(0.05)
+        statuses = {s["name"]: s["status"] for s in peek.call("status")["sessions"]}
     return first, second
 
 

@@ -20,6 +20,8 @@ import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 # An agent that outlives its terminal: it ignores SIGHUP, and so does the child it starts in a
 # session of its own (setsid), as a language server or a build watcher might. Both write their
 # pids where the test finds them, so the test knows them without asking fleet_tui.

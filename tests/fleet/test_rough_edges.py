@@ -22,6 +22,8 @@ import pytest
 from tests.fleet.conftest import FleetCli, make_repo
 from tests.fleet.test_races import RACE_FLEET, fan_out, git
 
+pytestmark = pytest.mark.real
+
 # An attempt that also leaves a file whose name is not UTF-8 (byte 0xff).
 ODD_FLEET = textwrap.dedent(
     """\

@@ -5,13 +5,16 @@ the rest; and the ways a merge is refused without losing anything."""
 import json
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from fleet_tui.demo.repo import create_demo_repo
-from tests.fleet.conftest import UNATTENDED_DEMO_FLEET, FleetCli
+from tests.fleet.conftest import UNATTENDED_DEMO_FLEET, FleetCli, make_repo
+
+pytestmark = pytest.mark.real
 
 FLEET = UNATTENDED_DEMO_FLEET + "  shell: {command: [bash, --norc, --noprofile], role: helper}\n"
 
@@ -137,3 +140,35 @@ def test_fanout_to_running_sessions_and_discard(demo):
     assert [s["name"] for s in demo.status()] == ["shell"]
     result = demo.run("fanout", "x", "--agents", "nobody", check=False)
     assert result.returncode == 2 and "unknown agent" in result.stderr
+
+
+
+# Takes its prompt, then spends once told to (a file `go`) without a word on its screen: a quiet fleet,
+# which the tick measures only every few seconds.
+SPENDER_FLEET = textwrap.dedent(
+    """\
+    agents:
+      spender:
+        preset: demo
+        command: [sh, -c, 'echo "ctrl+d to quit"; read prompt; while [ ! -e go ]; do sleep 0.05; done; echo "{\\"output_tokens\\": 7, \\"cost\\": 0.25}" >> "$FLEET_USAGE_LOG"; touch spent; exec sleep 600']
+    """
+)
+
+
+def test_compare_reads_the_spend_logged_just_before_it(tmp_path, runtime_dir):
+    cli = FleetCli(make_repo(tmp_path / "repo", SPENDER_FLEET), runtime_dir)
+    try:
+        run = json.loads(cli.run("fanout", "spend a quarter", "--agents", "spender", "--json").stdout)
+        (name,) = run["sessions"]
+        cli.wait_status(name, "done", timeout=30)
+        worktree = Path(cli.session(name)["worktree"])
+        (worktree / "go").touch()
+        deadline = time.monotonic() + 30
+        while not (worktree / "spent").exists():
+            assert time.monotonic() < deadline, f"{name} never spent:\n{cli.screen(name)}"
+            time.sleep(0.02)
+        (attempt,) = json.loads(cli.run("compare", "--json").stdout)["attempts"]
+        assert attempt["cost"] == 0.25, "compare shows the spend up to now, not as of the last quiet tick"
+        assert attempt["tokens"] == 7
+    finally:
+        cli.run("down", check=False)

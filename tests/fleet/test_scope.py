@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 from fleet_tui.scope import own_scope, scoped, unavailable_reason
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def fake_systemd_run(folder: Path, body: str) -> dict[str, str]:

@@ -7,6 +7,9 @@ import json
 import textwrap
 
 from tests.fleet.conftest import FleetCli, make_repo
+import pytest
+
+pytestmark = pytest.mark.real
 
 SILENT = textwrap.dedent(
     """\

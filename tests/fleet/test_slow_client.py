@@ -21,6 +21,8 @@ import pytest
 from fleet_tui.client import FleetClient
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 # A session that swallows whatever is typed, without echo: events, but no screen traffic.
 SINK_FLEET = textwrap.dedent(
     """\

@@ -14,6 +14,8 @@ import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 BAD = 'def greet(name):\n    return "Hi " + name\n'
 GOOD = 'def greet(name):\n    return f"Hello, {name}!"\n'
 DOCUMENTED = 'def greet(name):\n    """Say hello to name."""\n    return f"Hello, {name}!"\n'

@@ -11,6 +11,8 @@ import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
 
+pytestmark = pytest.mark.real
+
 FLEET = textwrap.dedent(
     """\
     ports: 3150-3199

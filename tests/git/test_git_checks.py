@@ -6,6 +6,8 @@ import pytest
 from fleet_tui.core.checks import run_checks, run_checks_in, to_argv
 from fleet_tui.errors import UsageError
 
+pytestmark = pytest.mark.real
+
 PY = sys.executable
 
 

@@ -13,6 +13,9 @@ from fleet_tui.core.gitrepo import FLEET_EMAIL, is_dirty
 from fleet_tui.core.worktree import create_worktree, worktree_folder
 
 from conftest import git
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def attempt(repo, name="alpha"):

@@ -8,6 +8,8 @@ from fleet_tui.errors import FleetError, UsageError
 
 from conftest import commit_file, git, snapshot
 
+pytestmark = pytest.mark.real
+
 STRATEGIES = ["merge", "squash", "rebase"]
 NEW_APP = "def answer():\n    return 42\n"
 

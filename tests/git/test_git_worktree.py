@@ -24,6 +24,8 @@ from fleet_tui.errors import FleetError, UsageError
 
 from conftest import git, init_repo
 
+pytestmark = pytest.mark.real
+
 
 def make(repo: Path, name: str = "alpha", **kwargs):
     return create_worktree(repo, worktree_folder(repo), name, session_branch(name), **kwargs)

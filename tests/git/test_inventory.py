@@ -8,6 +8,9 @@ from fleet_tui.core.merge import merge_attempt
 from fleet_tui.core.worktree import create_worktree, session_branch, worktree_folder
 
 from conftest import commit_file, git, init_repo
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def make(repo: Path, name: str):

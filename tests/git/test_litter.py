@@ -9,6 +9,9 @@ from fleet_tui.core.worktree import create_worktree, session_branch, worktree_fo
 from fleet_tui.presets import load_all
 
 from conftest import commit_file, git
+import pytest
+
+pytestmark = pytest.mark.real
 
 AIDER_HISTORY = "\n# aider chat started at 2026-11-30 10:02:11\n\n> /tmp/aider-venv/bin/aider --model openai/mock\n"
 

@@ -11,6 +11,8 @@ import pytest
 from fleet_tui.core.ports import PortRegistry, port_is_free
 from fleet_tui.errors import FleetError
 
+pytestmark = pytest.mark.real
+
 
 def free_range(size: int) -> tuple[int, int]:
     """`size` consecutive ports nothing listens on right now (so the test does not depend on the machine)."""

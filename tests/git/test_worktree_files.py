@@ -10,6 +10,8 @@ from fleet_tui.errors import UsageError
 
 from conftest import commit_file, git
 
+pytestmark = pytest.mark.real
+
 
 def make(repo: Path, name: str = "alpha", **kwargs):
     return create_worktree(repo, worktree_folder(repo), name, session_branch(name), **kwargs)

@@ -21,6 +21,8 @@ from fleet_tui.multiclient import UNREACHABLE, MultiClient
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.remote import connect_machine
 
+pytestmark = pytest.mark.real
+
 
 class Watcher:
     """Applies a MultiClient's messages as the app does: screens, the session list, the feed."""

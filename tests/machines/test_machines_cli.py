@@ -10,6 +10,9 @@ import time
 import psutil
 
 from tests.machines.conftest import HOST
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def test_machines_add_list_check_remove(two_machines):

@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 import time
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def git(repo, *args: str) -> str:

@@ -7,6 +7,9 @@ import stat
 import subprocess
 
 from fleet_tui import ssh
+import pytest
+
+pytestmark = pytest.mark.real
 
 
 def test_the_remote_command_reaches_the_remote_shell_word_for_word(tmp_path, monkeypatch):

@@ -15,6 +15,9 @@ from fleet_tui.ui.screens.confirm import ConfirmScreen
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from tests.machines.test_links import env  # noqa: F401  (the fixture)
+import pytest
+
+pytestmark = pytest.mark.real
 
 SIZE = (160, 50)
 

@@ -15,7 +15,7 @@ from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 
 from .conftest import until_ready
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.real, pytest.mark.timeout(60)]
 
 SIZE = (160, 50)
 FLEET_YAML = textwrap.dedent(

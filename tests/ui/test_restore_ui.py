@@ -19,7 +19,7 @@ from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from .conftest import until_ready
 from .test_real_server import SIZE, repo, screen_text, start_shell, until  # noqa: F401 - the repo fixture
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.real, pytest.mark.timeout(90)]
 
 
 def kill_everything(root) -> None:

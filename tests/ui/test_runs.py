@@ -22,7 +22,7 @@ from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 
 from .conftest import RecordedFleet, until_ready
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.real, pytest.mark.timeout(60)]
 
 SIZE = (160, 50)
 

@@ -16,7 +16,7 @@ from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from .conftest import until_ready
 from .test_real_server import repo, start_shell, until  # noqa: F401  (repo is a fixture)
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.real, pytest.mark.timeout(90)]
 
 SIZE = (100, 30)
 

@@ -181,6 +181,10 @@ async def test_merge_gate_fits_at_80x24_with_merge_focused(fleet):
         assert "merge" in footer_text(app) and "cancel" in footer_text(app), "the footer shows the gate's keys"
         await pilot.press("s")
         assert gate.query_one("#strategy").pressed_button.id == "squash"
+        # The chosen strategy shows in the glyph's shape, not only its colour.
+        glyphs = {button.id: str(button.render())[1] for button in gate.query("#strategy RadioButton")}
+        assert glyphs == {"merge": "○", "squash": "●", "rebase": "○"}, glyphs
+        assert str(gate.query_one("#keep").render())[1] == " ", "the box is empty until kept"
         await pilot.press("y")
         await fleet.wait_for("merge", session="r1-careful", strategy="squash")
 

@@ -13,7 +13,7 @@ from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from .conftest import until_ready
 from .test_real_server import SIZE, repo, start_shell, until  # noqa: F401  (repo is a fixture)
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.real, pytest.mark.timeout(60)]
 
 
 async def test_pane_title_has_the_port_and_the_budgets_panel_the_worktrees_disk_use(repo):

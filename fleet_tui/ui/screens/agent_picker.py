@@ -5,15 +5,22 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from fleet_tui.ui.screens.dialog import DialogScreen
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.wire import AgentInfo
 
 
-class AgentPicker(ModalScreen[str | None]):
+class AgentPicker(DialogScreen[str | None]):
+    DEFAULT_CSS = """
+    AgentPicker #agents {
+        height: auto;
+        max-height: 16;
+    }
+    """
+
     AUTO_FOCUS = "OptionList"
     BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
 

@@ -7,12 +7,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
 from fleet_tui.comparetable import _duration
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
+from fleet_tui.ui.screens.dialog import DialogScreen
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.wire import AttemptRow, CheckView, CompareAnswer, MergeAnswer
@@ -28,6 +29,37 @@ def check_cell(check: CheckView | None, colours: dict[str, str]) -> Text:
 
 class CompareScreen(Screen):
     """Runs `compare` (which runs the checks in every worktree) in a worker, then lists the attempts."""
+
+    DEFAULT_CSS = """
+    CompareScreen #compare {
+        height: 1fr;
+        padding: 0 1;
+    }
+    CompareScreen #run-title {
+        height: 1;
+        margin: 1 0;
+    }
+    CompareScreen #base-moved {
+        color: $warning;
+        text-style: bold;
+        margin-bottom: 1;
+    }
+    CompareScreen #attempts {
+        height: auto;
+        max-height: 50%;
+    }
+    /* The highlighted attempt in full, in the room the table leaves. */
+    CompareScreen #attempt-detail {
+        height: 1fr;
+        margin-top: 1;
+        border-top: solid $pane-border;
+    }
+    CompareScreen #ranking-rule {
+        width: 1fr;
+        margin-top: 1;
+        color: $foreground-muted;
+    }
+    """
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "back"),
@@ -187,8 +219,24 @@ def attempt_detail(attempt: AttemptRow, colours: dict[str, str]) -> Text:
     return text
 
 
-class CheckOutputScreen(ModalScreen[None]):
+class CheckOutputScreen(DialogScreen[None]):
     """Every check's full output for one attempt: what failed, and why."""
+
+    DEFAULT_CSS = """
+    CheckOutputScreen #output-dialog {
+        width: 90%;
+        height: 80%;
+        border: thick $accent;
+        background: $panel;
+        padding: 1 2;
+    }
+    CheckOutputScreen .check-title {
+        margin-top: 1;
+    }
+    CheckOutputScreen .check-output {
+        color: $foreground-muted;
+    }
+    """
 
     BINDINGS = [Binding("escape,q,o", "dismiss(None)", "close")]
 

@@ -21,6 +21,25 @@ ALL_FILES = "\0all"  # the option id of "every file at once"; no path can contai
 
 
 class DiffScreen(Screen):
+    DEFAULT_CSS = """
+    DiffScreen #diff-title {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+    }
+    DiffScreen #diff-main {
+        height: 1fr;
+    }
+    DiffScreen #files {
+        width: 36;
+        height: 1fr;
+        border: round $pane-border;
+    }
+    DiffScreen #files:focus {
+        border: round $pane-focus;
+    }
+    """
+
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "back"),
         Binding("s", "toggle_layout", "side by side"),

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Static
+from textual.widgets import Button, Label, Static
 
 from fleet_tui.errors import FleetError
 from fleet_tui.ui.theme import rich_colours
+from fleet_tui.ui.widgets.toggles import ShapedCheckbox
 from fleet_tui.wire import TaskView
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class GateScreen(ModalScreen[TaskView | None]):
                 yield Static(id="gate-diff")
             yield Label("", id="gate-refusal")
             with Horizontal(id="gate-buttons"):
-                yield Checkbox("override the failing checks", id="gate-override")
+                yield ShapedCheckbox("override the failing checks", id="gate-override")
                 yield Button("Approve", variant="success", id="gate-approve")
                 yield Button("Reject", variant="error", id="gate-reject")
                 yield Button("Cancel", id="gate-cancel")
@@ -141,7 +142,7 @@ class GateScreen(ModalScreen[TaskView | None]):
 
     @on(Button.Pressed, "#gate-approve")
     def _approve(self) -> None:
-        override = self.query_one("#gate-override", Checkbox).value
+        override = self.query_one("#gate-override", ShapedCheckbox).value
         self.answer("approve", lambda client: client.approve(self.task_info["id"], override=override))
 
     @on(Button.Pressed, "#gate-reject")

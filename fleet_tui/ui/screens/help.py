@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from fleet_tui.ui.keymap import key_label
+from fleet_tui.ui.screens.dialog import DialogScreen
 from fleet_tui.ui.widgets.key_hints import KeyHints
 
 # (keys, what they do, the action they stand for), in the order a new user needs them.
@@ -47,7 +47,26 @@ OTHER_KEYS = [
 ]
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DialogScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen #help-dialog {
+        width: 96;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $accent;
+        background: $panel;
+        padding: 0 1;
+    }
+    HelpScreen #help-title, HelpScreen #help-modes, HelpScreen #help-keys {
+        margin-bottom: 1;
+    }
+    HelpScreen #help-body {
+        height: auto;
+        max-height: 1fr;
+    }
+    """
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "close", key_display="esc")]
 
     def __init__(self, leader: str) -> None:

@@ -7,20 +7,55 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Static
 
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
+from fleet_tui.ui.screens.dialog import DialogScreen
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
+from fleet_tui.ui.widgets.toggles import ShapedCheckbox, ShapedRadioButton
 from fleet_tui.wire import MergeAnswer, MergeSummary
 
 STRATEGIES = ("merge", "squash", "rebase")
 
 
-class MergeScreen(ModalScreen[MergeAnswer | None]):
+class MergeScreen(DialogScreen[MergeAnswer | None]):
     """Dismisses with the server's merge result, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    MergeScreen #dialog {
+        width: 76;
+        padding: 0 1;
+    }
+    MergeScreen #summary {
+        height: auto;
+        max-height: 16;
+        margin-bottom: 1;
+    }
+    MergeScreen #options {
+        height: 1;
+        margin-bottom: 1;
+    }
+    MergeScreen #strategy {
+        layout: horizontal;
+        width: auto;
+        height: 1;
+        margin-right: 2;
+    }
+    MergeScreen #strategy RadioButton {
+        width: auto;
+        margin-right: 1;
+    }
+    MergeScreen #keep {
+        width: auto;
+    }
+    MergeScreen #refusal {
+        color: $error;
+        text-style: bold;
+        margin-bottom: 1;
+    }
+    """
 
     BINDINGS = [
         Binding("y", "confirm", "merge"),
@@ -47,8 +82,8 @@ class MergeScreen(ModalScreen[MergeAnswer | None]):
             with Horizontal(id="options"):
                 with RadioSet(id="strategy", compact=True):
                     for strategy in STRATEGIES:
-                        yield RadioButton(strategy, value=strategy == "merge", id=strategy, compact=True)
-                yield Checkbox("keep the other attempts", id="keep", compact=True)
+                        yield ShapedRadioButton(strategy, value=strategy == "merge", id=strategy, compact=True)
+                yield ShapedCheckbox("keep the other attempts", id="keep", compact=True)
             yield Label("", id="refusal")
             with Horizontal(id="buttons"):
                 yield Button("Merge (y)", variant="success", id="confirm", disabled=True, compact=True)

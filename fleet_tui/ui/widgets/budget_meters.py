@@ -79,6 +79,18 @@ def meters_markup(session: dict[str, Any]) -> str:
 class BudgetMeters(Static):
     """Every session's meters, two lines each; the disk the fleet's worktrees take in the border."""
 
+    DEFAULT_CSS = """
+    BudgetMeters {
+        height: 1fr;
+        border: round $pane-border;
+        border-title-color: $pane-title;
+        border-title-align: left;
+        background: $surface;
+        padding: 0 1;
+        overflow-y: auto;
+    }
+    """
+
     def show_disk(self, size: int, worktrees: int) -> None:
         from fleet_tui.worktreetable import format_size
 

@@ -83,6 +83,18 @@ def parse(diff: str, path: str) -> list[Line]:
 class DiffView(VerticalScroll):
     """Shows one diff; `side_by_side` flips between the two layouts without fetching anything."""
 
+    DEFAULT_CSS = """
+    DiffView {
+        width: 1fr;
+        height: 1fr;
+        border: round $pane-border;
+        background: $background;
+    }
+    DiffView:focus {
+        border: round $pane-focus;
+    }
+    """
+
     side_by_side: reactive[bool] = reactive(False)
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -47,6 +47,24 @@ KIND_COLOURS = {
 class EventFeed(ScrollView, can_focus=True):
     """Draws only the visible rows, so thousands of events cost nothing."""
 
+    DEFAULT_CSS = """
+    EventFeed {
+        height: 2fr;
+        overflow-x: hidden;  /* sentences are cut with an ellipsis, never scrolled sideways */
+        border: round $pane-border;
+        border-title-color: $pane-title;
+        border-title-align: left;
+        border-subtitle-color: $accent;
+        background: $surface;
+    }
+    EventFeed:focus {
+        border: round $pane-focus;
+    }
+    EventFeed.-follow {
+        border-title-color: $accent;
+    }
+    """
+
     session_filter: reactive[str | None] = reactive(None)
 
     def __init__(self, *, id: str | None = None) -> None:

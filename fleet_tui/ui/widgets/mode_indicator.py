@@ -8,6 +8,19 @@ from textual.widgets import Static
 
 class ModeIndicator(Static):
     # layout: its width follows the text (" NAV " or " STEER codex-1 ").
+    DEFAULT_CSS = """
+    ModeIndicator {
+        width: auto;
+        height: 1;
+        background: $primary;
+        color: $background;
+        text-style: bold;
+    }
+    ModeIndicator.-steer {
+        background: $accent;
+    }
+    """
+
     mode: reactive[str] = reactive("nav", layout=True)
     target: reactive[str] = reactive("", layout=True)
     scrolled: reactive[bool] = reactive(False, layout=True)  # the focused pane is in scroll mode

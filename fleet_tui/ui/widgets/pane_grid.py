@@ -39,6 +39,23 @@ def grid_shape(count: int, width: int, height: int) -> tuple[int, int]:
 class PaneGrid(VerticalScroll, can_focus=False):
     """Lays out TerminalPanes in a near-square grid; scrolls when they would get too small."""
 
+    DEFAULT_CSS = """
+    PaneGrid {
+        layout: grid;
+        grid-gutter: 0;
+        width: 1fr;
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    /* Too many panes to fit: each keeps a readable height and the grid scrolls. */
+    PaneGrid.-scrolling TerminalPane {
+        height: 8;
+    }
+    PaneGrid.-scrolling TerminalPane.-maximized {
+        height: 1fr;
+    }
+    """
+
     columns = 1
 
     @property

@@ -26,6 +26,22 @@ SEND_HINT = "ctrl+s send · enter new line · esc close"
 class AgentCounter(Widget, can_focus=True):
     """How many new sessions of one agent: +/- or a digit changes it."""
 
+    DEFAULT_CSS = """
+    AgentCounter {
+        width: auto;
+        height: 1;
+        padding: 0 1;
+        margin-left: 1;
+        background: $boost;
+    }
+    AgentCounter.-zero {
+        color: $foreground-muted;
+    }
+    AgentCounter:focus {
+        background: $accent 40%;
+    }
+    """
+
     BINDINGS = [
         Binding("plus,equals_sign,up", "change(1)", "more", show=False),
         Binding("minus,down", "change(-1)", "fewer", show=False),
@@ -56,6 +72,40 @@ class AgentCounter(Widget, can_focus=True):
 
 
 class PromptBar(Vertical):
+    DEFAULT_CSS = """
+    PromptBar {
+        display: none;
+        height: auto;
+        border: round $accent;
+        border-title-align: left;
+        border-subtitle-align: right;
+        border-subtitle-color: $foreground-muted;
+        background: $surface;
+        padding: 0 1;
+    }
+    PromptBar.-open {
+        display: block;
+    }
+    PromptBar #targets {
+        height: 1;
+        margin-bottom: 1;
+    }
+    PromptBar #to {
+        margin-right: 1;
+        color: $foreground-muted;
+    }
+    PromptBar #target {
+        width: 26;
+    }
+    PromptBar #counters {
+        height: 1;
+        width: 1fr;
+    }
+    PromptBar TextArea {
+        height: 5;
+    }
+    """
+
     BINDINGS = [
         # ctrl+s reaches us over SSH too (Textual's raw mode turns XON/XOFF off).
         Binding("ctrl+s,alt+enter", "send", "send", priority=True),

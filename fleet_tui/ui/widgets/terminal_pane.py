@@ -142,10 +142,52 @@ class TerminalPane(Widget, can_focus=True):
     }
     DEFAULT_CSS = """
     TerminalPane {
+        height: 1fr;
+        border: round $pane-border;
+        border-title-align: left;
+        border-title-color: $pane-title;
+        border-subtitle-align: right;
+        border-subtitle-color: $foreground-muted;
+        background: $background;
+        color: $foreground;
+
         .terminal-pane--match { background: $warning 45%; }
         .terminal-pane--current-match { background: $warning; color: $background; text-style: bold; }
         .terminal-pane--selection { background: $accent 60%; }
         .terminal-pane--status { background: $panel; color: $foreground; }
+    }
+    /* Focus is a colour no status uses; the border's shape says the rest:
+       double = waiting for the user, heavy = steered, dashed = killed. */
+    TerminalPane:focus {
+        border: round $pane-focus;
+    }
+    /* Something happened while the user looked elsewhere (an agent finished). */
+    TerminalPane.-attention {
+        border: double $status-waiting;
+    }
+    /* Waiting stays marked for as long as the agent waits, focused or not. */
+    TerminalPane.-waiting {
+        border: double $status-waiting;
+    }
+    TerminalPane.-waiting:focus {
+        border: double $pane-focus;
+    }
+    TerminalPane.-steering, TerminalPane.-waiting.-steering {
+        border: heavy $pane-focus;
+    }
+    TerminalPane.-killed {
+        border: dashed $status-killed;
+    }
+    TerminalPane.-killed:focus {
+        border: dashed $pane-focus;
+    }
+    TerminalPane.-killed, TerminalPane.-exited {
+        color: $foreground-muted;
+    }
+    /* Zoomed: the whole screen. */
+    TerminalPane.-maximized {
+        height: 1fr;
+        width: 1fr;
     }
     """
 
