@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.timeout(300)  # a cold mypy cache on a busy machine
+pytestmark = [pytest.mark.real, pytest.mark.timeout(300)]  # runs mypy; a cold cache on a busy machine
 
 
 def test_mypy_is_clean_on_the_listed_modules(tmp_path):

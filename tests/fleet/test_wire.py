@@ -1,5 +1,5 @@
-"""The server's typed API (fleet_tui/wire.py): the typed client against a real server, the command
-table, and the one-line refusals of requests the table does not accept."""
+"""The server's typed API (fleet_tui/wire.py) on a real server: the typed client's answer models,
+and the one-line refusals of requests the command table does not accept."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from fleet_tui import protocol, wire
 from fleet_tui.client import FleetClient
 from fleet_tui.errors import UsageError
 from fleet_tui.paths import socket_path
-from fleet_tui.server import FleetServer
 from tests.fleet.conftest import FleetCli
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.real, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
@@ -133,20 +132,3 @@ def test_a_client_of_another_protocol_version_is_told_what_to_do(in_process):
     assert "fleet-tui down" in reply["error"]
     # A client from before requests carried a version spoke protocol 1: it is still answered.
     assert in_process.run("status").returncode == 0
-
-
-def test_every_request_model_has_one_handler_and_every_handler_a_request_model():
-    server = FleetServer.__new__(FleetServer)  # the table only needs the bound handlers
-    table = server._command_table()
-    assert set(table) == set(wire.REQUESTS)
-    for name, command in table.items():
-        assert command.request is wire.REQUESTS[name]
-        handler_request = command.handler.__annotations__["request"]
-        assert handler_request == f"wire.{command.request.__name__}", f"{name}'s handler takes {handler_request}"
-
-
-def test_answers_keep_fields_they_do_not_know_so_a_newer_server_can_add_some():
-    answer = wire.StatusAnswer.model_validate({"sessions": [{"name": "a", "status": "idle", "mood": "calm"}],
-                                               "base": "main"})
-    assert answer.sessions[0].status == "idle"
-    assert answer.wire() == {"sessions": [{"name": "a", "status": "idle", "mood": "calm"}], "base": "main"}
