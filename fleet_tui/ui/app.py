@@ -36,7 +36,7 @@ from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
-from fleet_tui.wire import AgentInfo, ClientSettings
+from fleet_tui.wire import AgentInfo, ClientSettings, EventView, SessionView, TaskView
 
 if TYPE_CHECKING:
     from fleet_tui.client import FleetClient
@@ -91,8 +91,8 @@ class FleetApp(App[int]):
         self.client: FleetApi | None = None
         self.mirrors: dict[str, ScreenMirror] = {}
         self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.tasks: list[dict[str, Any]] = []  # from the server's task runner, waiting gates first
+        self.sessions: dict[str, SessionView] = {}
+        self.tasks: list[TaskView] = []  # from the server's task runner, waiting gates first
         self.agents: list[AgentInfo] = []
         self.config = ClientSettings()
         self.settings = theme.load_settings()
@@ -192,7 +192,7 @@ class FleetApp(App[int]):
     async def ask(self, request: Callable[[FleetApi], Awaitable[T]]) -> T | None:
         """One request through the typed client (`lambda client: client.kill(name)`); a refusal
         becomes a toast and None, never a crash. Screens that show a refusal their own way call
-        `self.app.client` and catch FleetError."""
+        `client_of(self.app)` (ui/server_client.py) and catch FleetError."""
         if self.client is None:
             return None
         try:
@@ -215,22 +215,21 @@ class FleetApp(App[int]):
             if pane is not None:
                 self._draw_or_hold(pane, changed)
         elif kind == "sessions":
-            self.update_sessions(message.get("sessions", []))
+            self.update_sessions([SessionView.model_validate(info) for info in message.get("sessions", [])])
         elif kind == "event":
-            self.query_one(EventFeed).add_event(message["event"])
+            self.query_one(EventFeed).add_event(EventView.model_validate(message["event"]))
         elif kind == "tasks":
-            self.update_tasks(message.get("tasks", []))
+            self.update_tasks([TaskView.model_validate(task) for task in message.get("tasks", [])])
 
-    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+    def update_tasks(self, tasks: list[TaskView]) -> None:
         self.tasks = tasks
         self.query_one(TasksPanel).update_tasks(tasks)
         for name, pane in self._panes.items():  # a pane's title names its task
             if name in self.sessions:
-                pane.update_info(self._with_task(self.sessions[name]))
+                pane.update_info(self.sessions[name], self._task_text(self.sessions[name]))
 
-    def _with_task(self, info: dict[str, Any]) -> dict[str, Any]:
-        task = next((t for t in self.tasks if t["id"] == info.get("task")), None)
-        return {**info, "task_text": task["text"]} if task else info
+    def _task_text(self, info: SessionView) -> str:
+        return next((t.text for t in self.tasks if t.id == info.task), "")
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
         now = time.monotonic()
@@ -249,8 +248,8 @@ class FleetApp(App[int]):
             if pane is not None:
                 pane.screen_changed(rows)
 
-    def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
-        previous, self.sessions = self.sessions, {info["name"]: info for info in sessions}
+    def update_sessions(self, sessions: list[SessionView]) -> None:
+        previous, self.sessions = self.sessions, {info.name: info for info in sessions}
         grid = self.query_one(PaneGrid)
         gone = [name for name in self._panes if name not in self.sessions]
         if gone:
@@ -259,15 +258,15 @@ class FleetApp(App[int]):
         for name, info in self.sessions.items():
             pane = self._panes.get(name)
             if pane is None:
-                mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, self._with_task(info), leader=self.leader,
+                mirror = self.mirrors.setdefault(name, ScreenMirror(name, info.cols, info.rows))
+                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader, task_text=self._task_text(info),
                                                         history=ServerHistory(self.ask, name))
                 new_panes.append(pane)
             else:
-                pane.update_info(self._with_task(info))
-            before = previous.get(name, {}).get("status")
-            if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
-                self.alert(name, ALERT_STATUSES[info["status"]])
+                pane.update_info(info, self._task_text(info))
+            before = previous[name].status if name in previous else None
+            if previous and before != info.status and info.status in ALERT_STATUSES:
+                self.alert(name, ALERT_STATUSES[info.status])
         if new_panes:
             grid.retile(len(self._panes))
             grid.mount_all(new_panes)
@@ -282,8 +281,7 @@ class FleetApp(App[int]):
         self.query_one(BudgetMeters).update_sessions(sessions)
         # The footer depends on the focused pane's status only; rebuilding it costs a frame.
         focused = self.focused_pane
-        if new_panes or gone or (focused and previous.get(focused.session, {}).get("status")
-                                 != self.sessions.get(focused.session, {}).get("status")):
+        if new_panes or gone or (focused and _status(previous, focused.session) != _status(self.sessions, focused.session)):
             self.refresh_bindings()
 
     def _remove_panes(self, gone: list[TerminalPane]) -> None:
@@ -390,7 +388,7 @@ class FleetApp(App[int]):
             if pane is None:
                 return None
             allowed = ACTION_STATUSES.get(action)
-            if allowed is not None and pane.info.get("status") not in allowed:
+            if allowed is not None and pane.info.status not in allowed:
                 return None
         return True
 
@@ -484,8 +482,8 @@ class FleetApp(App[int]):
 
     # ------------------------------------------------------------------ runs
     def action_open_prompt(self) -> None:
-        running = [info for info in self.sessions.values() if info["status"] in RUNNING]
-        roles = sorted({info["role"] for info in running if info.get("role")})
+        running = [info for info in self.sessions.values() if info.status in RUNNING]
+        roles = sorted({info.role for info in running if info.role})
         marked = [pane for pane in self.query(TerminalPane) if pane.marked]
         self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
                                        pipelines=self.config.pipelines)
@@ -518,10 +516,10 @@ class FleetApp(App[int]):
             args: dict[str, Any] = {"sessions": sessions}
         elif target.startswith("role:"):
             role = target.removeprefix("role:")
-            sessions = [n for n, info in self.sessions.items() if info["status"] in RUNNING and info.get("role") == role]
+            sessions = [n for n, info in self.sessions.items() if info.status in RUNNING and info.role == role]
             args = {"role": role}
         else:
-            sessions = [n for n, info in self.sessions.items() if info["status"] in RUNNING]
+            sessions = [n for n, info in self.sessions.items() if info.status in RUNNING]
             args = {"sessions": sessions}
         if len(sessions) <= 1:
             self.fan_out(message.prompt, **args)
@@ -560,7 +558,7 @@ class FleetApp(App[int]):
             self.notify("no task is waiting for you")
             return
         pane = self.focused_pane
-        mine = [t for t in waiting if pane is not None and t.get("session") == pane.session]
+        mine = [t for t in waiting if pane is not None and t.session == pane.session]
         self.push_screen(GateScreen((mine or waiting)[0]))
 
     def action_toggle_feed_filter(self) -> None:
@@ -588,7 +586,7 @@ class FleetApp(App[int]):
             if yes:
                 self.stop_fleet()
 
-        running = sum(info["status"] in RUNNING for info in self.sessions.values())
+        running = sum(info.status in RUNNING for info in self.sessions.values())
         question = (f"Stop the fleet? {running} running agent{'s' if running != 1 else ''} will be stopped; "
                     "worktrees stay until discarded. (Detach, q, leaves them running.)")
         self.push_screen(ConfirmScreen(question, yes="Stop"), answered)
@@ -609,7 +607,7 @@ class FleetApp(App[int]):
         yield from (command for command in super().get_system_commands(screen) if command.title not in replaced)
         pane = self.focused_pane or self.screen_stack[0].focused
         if isinstance(pane, TerminalPane):
-            status = pane.info.get("status")
+            status = pane.info.status
             for action, verb in (("kill", "Kill"), ("pause", "Pause"), ("resume", "Resume"), ("restart", "Restart")):
                 allowed = ACTION_STATUSES.get(action)
                 if allowed is None or status in allowed:
@@ -632,6 +630,10 @@ class FleetApp(App[int]):
     async def on_unmount(self) -> None:
         if self.client is not None:
             await self.client.close()
+
+
+def _status(sessions: dict[str, SessionView], name: str) -> str | None:
+    return sessions[name].status if name in sessions else None
 
 
 def with_machines(client: "FleetClient") -> "FleetApi":

@@ -121,7 +121,7 @@ async def test_fan_out_compare_diff_and_squash_merge_the_best_on_a_real_fleet(de
         await until(pilot, lambda: [pane.session for pane in app.query(TerminalPane)] == sessions)
 
         def finished(name: str) -> bool:
-            return app.sessions[name]["status"] in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
+            return app.sessions[name].status in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
 
         await until(pilot, lambda: all(finished(name) for name in sessions))
 

@@ -57,7 +57,7 @@ async def shell_with_numbers(pilot, app: FleetApp, count: int = 3000) -> Termina
     """A shell that printed 1..count, the pane focused in NAV mode."""
     await until_ready(pilot, 1)
     pane = app.query_one(TerminalPane)
-    await until(pilot, lambda: app.sessions[pane.session]["cols"] == pane.size.width)
+    await until(pilot, lambda: app.sessions[pane.session].cols == pane.size.width)
     await run_in_shell(pilot, app, f"seq 1 {count}")
     await until(pilot, lambda: pane.mirror.history.pushed >= count - pane.size.height
                 and any(line.strip() == str(count) for line in pane.mirror.text()))

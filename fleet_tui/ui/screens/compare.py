@@ -14,6 +14,7 @@ from fleet_tui.comparetable import _duration
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
 from fleet_tui.ui.screens.dialog import DialogScreen
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.wire import AttemptRow, CheckView, CompareAnswer, MergeAnswer
@@ -93,7 +94,7 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         table.loading = True
         try:
-            result = await self.app.client.compare(self.run_id)
+            result = await client_of(self.app).compare(self.run_id)
         except FleetError as error:
             self.notify(str(error), severity="error")
             self.query_one("#run-title", Label).update(Text(str(error), style="bold"))

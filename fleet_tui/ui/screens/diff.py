@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.widgets.diff_view import DiffView, split_files
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.wire import AttemptRow
@@ -85,7 +86,7 @@ class DiffScreen(Screen):
             view = self.query_one(DiffView)
             view.loading = True
             try:
-                diff = (await self.app.client.diff(session)).diff
+                diff = (await client_of(self.app).diff(session)).diff
             except FleetError as error:
                 self.notify(str(error), severity="error")
                 diff = ""

@@ -12,6 +12,7 @@ from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Stat
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
 from fleet_tui.ui.screens.dialog import DialogScreen
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.toggles import ShapedCheckbox, ShapedRadioButton
@@ -120,7 +121,7 @@ class MergeScreen(DialogScreen[MergeAnswer | None]):
         summary_box = self.query_one("#summary")
         summary_box.loading = True
         try:
-            summary = await self.app.client.merge_summary(self.session)
+            summary = await client_of(self.app).merge_summary(self.session)
         except FleetError as error:
             self.refuse(str(error))
             return
@@ -185,8 +186,8 @@ class MergeScreen(DialogScreen[MergeAnswer | None]):
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = True
         try:
-            result = await self.app.client.merge(self.session, strategy=strategy.id or "merge" if strategy else "merge",
-                                                 keep=keep)
+            chosen = strategy.id if strategy is not None and strategy.id else "merge"
+            result = await client_of(self.app).merge(self.session, strategy=chosen, keep=keep)
         except FleetError as error:
             confirm.disabled = False
             self.refuse(str(error))

@@ -7,7 +7,6 @@ sessions, whether to ask first), so the bar never talks to the server.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from textual import events, on
 from textual.app import ComposeResult
