@@ -57,6 +57,29 @@ async def fleet_client_latency(client, mirrors, changed, samples: int) -> list[f
     return out
 
 
+async def attached_latency(client, samples: int) -> list[float]:
+    """fleet_client_latency on an attached client, focus on the echo session."""
+    from fleet_tui.protocol import ScreenMirror
+
+    mirrors: dict[str, ScreenMirror] = {}
+    changed = asyncio.Event()
+
+    async def read() -> None:
+        async for msg in client.messages():
+            if msg.get("t") == "screen":
+                mirrors.setdefault(msg["s"], ScreenMirror(msg["s"])).apply(msg)
+                if msg["s"] == "echo":
+                    changed.set()
+
+    pump = asyncio.ensure_future(read())
+    try:
+        await client.call("attach", focus="echo")
+        await asyncio.sleep(0.5)
+        return await fleet_client_latency(client, mirrors, changed, samples)
+    finally:
+        pump.cancel()
+
+
 async def wait_until(event: asyncio.Event, predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -135,22 +158,7 @@ async def fleet_run(busy: int, samples: int) -> tuple[list[float], list[float]]:
             await client.call("start", agents=["echo"], count=1)
             if busy:
                 await client.call("start", agents=["busy"], count=busy)
-            from fleet_tui.protocol import ScreenMirror
-
-            mirrors: dict[str, ScreenMirror] = {}
-            changed = asyncio.Event()
-
-            async def read():
-                async for msg in client.messages():
-                    if msg.get("t") == "screen":
-                        mirrors.setdefault(msg["s"], ScreenMirror(msg["s"])).apply(msg)
-                        if msg["s"] == "echo":
-                            changed.set()
-            pump = asyncio.ensure_future(read())
-            await client.call("attach", focus="echo")
-            await asyncio.sleep(0.5)
-            client_ms = await fleet_client_latency(client, mirrors, changed, samples)
-            pump.cancel()
+            client_ms = await attached_latency(client, samples)
             ui_ms = await fleet_ui_latency(repo, samples)
             return client_ms, ui_ms
         finally:

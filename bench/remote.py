@@ -27,32 +27,9 @@ from pathlib import Path
 
 from bench import loopback_sshd
 from bench.harness import ECHO_CMD, FleetServer, Sandbox, Tmux, busy_cmd, make_repo, pct, sh, table, yaml_agents
-from bench.latency import BUSY_RATE, GAP, fleet_client_latency  # noqa: F401
+from bench.latency import BUSY_RATE, GAP, attached_latency  # noqa: F401
 
 LINK_SECONDS = 5.0
-
-
-async def attached_latency(client, samples: int) -> list[float]:
-    """fleet_client_latency on an attached client, focus on the echo session."""
-    from fleet_tui.protocol import ScreenMirror
-
-    mirrors: dict[str, ScreenMirror] = {}
-    changed = asyncio.Event()
-
-    async def read() -> None:
-        async for msg in client.messages():
-            if msg.get("t") == "screen":
-                mirrors.setdefault(msg["s"], ScreenMirror(msg["s"])).apply(msg)
-                if msg["s"] == "echo":
-                    changed.set()
-
-    pump = asyncio.ensure_future(read())
-    try:
-        await client.call("attach", focus="echo")
-        await asyncio.sleep(0.5)
-        return await fleet_client_latency(client, mirrors, changed, samples)
-    finally:
-        pump.cancel()
 
 
 async def ssh_tmux_latency(samples: int) -> list[float]:

@@ -35,6 +35,7 @@ class MergeJournal:
     run: str | None = None
     keep: bool = False
     losers: list[str] = field(default_factory=list)  # sessions of the run discarded after landing
+    subject: str | None = None  # the landing commit's subject when not merge.py's default
     phase: str = "merging"  # "merging" until the base branch has it, then "landed"
     commit: str | None = None  # the base branch's commit once landed
     started: float = field(default_factory=time.time)
@@ -85,7 +86,8 @@ def _fsync_dir(folder: Path) -> None:
 
 def landing_subjects(journal: MergeJournal) -> tuple[str, ...]:
     """Subjects the merge commit starts with (see merge.py's default messages)."""
-    return (f"Merge attempt {journal.branch} into {journal.base}", f"Land attempt {journal.branch} (squashed)")
+    defaults = (f"Merge attempt {journal.branch} into {journal.base}", f"Land attempt {journal.branch} (squashed)")
+    return (journal.subject, *defaults) if journal.subject else defaults
 
 
 def has_landed(root: Path, journal: MergeJournal) -> str | None:

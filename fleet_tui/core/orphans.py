@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from fleet_tui.core.proctree import KillReport, ProcessTable, kill_tree
+from fleet_tui.core.proctree import Escape, KillReport, ProcessTable, kill_tree
 from fleet_tui.core.session import SessionRecord
+from fleet_tui.core.status import Status
 
 START_TIME_SLACK = 0.05  # seconds: psutil's create time is rounded to clock ticks
 
@@ -50,6 +51,7 @@ class Orphan:
     marker: str | None
     leader: int | None  # its pty child, while that same process runs
     procs: list[psutil.Process]
+    escape: Escape | None = None  # where its detached runaways may be found when killing
 
     def refresh(self) -> bool:
         """Forget the processes that ended; True while any is left."""
@@ -64,7 +66,7 @@ class Orphan:
 
     def kill(self) -> KillReport:
         """End every process of the session (blocking: run it in a worker thread)."""
-        return kill_tree(self.leader, self.marker)
+        return kill_tree(self.leader, self.marker, escape=self.escape)
 
 
 def find_orphans(records: Iterable[SessionRecord]) -> dict[str, Orphan]:
@@ -78,7 +80,8 @@ def find_orphans(records: Iterable[SessionRecord]) -> dict[str, Orphan]:
         leader = record.pid if same_process(record.pid, record.pid_started) else None
         procs = table.members(leader, record.marker) if (leader or record.marker) else []
         if procs:
-            found[record.name] = Orphan(record.name, record.marker, leader, procs)
+            escape = Escape(record.worktree, record.pid_started) if record.pid_started else None
+            found[record.name] = Orphan(record.name, record.marker, leader, procs, escape)
     return found
 
 
@@ -96,11 +99,11 @@ def resting_state(record: SessionRecord, orphan: Orphan | None) -> tuple[str, st
     last server died and are gone now (a crash, a reboot); stopped: they ended before.
     """
     if orphan is not None:
-        return ("orphaned", f"still running (pids {', '.join(map(str, orphan.pids))}) after the server that "
+        return (Status.ORPHANED, f"still running (pids {', '.join(map(str, orphan.pids))}) after the server that "
                 f"held its terminal died: `fleet-tui kill {record.name}` ends it, "
                 f"`fleet-tui restart {record.name}` replaces it")
     if record.marker is not None and record.ended is None:
-        return ("lost", f"its processes ended with the last fleet server; its worktree is intact: "
+        return (Status.LOST, f"its processes ended with the last fleet server; its worktree is intact: "
                 f"`fleet-tui restore {record.name}` (or R) starts it again")
     how = f" ({record.ended})" if record.ended else ""
-    return "stopped", f"not running{how}: `fleet-tui restart {record.name}` starts it again"
+    return Status.STOPPED, f"not running{how}: `fleet-tui restart {record.name}` starts it again"

@@ -4,7 +4,9 @@ A session's processes are found three ways, because each alone misses some:
 the descendants of its pty child, the processes in the child's session id (the
 child is a session leader), and the processes whose environment carries the
 session's FLEET_SESSION marker (which catches grandchildren that called setsid
-or double-forked and were reparented to init).
+or double-forked and were reparented to init). When killing, one more road: a
+process that did all of that with an emptied environment (`env -i setsid ...`)
+is still found by its working folder inside the session's worktree (`escaped`).
 
 Nothing here reaps: a process that is a zombie counts as gone, so the pty owner
 can still collect its child's exit status.
@@ -111,6 +113,40 @@ class ProcessTable:
         return [proc for proc in members.values() if _alive(proc)]
 
 
+# Orphans are adopted by init, or by a user's service manager acting as subreaper.
+_ADOPTERS = frozenset({"systemd", "init"})
+
+
+def escaped(worktree: str, since: float, table: ProcessTable | None = None) -> list[psutil.Process]:
+    """Processes that left a session by every road at once: double-forked to init, a session id
+    of their own, an emptied environment. Their working folder inside the session's worktree is
+    what still ties them to it. Only detached ones count (adopted by init or a service manager,
+    no terminal, started after the session), so a user's own shell in the worktree is safe.
+    Reads a few processes' cwd: call it when killing, not on every tick.
+    """
+    table = table or ProcessTable()
+    root = os.path.realpath(worktree)
+    found = []
+    for entry in table.entries.values():
+        proc = entry.proc
+        if entry.marker is not None or proc.pid == os.getpid():
+            continue  # a marked process is found by its marker; never ourselves
+        try:
+            if proc.uids().real != os.getuid() or proc.create_time() < since - 1:
+                continue
+            adopter = table.entries.get(entry.ppid)
+            if entry.ppid != 1 and (adopter is None or adopter.proc.name() not in _ADOPTERS):
+                continue
+            if proc.terminal() is not None:
+                continue
+            cwd = os.path.realpath(proc.cwd())
+        except (psutil.Error, OSError):
+            continue
+        if (cwd == root or cwd.startswith(root + os.sep)) and _alive(proc):
+            found.append(proc)
+    return found
+
+
 def _marker_of(proc: psutil.Process) -> str | None:
     try:
         return proc.environ().get(MARKER_VAR)
@@ -157,11 +193,30 @@ def _wait_gone(procs, deadline: float) -> list[psutil.Process]:
         time.sleep(POLL)
 
 
-def _freeze(pid: int | None, marker: str | None) -> dict[int, psutil.Process]:
+@dataclass(frozen=True)
+class Escape:
+    """Where a session's escaped processes may be found (see `escaped`)."""
+
+    worktree: str
+    since: float  # the session's start, as time.time()
+
+
+def _everyone(pid: int | None, marker: str | None, escape: Escape | None) -> list[psutil.Process]:
+    table = ProcessTable()
+    members = table.members(pid, marker)
+    if escape is not None:
+        known = {proc.pid for proc in members}
+        for runaway in escaped(escape.worktree, escape.since, table):
+            members += [proc for proc in table.tree(runaway.pid) if proc.pid not in known and _alive(proc)]
+            known.update(proc.pid for proc in members)
+    return members
+
+
+def _freeze(pid: int | None, marker: str | None, escape: Escape | None = None) -> dict[int, psutil.Process]:
     """SIGSTOP the session until no new member appears, so nothing forks behind our back."""
     frozen: dict[int, psutil.Process] = {}
     for _ in range(10):
-        new = [proc for proc in session_processes(pid, marker) if proc.pid not in frozen]
+        new = [proc for proc in _everyone(pid, marker, escape) if proc.pid not in frozen]
         if not new:
             break
         for proc in _signal(new, signal.SIGSTOP):
@@ -179,13 +234,14 @@ class KillReport:
     seconds: float = 0.0
 
 
-def kill_tree(pid: int | None, marker: str | None = None, grace: float = 1.0) -> KillReport:
+def kill_tree(pid: int | None, marker: str | None = None, grace: float = 1.0,
+              escape: Escape | None = None) -> KillReport:
     """End every process of the session: SIGTERM and SIGHUP, then after `grace` seconds SIGKILL.
 
     Blocks for up to grace + 1 s; call it from a worker thread in an event loop.
     """
     started = time.monotonic()
-    procs = _freeze(pid, marker)
+    procs = _freeze(pid, marker, escape)
     # TERM stays pending while a process is stopped; CONT lets it be handled.
     terminated = _signal(procs.values(), signal.SIGTERM)
     # HUP too, as a closing terminal would: interactive shells ignore TERM but leave on HUP.
@@ -193,7 +249,7 @@ def kill_tree(pid: int | None, marker: str | None = None, grace: float = 1.0) ->
     _signal(procs.values(), signal.SIGCONT)
     survivors = _wait_gone(procs.values(), started + grace)
     # Children forked by TERM handlers during the grace period are members too.
-    for proc in session_processes(pid, marker):
+    for proc in _everyone(pid, marker, escape):
         procs.setdefault(proc.pid, proc)
     killed = _signal([proc for proc in procs.values() if _alive(proc)], signal.SIGKILL)
     survivors = _wait_gone(killed, time.monotonic() + 1.0)

@@ -9,17 +9,25 @@ character occupies its cell plus a "" placeholder cell to its right.
 
 Behaviour follows tmux where xterm and tmux differ, because tmux is what the
 conformance tests compare against.
+
+The same loop has a compiled fast path (_fastterm.c, built by pip when a C
+compiler is there): it does the common tokens (text, CR/LF, SGR, cursor
+moves) itself and hands every other token back to this module, so the Python
+code below stays the reference and the fallback. FLEET_PURE_PYTHON=1 forces
+the fallback.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import count, groupby, islice
-from typing import Callable
+from typing import Any, Callable
 
 from fleet_tui.protocol import (
     ATTR_BLINK,
@@ -184,11 +192,32 @@ class History(Sequence):
 _DEFAULT = (None, None, 0)
 _epochs = count(1)
 
+# The compiled fast path of feed(), if it was built and not switched off.
+_fastterm: Any = None  # a C module: no types to check against
+if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
+    try:
+        _fastterm = importlib.import_module("fleet_tui.core._fastterm")
+    except ImportError:  # installed without a C compiler: the pure-Python path
+        _fastterm = None
+    else:
+        _fastterm.setup(tuple(_SGR_ATTR_ON.get(code, 0) for code in range(30)),
+                        tuple(_SGR_ATTR_OFF.get(code, 0) for code in range(30)), _NARROW, _DEFAULT, globals())
+FAST_PATH = _fastterm is not None
+
 
 class _Cursor:
     """What DECSC saves."""
 
     __slots__ = ("x", "y", "fg", "bg", "attrs", "origin", "charsets", "shift_out", "wrap_pending")
+    x: int
+    y: int
+    fg: Color
+    bg: Color
+    attrs: int
+    origin: bool
+    charsets: list[str]
+    shift_out: bool
+    wrap_pending: bool
 
 
 def _ints(params: str) -> list[int]:
@@ -208,6 +237,10 @@ def _ints(params: str) -> list[int]:
 
 
 class Terminal:
+    # scan(terminal, data, pos) -> pos: the C loop, or None for the pure-Python
+    # one (a test sets it per instance to compare the two)
+    _scan: Callable[[Terminal, str, int], int] | None = _fastterm.scan if _fastterm else None
+
     def __init__(self, cols: int = 80, rows: int = 24, *, scrollback: int = 10_000,
                  respond: Callable[[str], None] | None = None):
         self.cols = max(1, cols)
@@ -362,39 +395,52 @@ class Terminal:
             if not data:
                 return
         draw, csi, sgr, control = self._draw, self._csi, self._sgr, self._control
-        for m in _TOKEN.finditer(data):
-            kind = m.lastgroup
-            if kind == "text":
-                draw(m.group())
-            elif kind == "textnl" or kind == "newline":
-                if kind == "textnl":  # a line of text and its CR LF: the most common pair
-                    draw(m.group("text"))
-                    carriage_return = True
-                else:  # a bare LF, or CR LF
-                    carriage_return = len(m.group()) == 2
-                if carriage_return:
-                    self.cursor_x = 0
-                    self._wrap_pending = False
-                self._linefeed()
-            elif kind == "csi":
-                params, inter, final = m.group("params", "inter", "csi")
-                if final == "m" and not inter and params[:1] not in _PRIVATE:
-                    sgr(params)  # the most common sequence: skip the general dispatch
-                else:
-                    csi(params, inter, final)
-            elif kind == "ctl":
-                ch = m.group()
-                if ch == "\x1b":
-                    if _PARTIAL.match(data, m.start()):
-                        self._suspend(data[m.start():])
-                        return
-                else:
-                    control(ch)
-            elif kind == "esc":
-                self._esc(*m.group("esc_inter", "esc"))
-            elif kind == "osc":
-                self._osc_string(*m.group("osc_body", "osc"))
-            # "string": DCS/APC/PM/SOS are swallowed whole
+        scan, pos, size = self._scan, 0, len(data)
+        while pos < size:
+            if scan is not None:
+                # the C loop takes what it can and stops at a token it leaves
+                # to the loop below, which then handles that one token
+                pos = scan(self, data, pos)
+                if pos >= size:
+                    return
+            for m in _TOKEN.finditer(data, pos):
+                kind = m.lastgroup
+                if kind == "text":
+                    draw(m.group())
+                elif kind == "textnl" or kind == "newline":
+                    if kind == "textnl":  # a line of text and its CR LF: the most common pair
+                        draw(m.group("text"))
+                        carriage_return = True
+                    else:  # a bare LF, or CR LF
+                        carriage_return = len(m.group()) == 2
+                    if carriage_return:
+                        self.cursor_x = 0
+                        self._wrap_pending = False
+                    self._linefeed()
+                elif kind == "csi":
+                    params, inter, final = m.group("params", "inter", "csi")
+                    if final == "m" and not inter and params[:1] not in _PRIVATE:
+                        sgr(params)  # the most common sequence: skip the general dispatch
+                    else:
+                        csi(params, inter, final)
+                elif kind == "ctl":
+                    ch = m.group()
+                    if ch == "\x1b":
+                        if _PARTIAL.match(data, m.start()):
+                            self._suspend(data[m.start():])
+                            return
+                    else:
+                        control(ch)
+                elif kind == "esc":
+                    self._esc(*m.group("esc_inter", "esc"))
+                elif kind == "osc":
+                    self._osc_string(*m.group("osc_body", "osc"))
+                # "string": DCS/APC/PM/SOS are swallowed whole
+                if scan is not None:
+                    pos = m.end()
+                    break
+            else:
+                return
 
     def _suspend(self, rest: str) -> None:
         """Keep an unfinished escape sequence for the next feed()."""
@@ -922,7 +968,7 @@ class Terminal:
                 self._save_cursor()
             self._primary = self._lines
             self._lines = [_Row(self.cols) for _ in range(self.rows)]
-        else:
+        elif self._primary is not None:  # always, given the check above; said for the type checker
             self._lines, self._primary = self._primary, None
             if save_cursor:
                 self._restore_cursor()
@@ -1139,14 +1185,14 @@ class Terminal:
 # SGR parameter strings parsed once into (op, value) steps: programs reuse a
 # handful of colour changes over and over.
 _RESET, _FG, _BG, _ATTR_ON, _ATTR_OFF = range(5)
-_SGR_CACHE: dict[str, tuple[tuple[int, object], ...]] = {}
+_SGR_CACHE: dict[str, tuple[tuple[int, Any], ...]] = {}
 
 
-def _parse_sgr(params: str) -> tuple[tuple[int, object], ...]:
+def _parse_sgr(params: str) -> tuple[tuple[int, Any], ...]:  # (op, colour or attribute bits)
     parts = params.split(";")
     if len(parts) == 5 and parts[1] == "2" and parts[0] in ("38", "48"):  # truecolor, the common case
         return ((_FG if parts[0] == "38" else _BG, _rgb(parts[2:])),)
-    ops: list[tuple[int, object]] = []
+    ops: list[tuple[int, Any]] = []
     i, n = 0, len(parts)
     while i < n:
         part = parts[i]
@@ -1222,9 +1268,9 @@ _HEX = {str(i): "%02x" % i for i in range(256)}
 def _rgb(parts: list[str]) -> Color:
     if len(parts) >= 3:
         hx = _HEX
-        r, g, b = hx.get(parts[0]), hx.get(parts[1]), hx.get(parts[2])
-        if r is not None and g is not None and b is not None:
-            return "#" + r + g + b
+        hr, hg, hb = hx.get(parts[0]), hx.get(parts[1]), hx.get(parts[2])
+        if hr is not None and hg is not None and hb is not None:
+            return "#" + hr + hg + hb
     try:
         r, g, b = int(parts[0]), int(parts[1]), int(parts[2])
     except (ValueError, IndexError):

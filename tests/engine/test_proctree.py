@@ -248,3 +248,51 @@ def test_kill_tree_of_a_pty_session_leaves_the_exit_status_to_its_owner(tmp_path
     assert report.seconds < 2.0 and len(report.killed) == 2
     # Reaped by the PtyProcess, not swallowed by kill_tree (HUP, the lower signal, lands first).
     assert code in (-signal.SIGHUP, -signal.SIGTERM)
+
+
+def test_kill_finds_a_runaway_that_emptied_its_environment_by_its_worktree(tmp_path):
+    """`env -i setsid` + a double fork: no marker, no session id, no parent; only its folder."""
+    worktree = tmp_path / "worktree"
+    (worktree / "sub").mkdir(parents=True)
+    bystander_dir = tmp_path / "elsewhere"
+    bystander_dir.mkdir()
+    marker = f"test-{uuid.uuid4().hex}"
+    since = time.time()
+    runaway_cmd = "cd sub && env -i /usr/bin/setsid -f /bin/sh -c 'trap \"\" TERM HUP; sleep 300' && sleep 300"
+    root = subprocess.Popen(["/bin/sh", "-c", runaway_cmd], cwd=worktree, start_new_session=True,
+                            env={**os.environ, "FLEET_SESSION": marker})
+    # the same runaway from another folder: a stranger to this session, to be left alone
+    stranger = subprocess.Popen(["/bin/sh", "-c", runaway_cmd.replace("cd sub && ", "")], cwd=bystander_dir,
+                                start_new_session=True)
+    try:
+        def runaways(folder):
+            return [p for p in psutil.process_iter(["cmdline", "environ"])
+                    if p.info["cmdline"] and p.info["cmdline"][:2] == ["/bin/sh", "-c"] and "trap" in p.info["cmdline"][2]
+                    and not p.info["environ"] and os.path.realpath(p.cwd()).startswith(str(folder))]
+        deadline = time.monotonic() + 10
+        while not (runaways(worktree) and runaways(bystander_dir)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ours, theirs = runaways(worktree), runaways(bystander_dir)
+        assert len(ours) == 1 and len(theirs) == 1
+        assert ours[0].ppid() != root.pid, "it left the tree"
+        assert ours[0].pid not in {proc.pid for proc in find_marked(marker)}, "and the marker"
+        assert os.getsid(ours[0].pid) != root.pid, "and the session id"
+
+        kill_tree(root.pid, marker, grace=0.5)  # without its worktree, the runaway escapes
+        assert ours[0].is_running() and ours[0].status() != psutil.STATUS_ZOMBIE
+
+        root = subprocess.Popen(["sleep", "300"], start_new_session=True, env={**os.environ, "FLEET_SESSION": marker})
+        report = kill_tree(root.pid, marker, grace=0.5, escape=proctree.Escape(str(worktree), since))
+        root.wait(5)
+        assert not ours[0].is_running() or ours[0].status() == psutil.STATUS_ZOMBIE
+        assert ours[0].pid in report.killed, "it ignores TERM and HUP: SIGKILL ended it"
+        assert theirs[0].is_running() and theirs[0].status() != psutil.STATUS_ZOMBIE, "a stranger is left alone"
+    finally:
+        for proc in runaways(worktree) + runaways(bystander_dir):
+            proc.kill()
+        for proc in (root, stranger):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # each started its own group
+            except ProcessLookupError:
+                pass
+            proc.wait()

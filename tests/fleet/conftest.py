@@ -24,8 +24,10 @@ THREE_AGENTS = textwrap.dedent(
       echo:
         command: [python3, -u, -c, "import sys\\nfor line in sys.stdin: print('got:', line.strip())"]
       stubborn:
-        # ignores TERM and leaves a grandchild in a session of its own that ignores TERM too
-        command: [sh, -c, "trap '' TERM; setsid sh -c 'trap \\"\\" TERM; sleep 300' & sleep 300"]
+        # ignores TERM and leaves a grandchild in a session of its own that ignores TERM too, and a
+        # runaway with nothing of the session left but its folder (env -i, setsid, double fork)
+        command: [sh, -c, "trap '' TERM; setsid sh -c 'trap \\"\\" TERM; sleep 300' &
+                  env -i setsid -f sh -c 'trap \\"\\" TERM HUP; exec sleep 301'; sleep 300"]
     """
 )
 

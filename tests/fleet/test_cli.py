@@ -59,6 +59,15 @@ def test_start_status_screen_steer_kill_audit_down(fleet):
     pid = stubborn["pid"]
     marker = psutil.Process(pid).environ()["FLEET_SESSION"]
     assert len(marked(marker)) >= 2
+
+    def runaways():
+        worktree = os.path.realpath(stubborn["worktree"])
+        return [p for p in psutil.process_iter(["cmdline", "cwd"])
+                if p.info["cmdline"] == ["sleep", "301"] and (p.info["cwd"] or "").startswith(worktree)]
+    deadline = time.monotonic() + 10
+    while not runaways() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(runaways()) == 1 and runaways()[0].pid not in {p.pid for p in marked(marker)}
     others = [fleet.session("shell")["pid"], fleet.session("echo")["pid"]]
     started = time.monotonic()
     fleet.run("kill", "stubborn")
@@ -66,6 +75,7 @@ def test_start_status_screen_steer_kill_audit_down(fleet):
     while marked(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marked(marker) == [], "every process of the killed session is gone within 2 s"
+    assert runaways() == [], "the runaway too, found by its folder"
     assert all(psutil.pid_exists(p) for p in others), "no other session was touched"
     assert fleet.session("stubborn")["status"] == "killed"
     assert Path(stubborn["worktree"]).is_dir(), "the worktree stays until discarded"

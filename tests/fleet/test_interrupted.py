@@ -230,3 +230,45 @@ def test_kill_9_mid_compare_the_next_server_ends_its_checks_and_keeps_the_attemp
         assert cli.run("audit", "verify").returncode == 0
     finally:
         cli.run("down", check=False)
+
+
+MERGE_FETCHED = """\
+import asyncio, sys
+from pathlib import Path
+from fleet_tui.client import FleetClient
+
+async def main():
+    client = await FleetClient.connect(Path(sys.argv[1]))
+    print(await client.call("merge_branch", branch=sys.argv[2], label=sys.argv[3]))
+
+asyncio.run(main())
+"""
+
+
+def test_kill_9_mid_merge_of_an_attempt_fetched_from_another_machine_is_finished(racing):
+    """A remote attempt lands through the same journal: the next server finishes it, and says so."""
+    cli = racing
+    fetched = "machines/far/alpha"  # what remote_merge fetches a remote attempt into
+    git(cli.repo, "checkout", "-q", "-b", fetched)
+    (cli.repo / "far.txt").write_text("made on another machine\n")
+    git(cli.repo, "add", "far.txt")
+    git(cli.repo, "commit", "-q", "-m", "far work")
+    git(cli.repo, "checkout", "-q", "main")
+    assert cli.status() == []  # a server is up
+    mark = hold_main_updates(cli.repo, 2)
+    merging = subprocess.Popen([sys.executable, "-c", MERGE_FETCHED, str(cli.repo), fetched, "far:alpha"],
+                               cwd=cli.repo, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(mark.exists, what="the merge reaching git")
+    journal = cli.repo / ".git" / "fleet" / "merge-journal.json"
+    assert json.loads(journal.read_text())["session"] == "far:alpha"
+    os.kill(cli.server_pid(), signal.SIGKILL)
+    merging.communicate(timeout=30)
+    assert merging.returncode != 0, "its client lost the server"
+
+    assert cli.status() == []  # the next server finishes the merge before it answers
+    assert not journal.exists()
+    assert merges_on_main(cli.repo) == 1 and (cli.repo / "far.txt").exists()
+    assert git(cli.repo, "status", "--porcelain", "--untracked-files=no") == ""
+    merged = [e for e in events(cli) if e["kind"] == "merged"]
+    assert len(merged) == 1 and merged[0]["session"] == "far:alpha" and merged[0]["data"]["recovered"]
+    assert cli.run("audit", "verify").returncode == 0

@@ -106,6 +106,8 @@ def test_compare_and_merge_carry_the_work_and_never_the_agents_litter(fleet):
     run = json.loads(fleet.run("fanout", LITTER_PROMPT, "--agents", "shell", "-n", "2", "--json").stdout)
     for name in run["sessions"]:
         fleet.wait_screen(name, "wrote-42", timeout=30)
+        # Its output reads as work until it has been quiet a moment; merge refuses a working attempt.
+        fleet.wait_status(name, "done", timeout=30)
     result = json.loads(fleet.run("compare", "--json").stdout)
     for attempt in result["attempts"]:
         assert [f["path"] for f in attempt["files"]] == ["work.py"], attempt["files"]

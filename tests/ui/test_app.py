@@ -6,9 +6,9 @@ import pytest
 from textual import events
 
 from fleet_tui.protocol import screen_update
-from fleet_tui.ui import theme
 from fleet_tui.ui.app import ECHO_WINDOW, FleetApp
 from fleet_tui.ui.screens.confirm import ConfirmScreen
+from fleet_tui.ui.theme import save_setting
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
@@ -175,7 +175,7 @@ async def test_kill_asks_first_and_only_kills_the_focused_session(fleet):
 
 
 async def test_kill_without_confirmation_when_switched_off():
-    theme.save_setting("confirm_kill", False)  # a user setting (settings.json); the server sends none
+    save_setting("confirm_kill", False)  # the user's own settings.json (the server sends no such thing)
     fleet = RecordedFleet()
     app = FleetApp(fleet)
     async with app.run_test(size=SIZE) as pilot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 from textual.events import Key, MouseMove, MouseScrollDown, MouseScrollUp
@@ -90,8 +91,11 @@ async def test_scroll_mode_holds_the_view_while_output_arrives_and_q_returns_liv
         pane = await shell_with_numbers(pilot, app, 2000)
         assert "SCROLL" not in str(app.query_one(ModeIndicator).render())
 
-        # The agent keeps printing, slowly, while the user reads back.
-        await run_in_shell(pilot, app, "for i in $(seq 1 60); do echo tick$i; sleep 0.08; done")
+        # The agent keeps printing, slowly, while the user reads back; until the test says stop (a fixed
+        # number of ticks could all be out before a busy machine got to the waits that need more).
+        stop = Path(app.sessions[pane.session]["worktree"]) / "stop"
+        await run_in_shell(pilot, app, "for i in $(seq 1 3000); do [ -e stop ] && break; echo tick$i; sleep 0.08; "
+                                       "done; echo ticks-$((40+2))-over")
         await until(pilot, lambda: "tick1" in "\n".join(pane.mirror.text()))
         await pilot.press("left_square_bracket")
         assert pane.scrolled  # at the live screen, which then moves on while the view stays
@@ -111,13 +115,14 @@ async def test_scroll_mode_holds_the_view_while_output_arrives_and_q_returns_liv
         offset = pane.scroll.offset
         await until(pilot, lambda: pane.scroll.offset > offset)  # the live screen goes on underneath
         assert view(pane) == further  # while the view stays where the user was
-        await until(pilot, lambda: "tick60" in "\n".join(pane.mirror.text()))
+        stop.touch()
+        await until(pilot, lambda: "ticks-42-over" in "\n".join(pane.mirror.text()))
         assert view(pane) == further
         assert f"-{pane.scroll.offset}/{pane.mirror.history.length}" in title(pane)
 
         await pilot.press("q")
         assert not pane.scrolled and "⇡" not in title(pane)
-        assert any("tick60" in line for line in view(pane))
+        assert any("ticks-42-over" in line for line in view(pane))
         # None of the scroll keys reached the agent: its prompt line, once the loop has ended
         # and the shell printed it, is clean.
         await until(pilot, lambda: pane.mirror.text()[pane.mirror.cursor_y].rstrip().endswith(("$", "#")))

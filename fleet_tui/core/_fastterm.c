@@ -1,0 +1,1076 @@
+/*
+ * The hot loop of fleet_tui.core.terminal.Terminal.feed(), in C.
+ *
+ * terminal.py is the reference: this file only makes the common tokens
+ * cheaper and must leave exactly the state the Python code would.  It keeps
+ * no state of its own: it reads and writes the Terminal's own attributes (its
+ * instance __dict__) and rows (_Row objects holding Python lists), and calls
+ * the Terminal's Python methods for everything it does not do itself.
+ *
+ *   scan(term, data, pos) -> int
+ *
+ * consumes whole tokens of `data` from `pos` (the same tokens terminal._TOKEN
+ * finds) and returns where it stopped: at the end of the data, or at the
+ * first token it leaves to Python (escape sequences other than CSI, a CSI
+ * cut off by the end of the data, anything malformed).  Python then handles
+ * that one token with the regex and calls scan() again.
+ *
+ * Done here:                     Called in Python from here:
+ *   ASCII text that fits the row   other text           -> term._draw(text)
+ *   CR, LF, VT, FF                 scrolling            -> term._scroll_up()
+ *   SGR with plain number params   other controls       -> term._control(ch)
+ *   CUP, CUU/CUD/CUF/CUB, CHA, VPA other CSI            -> term._csi(params, inter, final)
+ *                                  a style not yet interned -> term._pen() / term._intern()
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Interned attribute and method names. */
+static PyObject *s_cursor_x, *s_cursor_y, *s_wrap_pending, *s_insert, *s_graphics,
+    *s_cols, *s_rows, *s_top, *s_bottom, *s_origin, *s_lines, *s_style, *s_style_ids,
+    *s_fg, *s_bg, *s_attrs, *s_blank, *s_last_char, *s_all_dirty, *s_dirty,
+    *s_chars, *s_styles, *s_used, *s_runs,
+    *s_primary, *s_scrollback, *s_history, *s_pushed, *s_lines_of_history, *s_wrapped,
+    *s_mode_app_cursor, *s_mode_app_keypad, *s_mode_focus, *s_mode_mouse_sgr,
+    *s_mode_bracketed_paste, *s_mode_sync,
+    *s_append, *s_styles_table, *s_modes, *s_cursor_visible, *s_autowrap,
+    *s_draw, *s_scroll_up, *s_control, *s_csi, *s_pen, *s_intern, *s_push_history, *s_set_mode;
+/* From terminal.py (setup()): characters known to be one cell wide, and the
+ * default style tuple history lines share. */
+static PyObject *narrow_chars, *default_style, *module_globals, *s_max_styles;
+
+/* SGR codes below 30 that switch attributes on / off (from terminal.py). */
+#define SGR_TABLE 30
+static long attr_on[SGR_TABLE], attr_off[SGR_TABLE];
+
+#define MAX_PARAMS 32        /* more parameters than this: left to Python */
+#define MAX_DIGITS 9         /* terminal.py reads at most 9 digits of a number */
+
+/* ---------------------------------------------------- attribute access */
+
+/* A borrowed reference to term.<key>, or NULL with an exception set. */
+static PyObject *
+get(PyObject *d, PyObject *key)
+{
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL && !PyErr_Occurred())
+        PyErr_Format(PyExc_AttributeError, "Terminal has no attribute %R", key);
+    return v;
+}
+
+static int
+get_long(PyObject *d, PyObject *key, long long *out)
+{
+    PyObject *v = get(d, key);
+    if (v == NULL)
+        return -1;
+    *out = PyLong_AsLongLong(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int
+get_bool(PyObject *d, PyObject *key, int *out)
+{
+    PyObject *v = get(d, key);
+    if (v == NULL)
+        return -1;
+    *out = PyObject_IsTrue(v);
+    return *out < 0 ? -1 : 0;
+}
+
+static int
+set_long(PyObject *d, PyObject *key, long long value)
+{
+    PyObject *v = PyLong_FromLongLong(value);
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItem(d, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static int
+set_bool(PyObject *d, PyObject *key, int value)
+{
+    return PyDict_SetItem(d, key, value ? Py_True : Py_False);
+}
+
+/* Call term.<name>(arg) (arg may be NULL for no argument), dropping the result. */
+static int
+call(PyObject *self, PyObject *name, PyObject *arg)
+{
+    PyObject *r = arg ? PyObject_CallMethodOneArg(self, name, arg)
+                      : PyObject_CallMethodNoArgs(self, name);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static long long
+clamp(long long v, long long lo, long long hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The characters _TOKEN reads as text: everything but C0, DEL and C1. */
+static inline int
+printable(Py_UCS4 c)
+{
+    return c >= 0x20 && !(c >= 0x7f && c <= 0x9f);
+}
+
+/* ----------------------------------------------------------- drawing */
+
+/* Terminal._intern(style): the id of a (fg, bg, attrs) tuple (new
+ * reference), added to the table here while it has room; the table's
+ * compaction when full stays in Python. */
+static PyObject *
+intern_style(PyObject *self, PyObject *d, PyObject *style)
+{
+    PyObject *ids = get(d, s_style_ids), *table = ids ? get(d, s_styles_table) : NULL;
+    if (table == NULL)
+        return NULL;
+    PyObject *sid = PyDict_GetItemWithError(ids, style);
+    if (sid != NULL)
+        return Py_NewRef(sid);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *max = PyDict_GetItemWithError(module_globals, s_max_styles);
+    long long limit = max ? PyLong_AsLongLong(max) : -1;
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(table) || !PyDict_Check(ids) || max == NULL || PyList_GET_SIZE(table) >= limit)
+        return PyObject_CallMethodOneArg(self, s_intern, style);
+    sid = PyLong_FromSsize_t(PyList_GET_SIZE(table));
+    if (sid == NULL || PyDict_SetItem(ids, style, sid) < 0 || PyList_Append(table, style) < 0) {
+        Py_XDECREF(sid);
+        return NULL;
+    }
+    return sid;
+}
+
+/* The current pen's style id (new reference): Terminal._pen(), with the
+ * dictionary lookup done here when the style is already interned. */
+static PyObject *
+pen(PyObject *self, PyObject *d)
+{
+    PyObject *style = get(d, s_style);
+    if (style == NULL)
+        return NULL;
+    if (style != Py_None) {
+        Py_INCREF(style);
+        return style;
+    }
+    PyObject *fg = get(d, s_fg), *bg = get(d, s_bg), *attrs = get(d, s_attrs);
+    if (!fg || !bg || !attrs)
+        return NULL;
+    PyObject *key = PyTuple_Pack(3, fg, bg, attrs);
+    if (key == NULL)
+        return NULL;
+    PyObject *sid = intern_style(self, d, key);
+    Py_DECREF(key);
+    if (sid == NULL || PyDict_SetItem(d, s_style, sid) < 0) {
+        Py_XDECREF(sid);
+        return NULL;
+    }
+    return sid;
+}
+
+/* list[i] = value (value borrowed), i already bounds-checked. */
+static void
+list_set(PyObject *list, Py_ssize_t i, PyObject *value)
+{
+    Py_INCREF(value);
+    PyObject *old = PyList_GET_ITEM(list, i);
+    PyList_SET_ITEM(list, i, value);
+    Py_XDECREF(old);
+}
+
+static int
+is_empty_cell(PyObject *cell)
+{
+    return PyUnicode_Check(cell) && PyUnicode_GET_LENGTH(cell) == 0;
+}
+
+/* The text data[start:end] (no controls in it), as Terminal._draw() would
+ * write it.  Only Terminal._put()'s common case is done here: ASCII, not
+ * line drawing, no insert mode, no wrap pending, ending before the last
+ * column.  Everything else goes to _draw(). */
+static int
+draw(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
+     Py_ssize_t start, Py_ssize_t end, int ascii)
+{
+    int graphics, wrap_pending, insert;
+    long long cols, x, y;
+    Py_ssize_t n = end - start;
+    PyObject *row = NULL, *chars = NULL, *styles = NULL, *style = NULL;
+    int rc = -1;
+
+    if (get_bool(d, s_graphics, &graphics) < 0 || get_bool(d, s_wrap_pending, &wrap_pending) < 0
+        || get_bool(d, s_insert, &insert) < 0 || get_long(d, s_cols, &cols) < 0
+        || get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0)
+        return -1;
+    if (graphics || wrap_pending || insert || x < 0 || x + n >= cols)
+        goto in_python;
+    if (!ascii) {
+        /* _draw() writes text whose characters are all in _NARROW with _put() */
+        for (Py_ssize_t i = start; i < end; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, buf, i);
+            if (c < 0x80)
+                continue;
+            PyObject *ch = PyUnicode_FromOrdinal(c);
+            int known = ch ? PySet_Contains(narrow_chars, ch) : -1;
+            Py_XDECREF(ch);
+            if (known < 0)
+                return -1;
+            if (!known)
+                goto in_python;
+        }
+    }
+    /* From here on, exactly Terminal._put()'s fast path. */
+    PyObject *last = PyUnicode_FromOrdinal(PyUnicode_READ(kind, buf, end - 1));
+    if (last == NULL)
+        return -1;
+    int failed = PyDict_SetItem(d, s_last_char, last);
+    Py_DECREF(last);
+    /* pen() may run Python (interning can compact the style table, which
+     * replaces rows' style lists): the row is looked up after it */
+    if (failed || (style = pen(self, d)) == NULL)
+        return -1;
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL)
+        goto done;
+    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines))
+        goto in_python;
+    row = PyList_GET_ITEM(lines, y);
+    Py_INCREF(row);
+    chars = PyObject_GetAttr(row, s_chars);
+    styles = chars ? PyObject_GetAttr(row, s_styles) : NULL;
+    if (styles == NULL)
+        goto done;
+    /* cells x .. x+n inclusive are read below; a row of another size than
+     * the screen's (never expected) goes the general way */
+    if (!PyList_Check(chars) || !PyList_Check(styles) || PyList_GET_SIZE(chars) <= x + n
+        || PyList_GET_SIZE(styles) <= x + n)
+        goto in_python;
+    PyObject *space = PyUnicode_FromOrdinal(' ');  /* a cached single-character str */
+    if (space == NULL)
+        goto done;
+    if (x > 0 && is_empty_cell(PyList_GET_ITEM(chars, x)))
+        list_set(chars, x - 1, space);  /* overwriting the right half of a wide char */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ch = PyUnicode_FromOrdinal(PyUnicode_READ(kind, buf, start + i));
+        if (ch == NULL) {
+            Py_DECREF(space);
+            goto done;
+        }
+        list_set(chars, x + i, ch);
+        Py_DECREF(ch);
+        list_set(styles, x + i, style);
+    }
+    if (is_empty_cell(PyList_GET_ITEM(chars, x + n)))
+        list_set(chars, x + n, space);  /* overwrote the left half of a wide char */
+    Py_DECREF(space);
+
+    PyObject *used_obj = PyObject_GetAttr(row, s_used);
+    if (used_obj == NULL)
+        goto done;
+    long long used = PyLong_AsLongLong(used_obj);
+    Py_DECREF(used_obj);
+    if (used == -1 && PyErr_Occurred())
+        goto done;
+    if (x + n > used) {
+        PyObject *v = PyLong_FromLongLong(x + n);
+        if (v == NULL)
+            goto done;
+        failed = PyObject_SetAttr(row, s_used, v);
+        Py_DECREF(v);
+        if (failed)
+            goto done;
+    }
+    if (PyObject_SetAttr(row, s_runs, Py_None) < 0)
+        goto done;
+    int all_dirty;
+    if (get_bool(d, s_all_dirty, &all_dirty) < 0)
+        goto done;
+    if (!all_dirty) {
+        PyObject *dirty = get(d, s_dirty), *yo = PyLong_FromLongLong(y);
+        failed = dirty == NULL || yo == NULL || PySet_Add(dirty, yo) < 0;
+        Py_XDECREF(yo);
+        if (failed)
+            goto done;
+    }
+    rc = set_long(d, s_cursor_x, x + n);
+done:
+    Py_XDECREF(row);
+    Py_XDECREF(chars);
+    Py_XDECREF(styles);
+    Py_XDECREF(style);
+    return rc;
+
+in_python:
+    /* setting _last_char and interning the pen again there is harmless */
+    Py_CLEAR(row);
+    Py_CLEAR(chars);
+    Py_CLEAR(styles);
+    Py_CLEAR(style);
+    PyObject *text = PyUnicode_Substring(data, start, end);
+    if (text == NULL)
+        return -1;
+    rc = call(self, s_draw, text);
+    Py_DECREF(text);
+    return rc;
+}
+
+/* Add (text, style) or (text, lengths, styles) (third given) to term.history. */
+static int
+history_add(PyObject *d, PyObject *text, PyObject *style, PyObject *styles)
+{
+    PyObject *history = get(d, s_history);
+    if (history == NULL)
+        return -1;
+    PyObject *pushed = PyObject_GetAttr(history, s_pushed);
+    if (pushed == NULL)
+        return -1;
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *next = one ? PyNumber_Add(pushed, one) : NULL;
+    Py_DECREF(pushed);
+    Py_XDECREF(one);
+    int failed = next == NULL || PyObject_SetAttr(history, s_pushed, next) < 0;
+    Py_XDECREF(next);
+    if (failed)
+        return -1;
+    PyObject *kept = PyObject_GetAttr(history, s_lines_of_history);  /* a bounded deque */
+    PyObject *entry = !kept ? NULL : styles ? PyTuple_Pack(3, text, style, styles) : PyTuple_Pack(2, text, style);
+    PyObject *r = entry ? PyObject_CallMethodOneArg(kept, s_append, entry) : NULL;
+    Py_XDECREF(kept);
+    Py_XDECREF(entry);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* Terminal._push_history(row): the row's used cells cut into runs of one
+ * style, trailing default blanks dropped, stored the way History keeps a
+ * line: (text, style) for one run, else (text, run lengths as code points,
+ * styles). */
+static int
+push_history(PyObject *self, PyObject *d, PyObject *row)
+{
+    PyObject *chars = PyObject_GetAttr(row, s_chars), *ids = NULL, *used_obj = NULL, *text = NULL,
+             *lengths = NULL, *styles = NULL, *entry = NULL;
+    Py_UCS4 *run_len = NULL;
+    long *run_sid = NULL;
+    int rc = -1;
+    if (chars == NULL || (ids = PyObject_GetAttr(row, s_styles)) == NULL
+        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+        goto done;
+    Py_ssize_t used = PyLong_AsSsize_t(used_obj);
+    if (used == -1 && PyErr_Occurred())
+        goto done;
+    if (!PyList_Check(chars) || !PyList_Check(ids) || used < 0 || used > PyList_GET_SIZE(chars)
+        || used > PyList_GET_SIZE(ids)) {
+        rc = call(self, s_push_history, row);
+        goto done;
+    }
+    PyObject *part = PyList_GetSlice(chars, 0, used), *empty = PyUnicode_New(0, 0);
+    text = part && empty ? PyUnicode_Join(empty, part) : NULL;
+    Py_XDECREF(part);
+    Py_XDECREF(empty);
+    run_len = PyMem_Malloc(sizeof(Py_UCS4) * (used + 1));
+    run_sid = PyMem_Malloc(sizeof(long) * (used + 1));
+    if (text == NULL || run_len == NULL || run_sid == NULL)
+        goto done;
+    /* runs of equal style ids, measured in characters of the joined text
+     * (a wide char's placeholder cell is "", a combined cell longer) */
+    Py_ssize_t runs = 0;
+    for (Py_ssize_t i = 0; i < used; i++) {
+        PyObject *cell = PyList_GET_ITEM(chars, i);
+        long sid = PyLong_AsLong(PyList_GET_ITEM(ids, i));
+        if (sid == -1 && PyErr_Occurred())
+            goto done;
+        if (runs == 0 || run_sid[runs - 1] != sid) {
+            run_sid[runs] = sid;
+            run_len[runs++] = 0;
+        }
+        run_len[runs - 1] += (Py_UCS4)PyUnicode_GET_LENGTH(cell);
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (runs > 0 && run_sid[runs - 1] == 0) {  /* the default style: trailing blanks go */
+        int kind = PyUnicode_KIND(text);
+        const void *buf = PyUnicode_DATA(text);
+        while (run_len[runs - 1] > 0 && PyUnicode_READ(kind, buf, n - 1) == ' ') {
+            run_len[runs - 1]--;
+            n--;
+        }
+        if (run_len[runs - 1] == 0)
+            runs--;
+    }
+    if (n < PyUnicode_GET_LENGTH(text)) {
+        Py_SETREF(text, PyUnicode_Substring(text, 0, n));
+        if (text == NULL)
+            goto done;
+    }
+    PyObject *table = get(d, s_styles_table);
+    if (table == NULL)
+        goto done;
+    if (runs == 0) {
+        rc = history_add(d, text, default_style, NULL);
+        goto done;
+    }
+    if ((styles = PyTuple_New(runs)) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < runs; i++) {
+        PyObject *style = run_sid[i] == 0 ? Py_NewRef(default_style) : PySequence_GetItem(table, run_sid[i]);
+        if (style == NULL)
+            goto done;
+        PyTuple_SET_ITEM(styles, i, style);
+    }
+    if (runs == 1) {
+        rc = history_add(d, text, PyTuple_GET_ITEM(styles, 0), NULL);
+        goto done;
+    }
+    lengths = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, run_len, runs);
+    if (lengths == NULL)
+        goto done;
+    rc = history_add(d, text, lengths, styles);
+done:
+    Py_XDECREF(chars);
+    Py_XDECREF(ids);
+    Py_XDECREF(used_obj);
+    Py_XDECREF(text);
+    Py_XDECREF(lengths);
+    Py_XDECREF(styles);
+    Py_XDECREF(entry);
+    PyMem_Free(run_len);
+    PyMem_Free(run_sid);
+    return rc;
+}
+
+/* Set list[0:n] to n references to value. */
+static void
+list_fill(PyObject *list, Py_ssize_t n, PyObject *value)
+{
+    for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(list); i++)
+        list_set(list, i, value);
+}
+
+/* Terminal._scroll_up(1) when the region is the whole screen and erased cells
+ * are default blanks (what plain output does per line): the top row goes to
+ * history and comes back blanked at the bottom. */
+static int
+scroll_screen(PyObject *self, PyObject *d, PyObject *lines)
+{
+    PyObject *row = PyList_GET_ITEM(lines, 0), *chars = NULL, *styles = NULL, *used_obj = NULL;
+    Py_INCREF(row);
+    int rc = -1;
+    if (PyList_SetSlice(lines, 0, 1, NULL) < 0)
+        goto done;
+    PyObject *primary = get(d, s_primary), *scrollback = primary ? get(d, s_scrollback) : NULL;
+    if (scrollback == NULL)
+        goto done;
+    int keep = PyObject_IsTrue(scrollback);
+    if (keep < 0 || (keep && primary == Py_None && push_history(self, d, row) < 0))
+        goto done;
+    if ((chars = PyObject_GetAttr(row, s_chars)) == NULL || (styles = PyObject_GetAttr(row, s_styles)) == NULL
+        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+        goto done;
+    Py_ssize_t used = PyLong_AsSsize_t(used_obj);
+    if (used == -1 && PyErr_Occurred())
+        goto done;
+    if (used > 0) {
+        if (!PyList_Check(chars) || !PyList_Check(styles)) {
+            PyErr_SetString(PyExc_TypeError, "row cells are not lists");
+            goto done;
+        }
+        PyObject *space = PyUnicode_FromOrdinal(' '), *zero = PyLong_FromLong(0);
+        if (space && zero) {
+            list_fill(chars, used, space);
+            list_fill(styles, used, zero);
+        }
+        Py_XDECREF(space);
+        int failed = !space || !zero || PyObject_SetAttr(row, s_used, zero) < 0;
+        Py_XDECREF(zero);
+        if (failed)
+            goto done;
+    }
+    if (PyObject_SetAttr(row, s_wrapped, Py_False) < 0 || PyObject_SetAttr(row, s_runs, Py_None) < 0
+        || PyList_Append(lines, row) < 0)
+        goto done;
+    rc = set_bool(d, s_all_dirty, 1);
+done:
+    Py_DECREF(row);
+    Py_XDECREF(chars);
+    Py_XDECREF(styles);
+    Py_XDECREF(used_obj);
+    return rc;
+}
+
+/* Terminal._linefeed() */
+static int
+linefeed(PyObject *self, PyObject *d)
+{
+    long long y, bottom, rows, top, blank;
+    if (get_long(d, s_cursor_y, &y) < 0 || get_long(d, s_bottom, &bottom) < 0
+        || get_long(d, s_rows, &rows) < 0)
+        return -1;
+    if (y == bottom) {
+        PyObject *lines = get(d, s_lines);
+        if (lines == NULL || get_long(d, s_top, &top) < 0 || get_long(d, s_blank, &blank) < 0)
+            return -1;
+        if (top == 0 && blank == 0 && PyList_Check(lines) && PyList_GET_SIZE(lines) > 0
+            && bottom == PyList_GET_SIZE(lines) - 1)
+            return scroll_screen(self, d, lines);
+        return call(self, s_scroll_up, NULL);
+    }
+    if (y < rows - 1)
+        return set_long(d, s_cursor_y, y + 1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- SGR */
+
+/* One parameter of a CSI: its digits as a number, and whether it was empty. */
+typedef struct {
+    long long value;
+    Py_ssize_t start, len;  /* where its digits are in the data */
+} Param;
+
+/* The colour of 38;2;r;g;b parts r, g, b as terminal._rgb() makes it:
+ * "#rrggbb", or None when a part is empty or above 255 (new reference). */
+static PyObject *
+rgb(const Param *p)
+{
+    for (int i = 0; i < 3; i++)
+        if (p[i].len == 0 || p[i].value > 255)
+            Py_RETURN_NONE;
+    char text[8];
+    snprintf(text, sizeof text, "#%02x%02x%02x", (int)p[0].value, (int)p[1].value, (int)p[2].value);
+    return PyUnicode_FromStringAndSize(text, 7);
+}
+
+/* A part that is exactly the one digit `digit` (terminal.py compares strings). */
+static int
+is_digit_part(const Param *p, int digit)
+{
+    return p->len == 1 && p->value == digit;
+}
+
+/* Terminal._sgr() for parameters that are plain numbers (no colons). */
+static int
+sgr(PyObject *self, PyObject *d, const Param *parts, int n)
+{
+    PyObject *fg = get(d, s_fg), *bg = get(d, s_bg), *attrs_obj = get(d, s_attrs);
+    if (!fg || !bg || !attrs_obj)
+        return -1;
+    long long attrs = PyLong_AsLongLong(attrs_obj);
+    if (attrs == -1 && PyErr_Occurred())
+        return -1;
+    Py_INCREF(fg);
+    Py_INCREF(bg);
+    PyObject *old_bg = bg;
+    Py_INCREF(old_bg);
+    int rc = -1;
+
+    /* terminal._parse_sgr(), applied as it goes */
+    for (int i = 0; i < n;) {
+        long long code = parts[i].value;  /* an empty part is 0 */
+        i++;
+        PyObject **target = NULL, *color = NULL;
+        if (code == 0) {
+            Py_SETREF(fg, Py_NewRef(Py_None));
+            Py_SETREF(bg, Py_NewRef(Py_None));
+            attrs = 0;
+        } else if ((code >= 30 && code <= 37) || (code >= 90 && code <= 97)) {
+            target = &fg;
+            color = PyLong_FromLongLong(code <= 37 ? code - 30 : code - 82);
+        } else if ((code >= 40 && code <= 47) || (code >= 100 && code <= 107)) {
+            target = &bg;
+            color = PyLong_FromLongLong(code <= 47 ? code - 40 : code - 92);
+        } else if (code == 39 || code == 49) {
+            target = code == 39 ? &fg : &bg;
+            color = Py_NewRef(Py_None);
+        } else if (code < SGR_TABLE && attr_on[code]) {
+            attrs |= attr_on[code];
+        } else if (code < SGR_TABLE && attr_off[code]) {
+            attrs &= ~attr_off[code];
+        } else if (code == 38 || code == 48 || code == 58) {
+            if (i < n && is_digit_part(&parts[i], 5) && i + 1 < n) {
+                const Param *p = &parts[i + 1];  /* _palette(): a number below 256 */
+                color = (p->len && p->value < 256) ? PyLong_FromLongLong(p->value) : Py_NewRef(Py_None);
+                i += 2;
+            } else if (i < n && is_digit_part(&parts[i], 2) && i + 3 < n) {
+                color = rgb(&parts[i + 1]);
+                i += 4;
+            } else {
+                break;  /* malformed: stop rather than misread the rest */
+            }
+            if (code == 58)
+                Py_CLEAR(color);  /* underline colour: parsed only to skip it */
+            else
+                target = code == 38 ? &fg : &bg;
+        }
+        if (target != NULL) {
+            if (color == NULL)
+                goto done;
+            Py_SETREF(*target, color);
+        } else if (PyErr_Occurred()) {
+            goto done;
+        }
+    }
+
+    int changed = PyObject_RichCompareBool(bg, old_bg, Py_NE);
+    if (changed < 0)
+        goto done;
+    if (changed) {
+        /* self._bg = bg; self._blank = self._intern((None, bg, 0)) */
+        if (PyDict_SetItem(d, s_bg, bg) < 0)
+            goto done;
+        PyObject *zero = PyLong_FromLong(0);
+        PyObject *key = zero ? PyTuple_Pack(3, Py_None, bg, zero) : NULL;
+        Py_XDECREF(zero);
+        if (key == NULL)
+            goto done;
+        PyObject *sid = intern_style(self, d, key);
+        Py_DECREF(key);
+        if (sid == NULL)
+            goto done;
+        int failed = PyDict_SetItem(d, s_blank, sid);
+        Py_DECREF(sid);
+        if (failed)
+            goto done;
+    }
+    if (PyDict_SetItem(d, s_fg, fg) < 0 || set_long(d, s_attrs, attrs) < 0
+        || PyDict_SetItem(d, s_style, Py_None) < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_DECREF(fg);
+    Py_DECREF(bg);
+    Py_DECREF(old_bg);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- CSI */
+
+/* Terminal._goto(y, col) */
+static int
+go_to(PyObject *d, long long y, long long col)
+{
+    long long rows, cols, top, bottom;
+    int origin;
+    if (get_long(d, s_rows, &rows) < 0 || get_long(d, s_cols, &cols) < 0
+        || get_long(d, s_top, &top) < 0 || get_long(d, s_bottom, &bottom) < 0
+        || get_bool(d, s_origin, &origin) < 0)
+        return -1;
+    if (origin)
+        y = clamp(y + top, top, bottom);
+    if (set_long(d, s_cursor_y, clamp(y, 0, rows - 1)) < 0
+        || set_long(d, s_cursor_x, clamp(col, 1, cols) - 1) < 0)
+        return -1;
+    return set_bool(d, s_wrap_pending, 0);
+}
+
+/* The cursor moves of Terminal._csi() (final is one of GABCDHf`da). */
+static int
+move(PyObject *d, Py_UCS4 final, const Param *args, int nargs)
+{
+    long long arg = nargs ? args[0].value : 0, n = arg ? arg : 1;
+    long long x, y, cols, rows, top, bottom;
+    int wrap_pending;
+    if (get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0
+        || get_long(d, s_cols, &cols) < 0 || get_long(d, s_rows, &rows) < 0
+        || get_long(d, s_top, &top) < 0 || get_long(d, s_bottom, &bottom) < 0
+        || get_bool(d, s_wrap_pending, &wrap_pending) < 0)
+        return -1;
+    long long edge = wrap_pending ? cols : x;
+    if (set_bool(d, s_wrap_pending, 0) < 0)
+        return -1;
+    switch (final) {
+    case 'G': case '`':
+        return set_long(d, s_cursor_x, (n < cols ? n : cols) - 1);
+    case 'A': {
+        long long floor = y >= top ? top : 0;
+        return set_long(d, s_cursor_y, y - n > floor ? y - n : floor);
+    }
+    case 'B': {
+        long long ceiling = y <= bottom ? bottom : rows - 1;
+        return set_long(d, s_cursor_y, y + n < ceiling ? y + n : ceiling);
+    }
+    case 'C': case 'a':
+        return set_long(d, s_cursor_x, x + n < cols - 1 ? x + n : cols - 1);
+    case 'D':
+        return set_long(d, s_cursor_x, clamp(edge - n, 0, cols - 1));
+    case 'H': case 'f': {
+        long long col = nargs > 1 ? args[1].value : 0;
+        return go_to(d, n - 1, col ? col : 1);
+    }
+    default:  /* 'd' */
+        return go_to(d, n - 1, x + 1);
+    }
+}
+
+/* Terminal._erase_cells(y, start, end); 0 if the row is not as expected
+ * (nothing changed then), 1 when done, -1 on error. */
+static int
+erase_cells(PyObject *d, long long y, long long start, long long end, long long cols)
+{
+    if (start >= end)
+        return 1;
+    PyObject *lines = get(d, s_lines), *blank = lines ? get(d, s_blank) : NULL;
+    if (blank == NULL)
+        return -1;
+    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines) || start < 0)
+        return 0;
+    PyObject *row = PyList_GET_ITEM(lines, y), *chars = NULL, *styles = NULL, *used_obj = NULL;
+    Py_INCREF(row);
+    int rc = -1;
+    if ((chars = PyObject_GetAttr(row, s_chars)) == NULL || (styles = PyObject_GetAttr(row, s_styles)) == NULL
+        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+        goto done;
+    long long used = PyLong_AsLongLong(used_obj), blank_id = PyLong_AsLongLong(blank);
+    if (PyErr_Occurred())
+        goto done;
+    rc = 0;
+    if (!PyList_Check(chars) || !PyList_Check(styles) || end > PyList_GET_SIZE(chars)
+        || end > PyList_GET_SIZE(styles) || (end < cols && end >= PyList_GET_SIZE(chars)))
+        goto done;
+    rc = -1;
+    PyObject *space = PyUnicode_FromOrdinal(' ');
+    if (space == NULL)
+        goto done;
+    if (start > 0 && is_empty_cell(PyList_GET_ITEM(chars, start)))
+        list_set(chars, start - 1, space);  /* the left half of a cut wide char */
+    if (end < cols && is_empty_cell(PyList_GET_ITEM(chars, end)))
+        list_set(chars, end, space);  /* the right half of a cut wide char */
+    for (long long i = start; i < end; i++) {
+        list_set(chars, i, space);
+        list_set(styles, i, blank);
+    }
+    Py_DECREF(space);
+    long long new_used = used;
+    if (blank_id != 0) {
+        if (end > used)
+            new_used = end;
+    } else if (end >= used && used > start) {
+        new_used = start;  /* everything from start on is default blanks now */
+    }
+    if (new_used != used) {
+        PyObject *v = PyLong_FromLongLong(new_used);
+        int failed = v == NULL || PyObject_SetAttr(row, s_used, v) < 0;
+        Py_XDECREF(v);
+        if (failed)
+            goto done;
+    }
+    if (PyObject_SetAttr(row, s_runs, Py_None) < 0)
+        goto done;
+    PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
+    int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
+    Py_XDECREF(yo);
+    rc = failed ? -1 : 1;
+done:
+    Py_DECREF(row);
+    Py_XDECREF(chars);
+    Py_XDECREF(styles);
+    Py_XDECREF(used_obj);
+    return rc;
+}
+
+/* Terminal._erase_line(how) (CSI K); 0 to leave it to Python. */
+static int
+erase_line(PyObject *d, long long how)
+{
+    long long x, y, cols;
+    int wrap_pending;
+    if (get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0
+        || get_long(d, s_cols, &cols) < 0 || get_bool(d, s_wrap_pending, &wrap_pending) < 0)
+        return -1;
+    int rc = 1;
+    if (how == 0)
+        rc = erase_cells(d, y, wrap_pending ? cols : x, cols, cols);
+    else if (how == 1)
+        rc = erase_cells(d, y, 0, x + 1, cols);
+    else if (how == 2)
+        rc = erase_cells(d, y, 0, cols, cols);
+    if (rc <= 0 || (how != 0 && how != 2))
+        return rc;
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL)
+        return -1;
+    PyObject *row = PySequence_GetItem(lines, y);
+    int failed = row == NULL || PyObject_SetAttr(row, s_wrapped, Py_False) < 0;
+    Py_XDECREF(row);
+    return failed ? -1 : 1;
+}
+
+/* Terminal._set_mode(mode, on) for the modes that are one flag; the others
+ * (origin, alternate screen, mouse...) in Python. */
+static int
+set_mode(PyObject *self, PyObject *d, long long mode, int on)
+{
+    PyObject *flag = on ? Py_True : Py_False, *key = NULL;
+    switch (mode) {
+    case 25: return PyDict_SetItem(d, s_cursor_visible, flag);
+    case 7: return PyDict_SetItem(d, s_autowrap, flag);
+    case 1: key = s_mode_app_cursor; break;
+    case 66: key = s_mode_app_keypad; break;
+    case 1004: key = s_mode_focus; break;
+    case 1006: key = s_mode_mouse_sgr; break;
+    case 2004: key = s_mode_bracketed_paste; break;
+    case 2026: key = s_mode_sync; break;
+    default: {
+        PyObject *number = PyLong_FromLongLong(mode);
+        if (number == NULL)
+            return -1;
+        PyObject *r = PyObject_CallMethodObjArgs(self, s_set_mode, number, flag, NULL);
+        Py_DECREF(number);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    }
+    PyObject *modes = get(d, s_modes);
+    return modes == NULL ? -1 : PyObject_SetItem(modes, key, flag);
+}
+
+/* A CSI starting at data[pos] (ESC [).  Returns 1 and sets *next when it was
+ * handled, 0 to leave it to Python (cut off, malformed), -1 on error. */
+static int
+csi(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
+    Py_ssize_t pos, Py_ssize_t len, Py_ssize_t *next)
+{
+    Py_ssize_t p = pos + 2, params_start = p;
+    Py_UCS4 private = 0;  /* a leading < = > ? */
+    int plain = 1;  /* parameters (after it) are digits and semicolons only */
+    while (p < len) {
+        Py_UCS4 c = PyUnicode_READ(kind, buf, p);
+        if (c < 0x30 || c > 0x3f)
+            break;
+        if (p == params_start && c > ';')
+            private = c;
+        else if (c > ';' || c == ':')
+            plain = 0;
+        p++;
+    }
+    if (private)
+        params_start++;  /* parsed below without it */
+    Py_ssize_t params_end = p;
+    while (p < len) {
+        Py_UCS4 c = PyUnicode_READ(kind, buf, p);
+        if (c < 0x20 || c > 0x2f)
+            break;
+        p++;
+    }
+    Py_ssize_t inter_end = p;
+    if (p >= len)
+        return 0;  /* cut off: Python keeps it for the next feed() */
+    Py_UCS4 final = PyUnicode_READ(kind, buf, p);
+    if (final < 0x40 || final > 0x7e)
+        return 0;  /* not a CSI after all: the regex decides what it is */
+    *next = p + 1;
+
+    /* Split plain parameters into numbers (at most 9 digits each, like terminal.py). */
+    Param parts[MAX_PARAMS];
+    int nparts = 0;
+    if (plain && inter_end == params_end) {
+        Py_ssize_t q = params_start;
+        while (plain) {
+            if (nparts == MAX_PARAMS) {
+                plain = 0;
+                break;
+            }
+            Param *part = &parts[nparts++];
+            part->start = q;
+            part->value = 0;
+            while (q < params_end && PyUnicode_READ(kind, buf, q) != ';') {
+                if (q - part->start < MAX_DIGITS)  /* longer ones are left to Python */
+                    part->value = part->value * 10 + (PyUnicode_READ(kind, buf, q) - '0');
+                q++;
+            }
+            part->len = q - part->start;
+            if (part->len > MAX_DIGITS)
+                plain = 0;
+            if (q >= params_end)
+                break;
+            q++;  /* the ';' */
+        }
+    } else {
+        plain = 0;
+    }
+
+    if (params_end == params_start)
+        nparts = 0;  /* _ints(""): no arguments at all (SGR reads it as one 0) */
+    if (plain && private == '?' && (final == 'h' || final == 'l')) {
+        for (int i = 0; i < nparts; i++)
+            if (set_mode(self, d, parts[i].value, final == 'h') < 0)
+                return -1;
+        return 1;
+    }
+    if (plain && !private && final == 'm') {
+        if (nparts == 0) {  /* "" splits into one empty part: a reset */
+            parts[0].value = 0, parts[0].len = 0;
+            nparts = 1;
+        }
+        return sgr(self, d, parts, nparts) < 0 ? -1 : 1;
+    }
+    if (plain && !private && strchr("GABCDHf`da", (int)final) != NULL)
+        return move(d, final, parts, nparts) < 0 ? -1 : 1;
+    if (plain && !private && final == 'K') {
+        int rc = erase_line(d, nparts ? parts[0].value : 0);
+        if (rc != 0)
+            return rc;
+    }
+    if (private)
+        params_start--;  /* _csi() gets the parameters as they came */
+
+    /* the general dispatch, as the Python loop calls it */
+    PyObject *params = PyUnicode_Substring(data, params_start, params_end);
+    PyObject *inter = params ? PyUnicode_Substring(data, params_end, inter_end) : NULL;
+    PyObject *fin = inter ? PyUnicode_FromOrdinal(final) : NULL;
+    PyObject *r = NULL;
+    if (fin != NULL) {
+        /* the Python loop sends SGR to _sgr directly; _csi does the same for it */
+        PyObject *args[] = {self, params, inter, fin};
+        r = PyObject_VectorcallMethod(s_csi, args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    Py_XDECREF(params);
+    Py_XDECREF(inter);
+    Py_XDECREF(fin);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+static PyObject *
+scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyUnicode_Check(args[1]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "scan(terminal, data: str, pos: int)");
+        return NULL;
+    }
+    PyObject *self = args[0], *data = args[1];
+    Py_ssize_t pos = PyLong_AsSsize_t(args[2]);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *d = PyObject_GenericGetDict(self, NULL);
+    if (d == NULL)
+        return NULL;
+    int kind = PyUnicode_KIND(data);
+    const void *buf = PyUnicode_DATA(data);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(data);
+    if (pos < 0)
+        pos = 0;
+
+    while (pos < len) {
+        Py_UCS4 c = PyUnicode_READ(kind, buf, pos);
+        if (printable(c)) {
+            Py_ssize_t end = pos + 1;
+            int ascii = c < 0x80;
+            while (end < len) {
+                Py_UCS4 e = PyUnicode_READ(kind, buf, end);
+                if (!printable(e))
+                    break;
+                ascii &= e < 0x80;
+                end++;
+            }
+            if (draw(self, d, data, kind, buf, pos, end, ascii) < 0)
+                goto error;
+            pos = end;
+        } else if (c == '\r') {
+            if (set_long(d, s_cursor_x, 0) < 0 || set_bool(d, s_wrap_pending, 0) < 0)
+                goto error;
+            pos++;
+        } else if (c == '\n' || c == 0x0b || c == 0x0c) {
+            if (linefeed(self, d) < 0)
+                goto error;
+            pos++;
+        } else if (c == 0x1b) {
+            Py_ssize_t next;
+            int handled = 0;
+            if (pos + 1 < len && PyUnicode_READ(kind, buf, pos + 1) == '[')
+                handled = csi(self, d, data, kind, buf, pos, len, &next);
+            if (handled < 0)
+                goto error;
+            if (!handled)
+                break;  /* Python's turn */
+            pos = next;
+        } else {
+            PyObject *ch = PyUnicode_FromOrdinal(c);
+            int failed = ch == NULL || call(self, s_control, ch) < 0;
+            Py_XDECREF(ch);
+            if (failed)
+                goto error;
+            pos++;
+        }
+    }
+    Py_DECREF(d);
+    return PyLong_FromSsize_t(pos);
+error:
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* setup(attr_on, attr_off, narrow, default, globals): per SGR code below
+ * 30, the attribute bits it sets or clears (0 for none); the set of
+ * characters known to be narrow; the (None, None, 0) tuple; terminal.py's
+ * globals (for _MAX_STYLES). */
+static PyObject *
+setup(PyObject *module, PyObject *args)
+{
+    PyObject *on, *off, *narrow, *dflt, *globals;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyTuple_Type, &on, &PyTuple_Type, &off,
+                          &PySet_Type, &narrow, &PyTuple_Type, &dflt, &PyDict_Type, &globals))
+        return NULL;
+    Py_XSETREF(module_globals, Py_NewRef(globals));
+    Py_XSETREF(narrow_chars, Py_NewRef(narrow));
+    Py_XSETREF(default_style, Py_NewRef(dflt));
+    if (PyTuple_GET_SIZE(on) != SGR_TABLE || PyTuple_GET_SIZE(off) != SGR_TABLE) {
+        PyErr_Format(PyExc_ValueError, "setup() needs tables of %d codes", SGR_TABLE);
+        return NULL;
+    }
+    for (int i = 0; i < SGR_TABLE; i++) {
+        attr_on[i] = PyLong_AsLong(PyTuple_GET_ITEM(on, i));
+        attr_off[i] = PyLong_AsLong(PyTuple_GET_ITEM(off, i));
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
+     "scan(terminal, data, pos) -> position of the first token left to Python"},
+    {"setup", setup, METH_VARARGS, "setup(attr_on, attr_off, narrow, default, globals): terminal.py's tables"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastterm", "The hot loop of Terminal.feed() in C.", -1, methods,
+};
+
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
+PyMODINIT_FUNC
+PyInit__fastterm(void)
+{
+    INTERN(s_cursor_x, "cursor_x"); INTERN(s_cursor_y, "cursor_y");
+    INTERN(s_wrap_pending, "_wrap_pending"); INTERN(s_insert, "_insert");
+    INTERN(s_graphics, "_graphics"); INTERN(s_cols, "cols"); INTERN(s_rows, "rows");
+    INTERN(s_top, "_top"); INTERN(s_bottom, "_bottom"); INTERN(s_origin, "_origin");
+    INTERN(s_lines, "_lines"); INTERN(s_style, "_style"); INTERN(s_style_ids, "_style_ids");
+    INTERN(s_fg, "_fg"); INTERN(s_bg, "_bg"); INTERN(s_attrs, "_attrs"); INTERN(s_blank, "_blank");
+    INTERN(s_last_char, "_last_char"); INTERN(s_all_dirty, "_all_dirty"); INTERN(s_dirty, "_dirty");
+    INTERN(s_chars, "chars"); INTERN(s_styles, "styles"); INTERN(s_used, "used"); INTERN(s_runs, "runs");
+    INTERN(s_draw, "_draw"); INTERN(s_scroll_up, "_scroll_up"); INTERN(s_control, "_control");
+    INTERN(s_csi, "_csi"); INTERN(s_pen, "_pen"); INTERN(s_intern, "_intern");
+    INTERN(s_primary, "_primary"); INTERN(s_scrollback, "scrollback"); INTERN(s_history, "history");
+    INTERN(s_pushed, "pushed"); INTERN(s_lines_of_history, "_lines"); INTERN(s_wrapped, "wrapped");
+    INTERN(s_modes, "_modes"); INTERN(s_styles_table, "_styles"); INTERN(s_append, "append"); INTERN(s_max_styles, "_MAX_STYLES");
+    INTERN(s_mode_app_cursor, "app_cursor"); INTERN(s_mode_app_keypad, "app_keypad");
+    INTERN(s_mode_focus, "focus"); INTERN(s_mode_mouse_sgr, "mouse_sgr");
+    INTERN(s_mode_bracketed_paste, "bracketed_paste"); INTERN(s_mode_sync, "sync"); INTERN(s_cursor_visible, "cursor_visible"); INTERN(s_autowrap, "_autowrap");
+    INTERN(s_push_history, "_push_history"); INTERN(s_set_mode, "_set_mode");
+    return PyModule_Create(&module);
+}
