@@ -214,7 +214,7 @@ class FleetServer:
 
     def _send_sessions(self) -> None:
         self._sessions_timer = None
-        message = {"t": "sessions", "sessions": self.fleet.status()}
+        message = {"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -341,7 +341,7 @@ class FleetServer:
                                protocol=protocol.PROTOCOL_VERSION)
 
     async def status(self, client: ClientConnection, request: wire.Status) -> Any:
-        return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
+        return wire.StatusAnswer(sessions=self.fleet.status(), base=self.fleet.base_branch)
 
     async def explain(self, client: ClientConnection, request: wire.Explain) -> Any:
         return self.fleet.explain(request.session)
@@ -480,7 +480,7 @@ class FleetServer:
 
     async def attach(self, client: ClientConnection, request: wire.Attach) -> None:
         client.attached, client.focus = True, request.focus
-        client.send({"t": "sessions", "sessions": self.fleet.status()})
+        client.send({"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]})
         client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
