@@ -39,6 +39,8 @@ static PyObject *s_cursor_x, *s_cursor_y, *s_wrap_pending, *s_insert, *s_graphic
 /* From terminal.py (setup()): characters known to be one cell wide, and the
  * default style tuple history lines share. */
 static PyObject *latin1[256];  /* the one-character strings U+0000..U+00FF */
+#define CHAR_CACHE 1024
+static PyObject *char_cache[CHAR_CACHE];  /* recent others, by code point modulo its size */
 static PyObject *narrow_chars, *default_style, *module_globals, *s_max_styles, *s_char_width, *s_draw_wide;
 
 /* SGR codes below 30 that switch attributes on / off (from terminal.py). */
@@ -321,10 +323,116 @@ is_empty_cell(PyObject *cell)
     return PyUnicode_Check(cell) && PyUnicode_GET_LENGTH(cell) == 0;
 }
 
+/* A one-character string for c: CPython's own for Latin-1, else from a
+ * small direct-mapped cache, so a line of box drawing does not allocate a
+ * string per cell (new reference). */
+static PyObject *
+char_str(Py_UCS4 c)
+{
+    if (c < 256)
+        return Py_NewRef(latin1[c]);
+    PyObject **entry = &char_cache[c % CHAR_CACHE];
+    if (*entry == NULL || PyUnicode_READ_CHAR(*entry, 0) != c) {
+        PyObject *ch = PyUnicode_FromOrdinal(c);
+        if (ch == NULL)
+            return NULL;
+        Py_XSETREF(*entry, ch);
+    }
+    return Py_NewRef(*entry);
+}
+
+/* Cells x .. x+take-1 of row y get data[from:from+take] in `style`: the body
+ * of both loops of Terminal._put().  The fast loop marks the row dirty only
+ * when not everything is (check_all_dirty), the general one always. */
+static int
+write_cells(PyObject *d, long long y, long long x, int kind, const void *buf, Py_ssize_t from,
+            Py_ssize_t take, PyObject *style, long long cols, int check_all_dirty)
+{
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL)
+        return -1;
+    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines) || x < 0 || x + take > cols) {
+        PyErr_SetString(PyExc_RuntimeError, "cursor outside the screen");
+        return -1;
+    }
+    PyObject *row = Py_NewRef(PyList_GET_ITEM(lines, y));
+    PyObject *chars = row_get(row, s_chars), *styles = chars ? row_get(row, s_styles) : NULL;
+    PyObject *used_obj = styles ? row_get(row, s_used) : NULL;
+    int rc = -1;
+    if (used_obj == NULL)
+        goto done;
+    if (!PyList_Check(chars) || !PyList_Check(styles) || PyList_GET_SIZE(chars) < cols
+        || PyList_GET_SIZE(styles) < cols) {
+        PyErr_SetString(PyExc_RuntimeError, "a row is narrower than the screen");
+        goto done;
+    }
+    long long end = x + take, used = PyLong_AsLongLong(used_obj);
+    if (used == -1 && PyErr_Occurred())
+        goto done;
+    PyObject *space = latin1[' '];
+    if (x > 0 && is_empty_cell(PyList_GET_ITEM(chars, x)))
+        list_set(chars, x - 1, space);  /* overwriting the right half of a wide char */
+    for (Py_ssize_t i = 0; i < take; i++) {
+        PyObject *ch = char_str(PyUnicode_READ(kind, buf, from + i));
+        if (ch == NULL)
+            goto done;
+        list_set(chars, x + i, ch);
+        Py_DECREF(ch);
+        list_set(styles, x + i, style);
+    }
+    if (end < cols && is_empty_cell(PyList_GET_ITEM(chars, end)))
+        list_set(chars, end, space);  /* overwrote the left half of a wide char */
+    if (end > used) {
+        PyObject *v = PyLong_FromLongLong(end);
+        int failed = v == NULL || row_set(row, s_used, v) < 0;
+        Py_XDECREF(v);
+        if (failed)
+            goto done;
+    }
+    if (row_set(row, s_runs, Py_None) < 0)
+        goto done;
+    int all_dirty = 0;
+    if (check_all_dirty && get_bool(d, s_all_dirty, &all_dirty) < 0)
+        goto done;
+    if (!all_dirty) {
+        PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
+        int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
+        Py_XDECREF(yo);
+        if (failed)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(row);
+    Py_XDECREF(chars);
+    Py_XDECREF(styles);
+    Py_XDECREF(used_obj);
+    return rc;
+}
+
+static int linefeed(PyObject *self, PyObject *d);
+
+/* Terminal._wrap(): the row is marked as continued and the cursor goes to
+ * the start of the next line. */
+static int
+wrap(PyObject *self, PyObject *d)
+{
+    long long y;
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL || get_long(d, s_cursor_y, &y) < 0)
+        return -1;
+    PyObject *row = PySequence_GetItem(lines, y);
+    int failed = row == NULL || row_set(row, s_wrapped, Py_True) < 0;
+    Py_XDECREF(row);
+    if (failed || set_bool(d, s_wrap_pending, 0) < 0 || set_long(d, s_cursor_x, 0) < 0)
+        return -1;
+    return linefeed(self, d);
+}
+
 /* A run of narrow characters data[start:end] (no controls in it), as
- * Terminal._put() writes it.  Only _put()'s common case is done here: not
- * line drawing, no insert mode, no wrap pending, ending before the last
- * column.  Everything else goes to _draw(), which sends such a run to _put(). */
+ * Terminal._put() writes it: in one step when it fits before the last
+ * column, else in pieces that wrap.  Line drawing and insert mode go to
+ * _draw() (which sends such a run to _put()). */
 static int
 draw_narrow(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
             Py_ssize_t start, Py_ssize_t end)
@@ -332,112 +440,72 @@ draw_narrow(PyObject *self, PyObject *d, PyObject *data, int kind, const void *b
     int graphics, wrap_pending, insert;
     long long cols, x, y;
     Py_ssize_t n = end - start;
-    PyObject *row = NULL, *chars = NULL, *styles = NULL, *style = NULL;
-    int rc = -1;
-
     if (get_bool(d, s_graphics, &graphics) < 0 || get_bool(d, s_wrap_pending, &wrap_pending) < 0
         || get_bool(d, s_insert, &insert) < 0 || get_long(d, s_cols, &cols) < 0
         || get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0)
         return -1;
-    if (graphics || wrap_pending || insert || x < 0 || x + n >= cols)
-        goto in_python;
-    /* From here on, exactly Terminal._put()'s fast path. */
-    PyObject *last = PyUnicode_FromOrdinal(PyUnicode_READ(kind, buf, end - 1));
+    if (graphics || insert) {
+        PyObject *text = PyUnicode_Substring(data, start, end);
+        if (text == NULL)
+            return -1;
+        int rc = call(self, s_draw, text);
+        Py_DECREF(text);
+        return rc;
+    }
+    PyObject *last = char_str(PyUnicode_READ(kind, buf, end - 1));
     if (last == NULL)
         return -1;
     int failed = PyDict_SetItem(d, s_last_char, last);
     Py_DECREF(last);
+    PyObject *style;
     /* pen() may run Python (interning can compact the style table, which
-     * replaces rows' style lists): the row is looked up after it */
+     * replaces rows' style lists): rows are looked up after it */
     if (failed || (style = pen(self, d)) == NULL)
         return -1;
-    PyObject *lines = get(d, s_lines);
-    if (lines == NULL)
+    int rc = -1;
+    if (!wrap_pending && x + n < cols) {  /* the common case: it fits */
+        if (write_cells(d, y, x, kind, buf, start, n, style, cols, 1) == 0)
+            rc = set_long(d, s_cursor_x, x + n);
         goto done;
-    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines))
-        goto in_python;
-    row = PyList_GET_ITEM(lines, y);
-    Py_INCREF(row);
-    chars = row_get(row, s_chars);
-    styles = chars ? row_get(row, s_styles) : NULL;
-    if (styles == NULL)
+    }
+    PyObject *autowrap_obj = get(d, s_autowrap);
+    int autowrap = autowrap_obj ? PyObject_IsTrue(autowrap_obj) : -1;
+    if (autowrap < 0)
         goto done;
-    /* cells x .. x+n inclusive are read below; a row of another size than
-     * the screen's (never expected) goes the general way */
-    if (!PyList_Check(chars) || !PyList_Check(styles) || PyList_GET_SIZE(chars) <= x + n
-        || PyList_GET_SIZE(styles) <= x + n)
-        goto in_python;
-    PyObject *space = PyUnicode_FromOrdinal(' ');  /* a cached single-character str */
-    if (space == NULL)
-        goto done;
-    if (x > 0 && is_empty_cell(PyList_GET_ITEM(chars, x)))
-        list_set(chars, x - 1, space);  /* overwriting the right half of a wide char */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, buf, start + i);
-        if (c < 256) {  /* CPython's cached one-character strings */
-            list_set(chars, x + i, latin1[c]);
-        } else {
-            PyObject *ch = PyUnicode_FromOrdinal(c);
-            if (ch == NULL) {
-                Py_DECREF(space);
+    for (Py_ssize_t i = 0; i < n;) {
+        if (get_bool(d, s_wrap_pending, &wrap_pending) < 0 || (wrap_pending && wrap(self, d) < 0)
+            || get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0)
+            goto done;
+        Py_ssize_t take = cols - x < n - i ? cols - x : n - i;
+        if (write_cells(d, y, x, kind, buf, start + i, take, style, cols, 0) < 0)
+            goto done;
+        i += take;
+        if (x + take < cols) {
+            if (set_long(d, s_cursor_x, x + take) < 0)
                 goto done;
+        } else if (autowrap) {
+            if (set_long(d, s_cursor_x, cols - 1) < 0 || set_bool(d, s_wrap_pending, 1) < 0)
+                goto done;
+        } else {
+            /* without autowrap the rest of the run lands on the last cell */
+            if (i < n) {
+                PyObject *lines = get(d, s_lines), *row = lines ? PySequence_GetItem(lines, y) : NULL;
+                PyObject *chars = row ? row_get(row, s_chars) : NULL;
+                PyObject *ch = chars ? char_str(PyUnicode_READ(kind, buf, end - 1)) : NULL;
+                failed = ch == NULL || PySequence_SetItem(chars, cols - 1, ch) < 0;
+                Py_XDECREF(ch);
+                Py_XDECREF(chars);
+                Py_XDECREF(row);
+                if (failed)
+                    goto done;
             }
-            list_set(chars, x + i, ch);
-            Py_DECREF(ch);
+            rc = set_long(d, s_cursor_x, cols - 1);
+            goto done;
         }
-        list_set(styles, x + i, style);
     }
-    if (is_empty_cell(PyList_GET_ITEM(chars, x + n)))
-        list_set(chars, x + n, space);  /* overwrote the left half of a wide char */
-    Py_DECREF(space);
-
-    PyObject *used_obj = row_get(row, s_used);
-    if (used_obj == NULL)
-        goto done;
-    long long used = PyLong_AsLongLong(used_obj);
-    Py_DECREF(used_obj);
-    if (used == -1 && PyErr_Occurred())
-        goto done;
-    if (x + n > used) {
-        PyObject *v = PyLong_FromLongLong(x + n);
-        if (v == NULL)
-            goto done;
-        failed = row_set(row, s_used, v);
-        Py_DECREF(v);
-        if (failed)
-            goto done;
-    }
-    if (row_set(row, s_runs, Py_None) < 0)
-        goto done;
-    int all_dirty;
-    if (get_bool(d, s_all_dirty, &all_dirty) < 0)
-        goto done;
-    if (!all_dirty) {
-        PyObject *dirty = get(d, s_dirty), *yo = PyLong_FromLongLong(y);
-        failed = dirty == NULL || yo == NULL || PySet_Add(dirty, yo) < 0;
-        Py_XDECREF(yo);
-        if (failed)
-            goto done;
-    }
-    rc = set_long(d, s_cursor_x, x + n);
+    rc = 0;
 done:
-    Py_XDECREF(row);
-    Py_XDECREF(chars);
-    Py_XDECREF(styles);
-    Py_XDECREF(style);
-    return rc;
-
-in_python:
-    /* setting _last_char and interning the pen again there is harmless */
-    Py_CLEAR(row);
-    Py_CLEAR(chars);
-    Py_CLEAR(styles);
-    Py_CLEAR(style);
-    PyObject *text = PyUnicode_Substring(data, start, end);
-    if (text == NULL)
-        return -1;
-    rc = call(self, s_draw, text);
-    Py_DECREF(text);
+    Py_DECREF(style);
     return rc;
 }
 
@@ -448,7 +516,7 @@ width_class(Py_UCS4 c)
 {
     if (c < 0x80)
         return 1;
-    PyObject *ch = PyUnicode_FromOrdinal(c);
+    PyObject *ch = char_str(c);
     if (ch == NULL)
         return -2;
     int known = PySet_Contains(narrow_chars, ch), width = -2;
