@@ -17,6 +17,7 @@ from fleet_tui.client import FleetClient
 from fleet_tui.core import gitrepo
 from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.paths import CONFIG_NAME
 
 
 # The verbs that reach another machine's fleet with --machine NAME (or a session named NAME:SESSION).
@@ -143,7 +144,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _config_path(args: argparse.Namespace, root: Path) -> Path:
-    return (args.config if args.config else root / "fleet.yaml").resolve()
+    return (args.config if args.config else root / CONFIG_NAME).resolve()
 
 
 async def _client(args: argparse.Namespace, start: bool = True) -> FleetClient:
@@ -414,9 +415,9 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from fleet_tui.core.events import AuditStore
+    from fleet_tui.core.audit import AUDIT_FILE, AuditStore
 
-    store = AuditStore(gitrepo.git_common_dir(_root(args)) / "fleet" / "audit.jsonl")
+    store = AuditStore(gitrepo.fleet_dir(_root(args)) / AUDIT_FILE)
     ok, summary = store.verify()
     print(summary if ok else f"audit trail BROKEN: {summary}")
     return 0 if ok else 1

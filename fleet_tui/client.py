@@ -129,10 +129,10 @@ async def _open(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 def start_server_process(root: Path, config_path: Path | None = None) -> None:
     """Start the repository's server detached (own session, no terminal) and wait until it listens."""
-    from fleet_tui.config import load_config
+    from fleet_tui.config import CONFIG_NAME, load_config
     from fleet_tui.core.worktree import worktree_folder
 
-    config = load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml is reported here, exit 2
+    config = load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml is reported here, exit 2
     worktree_folder(root, config.worktrees)  # so is a `worktrees:` that names a file
     state_dir = gitrepo.fleet_state_dir(root)
     log_path = state_dir / "server.log"

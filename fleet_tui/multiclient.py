@@ -18,12 +18,13 @@ from typing import Any
 
 from fleet_tui.client import FleetClient
 from fleet_tui.core.compare import AttemptSummary, rank
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.machines import LOCAL, Machine, split_target
 
 BACKOFF_FIRST = 0.5  # seconds before the first reconnection attempt
 BACKOFF_MAX = 15.0
-UNREACHABLE = "unreachable"  # the status a remote session shows while its machine cannot be reached
+UNREACHABLE = Status.UNREACHABLE  # the status a remote session shows while its machine cannot be reached
 
 Connect = Callable[..., Awaitable[FleetClient]]  # (start_server=bool) -> a connected client
 Message = dict[str, Any]

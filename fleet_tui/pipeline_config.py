@@ -124,7 +124,7 @@ class PromptTemplates(BaseModel):
     @field_validator("*")
     @classmethod
     def _known_fields(cls, text: str, info: ValidationInfo) -> str:
-        allowed = PROMPT_FIELDS[info.field_name]
+        allowed = PROMPT_FIELDS[info.field_name or ""]
         try:
             used = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
         except ValueError as error:

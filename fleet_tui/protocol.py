@@ -88,7 +88,6 @@ class ScreenMirror:
     modes: dict[str, Any] = field(default_factory=dict)
     # The history above the screen, sent with each update so line numbers match its rows.
     history: "HistoryExtent" = field(default_factory=lambda: HistoryExtent())
-    version: int = 0  # bumped on every applied update, so widgets know to redraw
 
     def apply(self, update: dict[str, Any]) -> set[int]:
         """Apply one screen message; returns the rows that changed."""
@@ -115,7 +114,6 @@ class ScreenMirror:
             self.modes = dict(update["modes"])
         if "history" in update:
             self.history = HistoryExtent.from_wire(update["history"])
-        self.version += 1
         return changed
 
     def text(self) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from fleet_tui import ssh
 from fleet_tui.client import FleetClient
-from fleet_tui.core.fleet import FETCHED_PREFIX
+from fleet_tui.core.runs import FETCHED_PREFIX
 from fleet_tui.core.gitfetch import fetch_branch
 from fleet_tui.errors import FleetError
 from fleet_tui.machines import Machine

@@ -27,10 +27,12 @@ from fleet_tui import __version__, backlog, protocol
 from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
+from fleet_tui.core.audit import AUDIT_FILE
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.paths import socket_path
 from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
@@ -354,7 +356,7 @@ class FleetServer:
 
     async def cmd_run_state(self, client, run: str | None = None, **_):
         run_id = self.fleet.run(run)["id"]
-        sessions = [{"name": n, "status": s.status if s else "stopped", "turns": s.turns_finished if s else 0}
+        sessions = [{"name": n, "status": s.status if s else Status.STOPPED, "turns": s.turns_finished if s else 0}
                     for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
         return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
 
@@ -478,7 +480,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
     # Held until the process exits, not until serve() returns: asyncio.run still waits for worker
     # threads (a check, a git command) after that, and no second server may start beside them.
     _HELD_LOCKS.append(lock)
-    store = AuditStore(state_dir / "audit.jsonl")
+    store = AuditStore(state_dir / AUDIT_FILE)
     bus = EventBus(store)
     fleet = Fleet.open(root, bus, config_path)
     await fleet.end_leftover_checks()  # checks a killed server left running

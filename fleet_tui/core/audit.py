@@ -69,6 +69,9 @@ class _Scan:
     torn: bytes  # bytes after the last newline (an append cut short), usually empty
 
 
+AUDIT_FILE = "audit.jsonl"  # in the fleet's state folder (gitrepo.fleet_dir)
+
+
 class AuditStore:
     """Append-only, hash-chained event log."""
 

@@ -9,36 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+from fleet_tui.core.status import Status
+
+if TYPE_CHECKING:  # the CLI formats meters without loading pydantic and the config schema
+    from fleet_tui.config import Budget  # the ceilings, as fleet.yaml's `budget:` declares them
     from fleet_tui.core.proctree import Usage
 
 WARN_AT = 0.8
 METERS = ("time", "active", "cpu", "memory", "tokens", "cost")
-WORKING = "working"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Ceilings in plain units (seconds, bytes, tokens, dollars); None means no ceiling."""
-
-    time: float | None = None
-    active: float | None = None
-    cpu: float | None = None
-    memory: int | None = None
-    tokens: int | None = None
-    cost: float | None = None
-    on_exceed: str = "pause"  # "pause" | "kill"
-
-    @property
-    def limited(self) -> bool:
-        return any(v is not None for v in (self.time, self.active, self.cpu, self.memory, self.tokens, self.cost))
-
-    def __post_init__(self) -> None:
-        if self.on_exceed not in ("pause", "kill"):
-            raise ValueError(f"on_exceed must be 'pause' or 'kill', not {self.on_exceed!r}")
-
-    def limit(self, meter: str) -> float | None:
-        return getattr(self, meter)
 
 
 @dataclass(frozen=True)
@@ -60,18 +38,18 @@ class BudgetMeter:
         self.used: dict[str, float] = dict.fromkeys(METERS, 0)
         self.memory_peak = 0
         self._last_time = started_at
-        self._last_status: str | None = None
+        self._last_status: Status | None = None
         self._warned: set[str] = set()
         self._exceeded: set[str] = set()
 
     def update(self, now: float, usage: Usage | None = None, tokens: int | None = None,
-               cost: float | None = None, status: str | None = None) -> list[Crossing]:
+               cost: float | None = None, status: Status | None = None) -> list[Crossing]:
         """Record the session's state at `now`; return the thresholds crossed by this update.
 
         `status` is the status the session has from now on; the time since the last
         update counts as active if the previous status was "working".
         """
-        if self._last_status == WORKING:
+        if self._last_status == Status.WORKING:
             self.used["active"] += max(0.0, now - self._last_time)
         self._last_time = now
         if status is not None:

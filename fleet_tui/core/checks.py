@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,8 +158,8 @@ def run_checks(
 
 
 def run_checks_in(
-    paths: dict[str, Path | str],
-    checks: dict[str, Command],
+    paths: Mapping[str, Path | str],
+    checks: Mapping[str, Command],
     timeout: float,
     max_parallel: int | None = None,
     stop: threading.Event | None = None,

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fleet_tui.core.names import check_name
+from fleet_tui.names import check_name
 from fleet_tui.core.session_store import write_private
 from fleet_tui.errors import UsageError
 

@@ -26,7 +26,6 @@ class EventKind(StrEnum):
     SPAWNED = "spawned"
     STATUS = "status"  # a session's status changed
     PROMPT = "prompt"  # a prompt was sent to a session
-    INPUT = "input"  # keys typed into a session from a client (counted, not recorded verbatim)
     BUDGET_WARNING = "budget_warning"
     BUDGET_EXCEEDED = "budget_exceeded"
     PAUSED = "paused"

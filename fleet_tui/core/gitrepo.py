@@ -86,9 +86,14 @@ def git_common_dir(root: Path | str) -> Path:
     return common.resolve()
 
 
+def fleet_dir(root: Path | str) -> Path:
+    """<git common dir>/fleet: the fleet's own files, where no worktree ever sees them (from any worktree)."""
+    return git_common_dir(root) / "fleet"
+
+
 def fleet_state_dir(root: Path | str) -> Path:
-    """<git common dir>/fleet: the fleet's own files, where no worktree ever sees them."""
-    state = git_common_dir(root) / "fleet"
+    """fleet_dir, made if missing and kept private."""
+    state = fleet_dir(root)
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     if state.stat().st_mode & 0o077:
         state.chmod(0o700)  # it holds prompts and the audit trail: its user's only (older versions made it 0755)

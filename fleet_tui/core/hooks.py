@@ -21,6 +21,7 @@ import secrets
 import shlex
 import stat
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def relay_command(event: str, payload: str | None) -> str:
 class HookChannel:
     """One session's hook file and token; `poll()` returns the events appended since the last call."""
 
-    def __init__(self, folder: Path, meanings: dict[str, str], ignore: list[str] | tuple = ()) -> None:
+    def __init__(self, folder: Path, meanings: Mapping[str, str], ignore: list[str] | tuple[str, ...] = ()) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.folder = folder
         self.path = folder / "hooks.log"

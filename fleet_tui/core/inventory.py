@@ -94,7 +94,7 @@ def _marker_of_missing(root: Path | str, path: Path) -> dict | None:
 
 
 def survey(root: Path | str, base_branch: str, recorded: dict[str, tuple[str, str]],
-           running: set[str] = frozenset(), created: dict[str, float] | None = None) -> list[WorktreeReport]:
+           running: set[str] | frozenset[str] = frozenset(), created: dict[str, float] | None = None) -> list[WorktreeReport]:
     """Every worktree the fleet made, described; `running` names sessions with a live agent."""
     reports = []
     for item in fleet_worktrees(root, recorded):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleet_tui.core.gitrepo import git_common_dir, run_git
+from fleet_tui.core.gitrepo import fleet_dir, fleet_state_dir, git_common_dir, run_git
 
 BEGIN = "# >>> fleet-tui: agent litter and linked paths (rewritten by fleet-tui; edit fleet.yaml instead)"
 END = "# <<< fleet-tui"
@@ -33,8 +33,7 @@ def install(root: Path | str, patterns: list[str]) -> bool:
     """Make the managed block of the exclude file hold exactly `patterns`; True when it changed."""
     common = git_common_dir(root)
     wanted = list(dict.fromkeys(p.strip() for p in patterns if p.strip()))
-    (common / "fleet").mkdir(exist_ok=True)
-    (common / "fleet" / PATTERNS_FILE).write_text("".join(p + "\n" for p in wanted))
+    (fleet_state_dir(root) / PATTERNS_FILE).write_text("".join(p + "\n" for p in wanted))
     exclude = common / "info" / "exclude"
     text = exclude.read_text() if exclude.exists() else ""
     kept = _without_block(text.splitlines())
@@ -65,7 +64,7 @@ def _without_block(lines: list[str]) -> list[str]:
 
 def unstage_litter(worktree: Path | str) -> list[str]:
     """Take tracked litter files back out of the index (after `git add --all`); the paths unstaged."""
-    patterns = git_common_dir(worktree) / "fleet" / PATTERNS_FILE
+    patterns = fleet_dir(worktree) / PATTERNS_FILE
     if not patterns.is_file() or not patterns.read_text().strip():
         return []
     out = run_git(worktree, "ls-files", "-z", "--cached", "--ignored", f"--exclude-from={patterns}", strip=False)

@@ -18,6 +18,7 @@ import psutil
 
 from fleet_tui.core.proctree import Escape, KillReport, ProcessTable, kill_tree
 from fleet_tui.core.session import SessionRecord
+from fleet_tui.core.status import Status
 
 START_TIME_SLACK = 0.05  # seconds: psutil's create time is rounded to clock ticks
 
@@ -98,11 +99,11 @@ def resting_state(record: SessionRecord, orphan: Orphan | None) -> tuple[str, st
     last server died and are gone now (a crash, a reboot); stopped: they ended before.
     """
     if orphan is not None:
-        return ("orphaned", f"still running (pids {', '.join(map(str, orphan.pids))}) after the server that "
+        return (Status.ORPHANED, f"still running (pids {', '.join(map(str, orphan.pids))}) after the server that "
                 f"held its terminal died: `fleet-tui kill {record.name}` ends it, "
                 f"`fleet-tui restart {record.name}` replaces it")
     if record.marker is not None and record.ended is None:
-        return ("lost", f"its processes ended with the last fleet server; its worktree is intact: "
+        return (Status.LOST, f"its processes ended with the last fleet server; its worktree is intact: "
                 f"`fleet-tui restore {record.name}` (or R) starts it again")
     how = f" ({record.ended})" if record.ended else ""
-    return "stopped", f"not running{how}: `fleet-tui restart {record.name}` starts it again"
+    return Status.STOPPED, f"not running{how}: `fleet-tui restart {record.name}` starts it again"

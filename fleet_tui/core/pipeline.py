@@ -19,12 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fleet_tui.core import compare, gitrepo
 from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
-from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, SessionView, Task, TaskStore, agent_with_room,
+from fleet_tui.core.status import Status
+from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Priority, SessionView, Task, TaskStore, agent_with_room,
                                   queue_order, route)
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.pipeline_config import VERDICT_FILE, Stage
@@ -107,7 +108,7 @@ class TaskRunner:
             raise UsageError(f"no agent has the role {role!r} (roles: {', '.join(roles) or 'none'}): "
                              "give one a role: in fleet.yaml, or pass --role")
         task = self.store.add(Task(id=self.store.next_id(), text=text.strip(), role=role, pipeline=pipeline,
-                                   priority=priority))
+                                   priority=cast(Priority, priority)))  # checked above
         self._emit(EventKind.TASK, task, f"queued ({priority} priority, role {role}"
                    + (f", pipeline {pipeline}" if pipeline else "") + f"): {_preview(task.text)}",
                    text=task.text, role=role, pipeline=pipeline, priority=priority)
@@ -181,7 +182,7 @@ class TaskRunner:
 
     def _role_of(self, task: Task, stage: Stage) -> str:
         first_do = next(i for i, s in enumerate(self.stages(task)) if s.do is not None)
-        return task.role if task.stage == first_do else stage.do
+        return task.role if task.stage == first_do or stage.do is None else stage.do
 
     def _enter_stage(self, task: Task) -> None:
         stages = self.stages(task)
@@ -196,7 +197,7 @@ class TaskRunner:
             session = self.fleet.sessions.get(task.session) if task.session else None
             if session is not None and session.alive and (stage.count or 1) == 1:
                 self._set(task, "running", "working")
-                self._spawn(self._prompt(task, task.session, self.fleet.config.prompts.fill("task", task=task.text),
+                self._spawn(self._prompt(task, session.name, self.fleet.config.prompts.fill("task", task=task.text),
                                          "advance"))
             else:
                 self._set(task, "queued", "waiting for a session")
@@ -291,8 +292,10 @@ class TaskRunner:
                     self._emit(EventKind.TASK, task, f"routed to {where.session}", session=where.session)
                     await self._prompt(task, where.session, prompt, "advance")
                 else:
-                    self._set(task, "running", f"starting a session of {where.start_agent}")
-                    name = await self._start(task, where.start_agent, prompt, "advance")
+                    agent = where.start_agent
+                    assert agent is not None  # route() names a free session or an agent to start
+                    self._set(task, "running", f"starting a session of {agent}")
+                    name = await self._start(task, agent, prompt, "advance")
                     self._emit(EventKind.TASK, task, f"routed to a new session {name}", session=name)
                     self._set(task, "running", "working")
             else:
@@ -385,13 +388,13 @@ class TaskRunner:
             status = event.data.get("status")
             turn = self.turns.get(name)
             if turn is not None:
-                if status in ("working", "waiting"):
+                if status in (Status.WORKING, Status.WAITING):
                     turn.seen_working = True
-                elif turn.prompted_at is not None and (status == "done" or (status == "idle" and turn.seen_working)):
+                elif turn.prompted_at is not None and (status == Status.DONE or (status == Status.IDLE and turn.seen_working)):
                     self._turn_ended(name)
             if status in FREE_STATUSES:
                 self._kick()
-            elif status == "over_budget":
+            elif status == Status.OVER_BUDGET:
                 self._lost(name, "went over its budget")
         elif event.kind == EventKind.BUDGET_EXCEEDED:
             self._lost(name, f"went over its {event.data.get('meter', '')} budget".replace("  ", " "))
@@ -425,7 +428,7 @@ class TaskRunner:
     def _turn_ended(self, name: str) -> None:
         turn = self.turns.pop(name, None)
         task = self.store.get(turn.task) if turn else None
-        if task is None or not task.active:
+        if turn is None or task is None or not task.active:
             return
         self._emit(EventKind.STAGE, task, f"{name} finished its turn", session=name, phase="turn")
         if turn.then == "advance":
@@ -480,9 +483,10 @@ class TaskRunner:
         if record is None:
             self._hold(task, "blocked", "error", f"the worktree of {task.session} is gone")
             return
-        self._set(task, "running", f"running checks: {', '.join(stage.check)}")
-        configured = self.fleet._checks()
-        commands = {name: configured[name] for name in stage.check if name in configured}
+        names = stage.check or []  # a check stage always names some
+        self._set(task, "running", f"running checks: {', '.join(names)}")
+        configured = self.fleet.run_ops.checks()
+        commands = {name: configured[name] for name in names if name in configured}
         # Marked and stoppable like compare's checks: a stopping server ends them, a later one finds leftovers.
         results = (await asyncio.to_thread(run_checks_in, {record.name: record.worktree}, commands,
                                            self.fleet.config.check_timeout, 2, self.fleet.stop_checks,
@@ -573,8 +577,10 @@ class TaskRunner:
                 self._hold(task, "blocked", "review", f"the reviewer still asks for changes after {rounds} rounds; "
                            f"approve or reject {task.id} yourself")
                 return
-            self._set(task, "running", f"{task.session} making the reviewer's changes (round {task.review_rounds})")
-            await self._prompt(task, task.session, self.fleet.config.prompts.fill(
+            developer = task.session
+            assert developer is not None  # a review stage reviews the work of the task's session
+            self._set(task, "running", f"{developer} making the reviewer's changes (round {task.review_rounds})")
+            await self._prompt(task, developer, self.fleet.config.prompts.fill(
                 "changes", task=task.text, changes=notes or lines[0]), "rework")
 
     async def _drop_reviewer(self, task: Task) -> None:
@@ -640,7 +646,7 @@ class TaskRunner:
                        f"`fleet-tui approve {task.id}`")
             return
         self._set(task, "running", f"merging ({stage.merge})")
-        name = task.session
+        name = record.name
         self._releasing.update([name, *task.fanout])
         try:
             result = await self.fleet.merge(name, stage.merge)

@@ -74,12 +74,12 @@ class PortRegistry:
         key = str(Path(worktree).resolve())
         first, last = port_range
         with self._locked() as entries:
-            for port, entry in entries.items():
+            for held, entry in entries.items():
                 if entry.get("worktree") == key:
-                    return int(port)
-            for port, entry in list(entries.items()):
+                    return int(held)
+            for held, entry in list(entries.items()):
                 if not Path(entry.get("worktree", "")).is_dir():
-                    del entries[port]  # its worktree is gone (removed by hand, or a crash)
+                    del entries[held]  # its worktree is gone (removed by hand, or a crash)
             for port in range(first, last + 1):
                 if str(port) not in entries and port_is_free(port):
                     entries[str(port)] = {"worktree": key, "owner": owner, "since": time.time()}

@@ -17,7 +17,7 @@ import signal
 import struct
 import termios
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from fleet_tui.errors import FleetError
 
@@ -105,7 +105,7 @@ class PtyProcess:
             slave_path = os.ttyname(slave)
             # The child opens the slave by path after setsid (glibc runs setsid before the
             # file actions), which makes it the child's controlling terminal.
-            actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+            actions: list[tuple[Any, ...]] = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
             actions += [
                 (os.POSIX_SPAWN_OPEN, 0, slave_path, os.O_RDWR, 0),
                 (os.POSIX_SPAWN_DUP2, 0, 1),
@@ -145,9 +145,10 @@ class PtyProcess:
                 self._pending.clear()
                 break
             del self._pending[:written]
-        wants_writer = bool(self._pending) and self._master is not None
-        if wants_writer and not self._writing:
-            self._loop.add_writer(self._master, self._flush)
+        master = self._master
+        wants_writer = bool(self._pending) and master is not None
+        if master is not None and wants_writer and not self._writing:
+            self._loop.add_writer(master, self._flush)
         elif not wants_writer and self._writing and self._master is not None:
             self._loop.remove_writer(self._master)
         self._writing = wants_writer
@@ -162,7 +163,8 @@ class PtyProcess:
     def _on_readable(self) -> None:
         self._read_available()
         if self._eof:
-            self._loop.remove_reader(self._master)
+            if self._master is not None:
+                self._loop.remove_reader(self._master)
             if self.exit_code is not None:
                 self._finish()
 
@@ -186,13 +188,16 @@ class PtyProcess:
                 self._on_output(text)
 
     def _on_child_exit(self) -> None:
-        self._loop.remove_reader(self._pidfd)
+        pidfd = self._pidfd
+        if pidfd is None:  # it was closed already: this exit was handled
+            return
+        self._loop.remove_reader(pidfd)
         try:
             _, status = os.waitpid(self.pid, 0)
             self.exit_code = os.waitstatus_to_exitcode(status)
         except ChildProcessError:  # reaped elsewhere; the status is lost
             self.exit_code = 255
-        os.close(self._pidfd)
+        os.close(pidfd)
         self._pidfd = None
         if self._eof or self._master is None:
             self._finish()
@@ -211,6 +216,7 @@ class PtyProcess:
         if tail:
             self._on_output(tail)
         self._close_master()
+        assert self.exit_code is not None  # _finish runs only once the child's exit was read
         self._on_exit(self.exit_code)
 
     def close(self) -> None:

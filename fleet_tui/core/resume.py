@@ -47,19 +47,20 @@ def plan_start(rules, record: SessionRecord, *, home: Path, resume: bool) -> Sta
     if not resume:
         return _fresh(rules, None)
     needs_id = any("{id}" in word for word in rules.args)
-    where = _Where(rules.conversations, home, Path(record.worktree))
+    # Where the CLI keeps its conversations; None: not known, so not looked at.
+    where = _Where(rules.conversations, home, Path(record.worktree)) if rules.conversations is not None else None
     if not needs_id:  # aider: it finds its own history in the worktree
-        if where.pattern is not None and not where.matches():
+        if where is not None and not where.matches():
             return _fresh(rules, "started fresh in its worktree: no earlier conversation was found there")
         return StartPlan(list(rules.args), None, True, "resumed its earlier conversation")
     conversation = record.conversation_id
     found_by = ""
-    if conversation is None and where.pattern is not None:
+    if conversation is None and where is not None:
         conversation = where.newest_naming_worktree(since=record.created)
         found_by = " (found in its conversation files)"
     if conversation is None:
         return _fresh(rules, "started fresh in its worktree: its conversation id is not known")
-    if where.pattern is not None and not where.matches(conversation):
+    if where is not None and not where.matches(conversation):
         return _fresh(rules, f"started fresh in its worktree: conversation {conversation} was not found "
                              f"(looked for {where.describe(conversation)})")
     args = [word.replace("{id}", conversation) for word in rules.args]
@@ -85,12 +86,10 @@ def argv_with(command: list[str], argv: list[str], args: list[str]) -> list[str]
 class _Where:
     """A preset's `conversations` glob, resolved for one session."""
 
-    def __init__(self, pattern: str | None, home: Path, worktree: Path):
-        if pattern is not None:
-            if pattern.startswith("~/"):
-                pattern = str(home) + pattern[1:]
-            pattern = pattern.replace("{worktree}", glob.escape(str(worktree)))
-        self.pattern = pattern
+    def __init__(self, pattern: str, home: Path, worktree: Path):
+        if pattern.startswith("~/"):
+            pattern = str(home) + pattern[1:]
+        self.pattern = pattern.replace("{worktree}", glob.escape(str(worktree)))
         self.worktree = worktree
 
     def describe(self, conversation: str) -> str:

@@ -13,22 +13,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from fleet_tui.core.budget import Budget, BudgetMeter
+from fleet_tui.config import Budget
+from fleet_tui.core.budget import BudgetMeter
 from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.proctree import Escape, ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
-from fleet_tui.core.status import StatusDetector, layered
+from fleet_tui.core.status import Status, StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.usage import UsageReader
+from fleet_tui.errors import FleetError
 
 # A prompt the fleet typed reads as working this long, until the agent's hooks or screen say so.
 PROMPT_GRACE = 1.5
 PROMPT_HOLD_HOOKS = 10.0
 
 # Statuses the process layer decides; the detector never overrides them.
-CONTROL_STATUSES = {"paused", "exited", "killed", "over_budget"}
+CONTROL_STATUSES = {Status.PAUSED, Status.EXITED, Status.KILLED, Status.OVER_BUDGET}
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Session:
         self.proc: PtyProcess | None = None
         self.sampler: TreeSampler | None = None
         self.usage: Any = None
-        self.status = "starting"
+        self.status = Status.STARTING
         self.reason = "just started"
         self.exit_code: int | None = None
         self.started_at = time.time()
@@ -118,7 +120,7 @@ class Session:
 
     def _reset_layers(self) -> None:
         self.layer = "process"  # which layer gave the status: process, hooks, screen, title, osc, activity
-        self.screen_verdict: tuple[str, str] = ("starting", "just started")
+        self.screen_verdict: tuple[Status, str] = (Status.STARTING, "just started")
         self.screen_since = time.monotonic()
         self.turn_open = False  # a prompt went in and its turn has not finished yet
         self.unseen_turn_end = False  # finished a turn that nobody has looked at: status done
@@ -133,7 +135,7 @@ class Session:
         self.detector = StatusDetector(self.status_rules, started=time.monotonic())
         self._reset_layers()
         self._rows = None
-        self.status, self.reason, self.exit_code = "starting", "just started", None
+        self.status, self.reason, self.exit_code = Status.STARTING, "just started", None
         self.started_at = time.time()
         self.meter = BudgetMeter(self.budget, self.started_at)
         self.proc = PtyProcess.spawn(
@@ -158,20 +160,24 @@ class Session:
 
     def _respond(self, reply: str) -> None:
         # The child asked the terminal something (DA1, cursor position...): answer it.
-        if self.alive:
+        if self.proc is not None and self.alive:
             self.proc.write(reply.encode())
 
     def _exited(self, code: int) -> None:
         self.exit_code = code
-        if self.status not in ("killed", "over_budget"):
-            self.set_status("exited", f"the process exited with code {code}")
+        if self.status not in (Status.KILLED, Status.OVER_BUDGET):
+            self.set_status(Status.EXITED, f"the process exited with code {code}")
         self._on_change(self)
         self._on_exit(self)
 
     def write(self, data: bytes) -> None:
-        if not self.alive:
+        self._running().write(data)
+
+    def _running(self) -> PtyProcess:
+        """The live process, or a FleetError saying the session is not running."""
+        if self.proc is None or not self.alive:
             raise_not_running(self)
-        self.proc.write(data)
+        return self.proc
 
     def type(self, data: bytes) -> None:
         """Input from a person (or a prompt typed for them): its echo is not the agent working."""
@@ -185,7 +191,7 @@ class Session:
             return
         self.terminal.resize(cols, rows)
         self._rows = None
-        if self.alive:
+        if self.proc is not None and self.alive:
             self.proc.resize(cols, rows)
         self._on_change(self)
 
@@ -197,23 +203,23 @@ class Session:
         return report
 
     def pause(self) -> None:
-        pause_tree(self.proc.pid, self.marker)
+        pause_tree(self._running().pid, self.marker)
 
     def resume(self) -> None:
-        resume_tree(self.proc.pid, self.marker)
+        resume_tree(self._running().pid, self.marker)
 
     def close(self) -> None:
         if self.proc is not None:
             self.proc.close()
 
     # -- status and budget ------------------------------------------------------
-    def set_status(self, status: str, reason: str) -> bool:
+    def set_status(self, status: Status, reason: str) -> bool:
         """Change status; True when it actually changed."""
         changed = status != self.status
         self.status, self.reason = status, reason
         return changed
 
-    def detect_status(self) -> tuple[str, str] | None:
+    def detect_status(self) -> tuple[Status, str] | None:
         """Layer the agent's hook events over the screen's answer, unless the process layer owns
         the status; returns a change or None."""
         if self.hooks is not None:
@@ -236,12 +242,12 @@ class Session:
         hook = self.hooks.last if self.hooks else None
         status, reason, self.layer = layered(hook, screen, self.detector.signal, self.detector.last_input,
                                              self.screen_since, now)
-        if self.turn_open and status in ("working", "waiting") and self.layer != "prompt":
+        if self.turn_open and status in (Status.WORKING, Status.WAITING) and self.layer != "prompt":
             self.turn_seen = True  # the agent itself showed this turn
         since_prompt = now - self.prompted_at
-        if status in ("idle", "done") and self.turn_open and not self.turn_seen and since_prompt < self._prompt_hold():
+        if status in (Status.IDLE, Status.DONE) and self.turn_open and not self.turn_seen and since_prompt < self._prompt_hold():
             # The fleet has just typed a prompt: it is being worked on before the agent can say so.
-            status, reason, self.layer = "working", f"a prompt was typed {since_prompt:.1f} s ago", "prompt"
+            status, reason, self.layer = Status.WORKING, f"a prompt was typed {since_prompt:.1f} s ago", "prompt"
         status, reason = self._turn_end(status, reason, hook)
         if self.set_status(status, reason):
             return status, reason
@@ -254,21 +260,21 @@ class Session:
             return PROMPT_HOLD_HOOKS
         return PROMPT_GRACE
 
-    def _turn_end(self, status: str, reason: str, hook: Any) -> tuple[str, str]:
+    def _turn_end(self, status: Status, reason: str, hook: Any) -> tuple[Status, str]:
         """Finished is not idle: a turn that ended since the last prompt, unseen, is `done`."""
-        if status in ("working", "waiting", "starting"):
-            self.unseen_turn_end = status == "starting" and self.unseen_turn_end
+        if status in (Status.WORKING, Status.WAITING, Status.STARTING):
+            self.unseen_turn_end = status == Status.STARTING and self.unseen_turn_end
             return status, reason
-        if status == "done":  # the agent said so (a Stop hook, Codex notify)
+        if status == Status.DONE:  # the agent said so (a Stop hook, Codex notify)
             fresh = hook.at >= self.prompted_at  # not the end of the turn before the last prompt
-            if (self.turn_open and fresh) or (not self.turn_open and self.status in ("working", "waiting")):
+            if (self.turn_open and fresh) or (not self.turn_open and self.status in (Status.WORKING, Status.WAITING)):
                 self._finish_turn(hook.wall)
-        elif status == "idle" and self.turn_open and (
-                (self.turn_seen and self.status in ("working", "waiting")) or self._answered_at_once()):
+        elif status == Status.IDLE and self.turn_open and (
+                (self.turn_seen and self.status in (Status.WORKING, Status.WAITING)) or self._answered_at_once()):
             self._finish_turn(time.time())  # the screen went quiet after a prompt
         if self.unseen_turn_end:
-            return "done", f"finished its turn, not looked at yet ({reason})"
-        return ("idle" if status == "done" else status), reason
+            return Status.DONE, f"finished its turn, not looked at yet ({reason})"
+        return (Status.IDLE if status == Status.DONE else status), reason
 
     def _answered_at_once(self) -> bool:
         """Output after the prompt, then quiet, without ever looking busy: a quick answer (a script)."""
@@ -294,8 +300,8 @@ class Session:
         self.acked_at = time.time()
         was_done = self.unseen_turn_end
         self.unseen_turn_end = False
-        if self.status == "done":
-            self.set_status("idle", "finished its turn, seen")
+        if self.status == Status.DONE:
+            self.set_status(Status.IDLE, "finished its turn, seen")
         return was_done
 
     def explain(self) -> dict[str, Any]:
@@ -360,9 +366,7 @@ class Session:
         }
 
 
-def raise_not_running(session: Session) -> None:
-    from fleet_tui.errors import FleetError
-
+def raise_not_running(session: Session) -> NoReturn:
     raise FleetError(
         f"session {session.name} is not running ({session.status}): "
         f"`fleet-tui restart {session.name}` starts it again"

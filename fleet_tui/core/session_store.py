@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fleet_tui.core.names import check_name
+from fleet_tui.names import check_name
 from fleet_tui.core.session import SessionRecord
 
 

@@ -19,17 +19,40 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
-STATUSES = ("starting", "working", "waiting", "idle", "done", "paused", "exited", "killed", "over_budget")
-DETECTED = ("starting", "working", "waiting", "idle")
+
+class Status(StrEnum):
+    """What a session is doing. A str, so the wire, state.json and events carry plain words."""
+
+    # Decided here, from the screen and the agent's hooks.
+    STARTING = "starting"
+    WORKING = "working"
+    WAITING = "waiting"
+    IDLE = "idle"
+    DONE = "done"  # finished its turn, not looked at yet (session.py)
+    # The process layer: the orchestrator's doing, or the process's end.
+    PAUSED = "paused"
+    EXITED = "exited"
+    KILLED = "killed"
+    OVER_BUDGET = "over_budget"
+    # A session on another machine whose link is down (multiclient.py).
+    UNREACHABLE = "unreachable"
+    # Sessions this server does not run (core/orphans.py).
+    STOPPED = "stopped"
+    LOST = "lost"
+    ORPHANED = "orphaned"
+
+
+DETECTED = (Status.STARTING, Status.WORKING, Status.WAITING, Status.IDLE)
 
 IDLE_AFTER = 1.5  # seconds of silence before output activity counts as idle
 STARTING_GRACE = 30.0  # a `ready` pattern that never shows must not keep a session "starting" forever
 DEFAULT_REGION = 12
 
 _OSC_STATE = re.compile(r"(?:^|;)state=(\w+)")
-_OSC_MEANING = {"working": "working", "idle": "idle", "done": "idle", "waiting": "waiting"}
+_OSC_MEANING = {"working": Status.WORKING, "idle": Status.IDLE, "done": Status.IDLE, "waiting": Status.WAITING}
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -52,8 +75,8 @@ class StatusDetector:
         self.working = [p for p in rules.get("working") or [] if p.strip()]
         self.osc_state = bool(rules.get("osc_state"))
         self.titles = [(status, re.compile(rules[key]), key)
-                       for status, key in (("waiting", "title_waiting"), ("working", "title_working"),
-                                           ("idle", "title_idle"))
+                       for status, key in ((Status.WAITING, "title_waiting"), (Status.WORKING, "title_working"),
+                                           (Status.IDLE, "title_idle"))
                        if rules.get(key)]
         self.idle_screen = re.compile(rules["idle_screen"]) if rules.get("idle_screen") else None
         self.ready = re.compile(rules["ready"]) if rules.get("ready") else None
@@ -81,7 +104,7 @@ class StatusDetector:
         self.last_output = now
 
     def decide(self, now: float, screen_rows: list[str], title: str = "",
-               osc_markers: list[str] | tuple = ()) -> tuple[str, str]:
+               osc_markers: list[str] | tuple[str, ...] = ()) -> tuple[Status, str]:
         """(status, reason) from the current screen, title and the OSC markers seen since the last call."""
         self._take_markers(osc_markers)
         rows = self._bottom_rows(screen_rows)
@@ -89,7 +112,7 @@ class StatusDetector:
         for number, row in rows:
             for phrase in self.waiting:
                 if phrase in row:
-                    return self._by("dialog", "waiting", f'screen row {number} "{_short(phrase)}" matches waiting')
+                    return self._by("dialog", Status.WAITING, f'screen row {number} "{_short(phrase)}" matches waiting')
 
         if self.osc_state and self._marker in _OSC_MEANING:
             return self._by("osc", _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}")
@@ -102,36 +125,36 @@ class StatusDetector:
         for number, row in rows:
             for phrase in self.working:
                 if phrase in row:
-                    return self._by("dialog", "working", f'screen row {number} "{_short(phrase)}" matches working')
+                    return self._by("dialog", Status.WORKING, f'screen row {number} "{_short(phrase)}" matches working')
 
         if self.idle_screen is not None:
             for number, row in rows:
                 if self.idle_screen.search(row):
-                    return self._by("input box", "idle", f"screen row {number} matches idle_screen (empty input box)")
+                    return self._by("input box", Status.IDLE, f"screen row {number} matches idle_screen (empty input box)")
 
         if self.ready is not None and not self.ready_seen:
             self.ready_seen = any(self.ready.search(row) for row in screen_rows)
             if not self.ready_seen and now - (self.started if self.first_output is None else self.first_output) < STARTING_GRACE:
-                return self._by("starting", "starting", "no output yet" if self.first_output is None
+                return self._by("starting", Status.STARTING, "no output yet" if self.first_output is None
                                 else "the input box (ready) has not shown yet")
         if self.last_output is None:
             # Silent is not starting: a process that printed nothing (it waits for its input) is
             # idle after the same quiet period as any other.
             quiet = now - self.started
             if quiet < self.idle_after:
-                return self._by("starting", "starting", "no output yet")
-            return self._by("activity", "idle", f"no output since it started {quiet:.1f} s ago "
+                return self._by("starting", Status.STARTING, "no output yet")
+            return self._by("activity", Status.IDLE, f"no output since it started {quiet:.1f} s ago "
                             f"(idle after {self.idle_after:g} s)")
         quiet = now - self.last_output
         if quiet < self.idle_after:
-            return self._by("activity", "working", f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
-        return self._by("activity", "idle", f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)")
+            return self._by("activity", Status.WORKING, f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
+        return self._by("activity", Status.IDLE, f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)")
 
-    def _by(self, signal: str, status: str, reason: str) -> tuple[str, str]:
+    def _by(self, signal: str, status: Status, reason: str) -> tuple[Status, str]:
         self.signal = signal
         return status, reason
 
-    def _take_markers(self, markers: list[str] | tuple) -> None:
+    def _take_markers(self, markers: list[str] | tuple[str, ...]) -> None:
         for marker in markers:
             match = _OSC_STATE.search(marker.removeprefix("7501;"))
             if match:
@@ -157,8 +180,8 @@ class StatusDetector:
 HOOK_GRACE = 1.0
 
 
-def layered(hook: Any, screen: tuple[str, str], signal: str, last_input: float | None,
-            screen_since: float, now: float) -> tuple[str, str, str]:
+def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: float | None,
+            screen_since: float, now: float) -> tuple[Status, str, str]:
     """(status, reason, layer): the agent's own hook events first, the screen second.
 
     `hook` is the last HookEvent (or None), `screen` the detector's answer and `signal` the
@@ -172,21 +195,21 @@ def layered(hook: Any, screen: tuple[str, str], signal: str, last_input: float |
     if hook is None or hook.meaning in ("session", "ended"):
         return screen_status, screen_reason, screen_layer
     said = f'hook {hook.event} {hook.age(now):.1f} s ago'
-    if signal == "dialog" and screen_status == "waiting":
-        return "waiting", screen_reason, "screen"
+    if signal == "dialog" and screen_status == Status.WAITING:
+        return Status.WAITING, screen_reason, "screen"
     typed_since = last_input is not None and last_input > hook.at
     if hook.meaning == "waiting":
-        if typed_since and screen_status != "waiting":
+        if typed_since and screen_status != Status.WAITING:
             return screen_status, f"answered in the pane after {said}; {screen_reason}", screen_layer
-        return "waiting", said, "hooks"
+        return Status.WAITING, said, "hooks"
     if hook.meaning == "working":
-        if typed_since and screen_status == "idle" and screen_since > hook.at:
-            return "idle", f"interrupted in the pane after {said}; {screen_reason}", screen_layer
-        return "working", said, "hooks"
+        if typed_since and screen_status == Status.IDLE and screen_since > hook.at:
+            return Status.IDLE, f"interrupted in the pane after {said}; {screen_reason}", screen_layer
+        return Status.WORKING, said, "hooks"
     # done / idle: the turn is over until a new one shows.
-    if screen_status in ("working", "waiting") and screen_since > hook.at + HOOK_GRACE and signal != "activity":
+    if screen_status in (Status.WORKING, Status.WAITING) and screen_since > hook.at + HOOK_GRACE and signal != "activity":
         return screen_status, f"a new turn after {said}; {screen_reason}", screen_layer
-    if screen_status in ("working", "waiting") and signal == "activity" and typed_since \
+    if screen_status in (Status.WORKING, Status.WAITING) and signal == "activity" and typed_since \
             and screen_since > hook.at + HOOK_GRACE:
         return screen_status, f"a new turn after {said}; {screen_reason}", screen_layer
-    return hook.meaning, said, "hooks"
+    return Status(hook.meaning), said, "hooks"

@@ -17,11 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from fleet_tui.core.status import Status
+
 Priority = Literal["high", "normal", "low"]
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
 TaskState = Literal["queued", "running", "gate", "blocked", "done", "failed", "rejected"]
 FINISHED = ("done", "failed", "rejected")
-FREE_STATUSES = ("idle", "done")  # a session between turns: it may take a task
+FREE_STATUSES = (Status.IDLE, Status.DONE)  # a session between turns: it may take a task
 
 
 class Task(BaseModel):

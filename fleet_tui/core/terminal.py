@@ -19,6 +19,7 @@ the fallback.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import unicodedata
@@ -26,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import count, groupby, islice
-from typing import Callable
+from typing import Any, Callable
 
 from fleet_tui.protocol import (
     ATTR_BLINK,
@@ -192,10 +193,10 @@ _DEFAULT = (None, None, 0)
 _epochs = count(1)
 
 # The compiled fast path of feed(), if it was built and not switched off.
-_fastterm = None
+_fastterm: Any = None  # a C module: no types to check against
 if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
     try:
-        from fleet_tui.core import _fastterm
+        _fastterm = importlib.import_module("fleet_tui.core._fastterm")
     except ImportError:  # installed without a C compiler: the pure-Python path
         _fastterm = None
     else:
@@ -208,6 +209,15 @@ class _Cursor:
     """What DECSC saves."""
 
     __slots__ = ("x", "y", "fg", "bg", "attrs", "origin", "charsets", "shift_out", "wrap_pending")
+    x: int
+    y: int
+    fg: Color
+    bg: Color
+    attrs: int
+    origin: bool
+    charsets: list[str]
+    shift_out: bool
+    wrap_pending: bool
 
 
 def _ints(params: str) -> list[int]:
@@ -958,7 +968,7 @@ class Terminal:
                 self._save_cursor()
             self._primary = self._lines
             self._lines = [_Row(self.cols) for _ in range(self.rows)]
-        else:
+        elif self._primary is not None:  # always, given the check above; said for the type checker
             self._lines, self._primary = self._primary, None
             if save_cursor:
                 self._restore_cursor()
@@ -1175,14 +1185,14 @@ class Terminal:
 # SGR parameter strings parsed once into (op, value) steps: programs reuse a
 # handful of colour changes over and over.
 _RESET, _FG, _BG, _ATTR_ON, _ATTR_OFF = range(5)
-_SGR_CACHE: dict[str, tuple[tuple[int, object], ...]] = {}
+_SGR_CACHE: dict[str, tuple[tuple[int, Any], ...]] = {}
 
 
-def _parse_sgr(params: str) -> tuple[tuple[int, object], ...]:
+def _parse_sgr(params: str) -> tuple[tuple[int, Any], ...]:  # (op, colour or attribute bits)
     parts = params.split(";")
     if len(parts) == 5 and parts[1] == "2" and parts[0] in ("38", "48"):  # truecolor, the common case
         return ((_FG if parts[0] == "38" else _BG, _rgb(parts[2:])),)
-    ops: list[tuple[int, object]] = []
+    ops: list[tuple[int, Any]] = []
     i, n = 0, len(parts)
     while i < n:
         part = parts[i]
@@ -1258,9 +1268,9 @@ _HEX = {str(i): "%02x" % i for i in range(256)}
 def _rgb(parts: list[str]) -> Color:
     if len(parts) >= 3:
         hx = _HEX
-        r, g, b = hx.get(parts[0]), hx.get(parts[1]), hx.get(parts[2])
-        if r is not None and g is not None and b is not None:
-            return "#" + r + g + b
+        hr, hg, hb = hx.get(parts[0]), hx.get(parts[1]), hx.get(parts[2])
+        if hr is not None and hg is not None and hb is not None:
+            return "#" + hr + hg + hb
     try:
         r, g, b = int(parts[0]), int(parts[1]), int(parts[2])
     except (ValueError, IndexError):

@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fleet_tui.errors import UsageError
 
@@ -208,9 +209,11 @@ class ClaudeUsageReader(UsageReader):
                 self._add(record)
         return self._totals
 
-    def _add(self, record: dict) -> None:
+    def _add(self, record: dict[str, Any]) -> None:
         message = record.get("message")
-        usage = message.get("usage") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            return
+        usage = message.get("usage")
         if not isinstance(usage, dict):
             return
         uuid = record.get("uuid")

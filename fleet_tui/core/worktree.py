@@ -22,7 +22,7 @@ from fleet_tui.core.gitrepo import (
     head_commit,
     run_git,
 )
-from fleet_tui.core.names import check_name, path_inside
+from fleet_tui.names import check_name, path_inside
 from fleet_tui.core.worktree_files import FilesReport, check_pattern, copy_entry, included_files, link_entry
 from fleet_tui.errors import FleetError, UsageError
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from fleet_tui.paths import CONFIG_NAME
 from fleet_tui.errors import FleetError
 
 DEMO_FLEET_YAML = """\
@@ -106,7 +107,7 @@ FILES = {
     "calc.py": CALC_PY,
     "test_calc.py": TEST_CALC_PY,
     "README.md": README_MD,
-    "fleet.yaml": DEMO_FLEET_YAML,
+    CONFIG_NAME: DEMO_FLEET_YAML,
     ".gitignore": GITIGNORE,
 }
 

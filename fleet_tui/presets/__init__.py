@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fleet_tui.config import Strict, load_model
+from fleet_tui.yamlload import Strict, load_model
 from fleet_tui.errors import UsageError
 
 BUILTIN_DIR = Path(__file__).parent

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
@@ -42,14 +43,16 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[], Awaitable["FleetClient"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
-ALERT_STATUSES = {"waiting": "is waiting for input", "done": "finished its turn", "exited": "finished"}
+ALERT_STATUSES = {Status.WAITING: "is waiting for input", Status.DONE: "finished its turn",
+                  Status.EXITED: "finished"}
 # Which pane actions make sense in which status (the footer greys out the others).
+_ALIVE = {Status.STARTING, Status.WORKING, Status.WAITING, Status.IDLE, Status.DONE}
 ACTION_STATUSES = {
-    "pause": {"starting", "working", "waiting", "idle", "done"},
-    "resume": {"paused"},
-    "kill": {"starting", "working", "waiting", "idle", "done", "paused", "over_budget", "orphaned"},
+    "pause": _ALIVE,
+    "resume": {Status.PAUSED},
+    "kill": _ALIVE | {Status.PAUSED, Status.OVER_BUDGET, Status.ORPHANED},
 }
-RUNNING = ACTION_STATUSES["kill"] - {"orphaned"}  # an orphan runs, but nothing reaches its terminal
+RUNNING = ACTION_STATUSES["kill"] - {Status.ORPHANED}  # an orphan runs, but nothing reaches its terminal
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
@@ -149,7 +152,7 @@ class FleetApp(App[int]):
             self.client = source if hasattr(source, "call") else await source()  # type: ignore[operator]
             self.config = await self.client.call("config") or {}
             self.agents = (await self.client.call("agents")).get("agents", [])
-            self.leader = self.config.get("leader") or self.settings.get("leader") or self.leader
+            self.leader = self.settings.get("leader") or self.leader  # the user's, not the fleet's
             self.set_keymap({"leader": self.leader})
             await self.client.attach()
             self._refresh_disk()
@@ -437,7 +440,7 @@ class FleetApp(App[int]):
             if yes:
                 self.command("kill", session=session)
 
-        confirm = self.settings.get("confirm_kill", self.config.get("confirm_kill", True))
+        confirm = self.settings.get("confirm_kill", True)
         if confirm:
             question = f"Kill {session}? Its worktree and branch stay until you discard them."
             self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
@@ -641,11 +644,11 @@ def with_machines(client: "FleetClient") -> "FleetClient":
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
-    from fleet_tui.config import load_config
+    from fleet_tui.config import CONFIG_NAME, load_config
     from fleet_tui.paths import socket_path
 
     if not socket_path(root).exists():
-        load_config(config_path or root / "fleet.yaml")  # a broken fleet.yaml: one located line, exit 2, no UI flash
+        load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
     async def connect() -> FleetClient:
         client = await FleetClient.connect(root, config_path=config_path)

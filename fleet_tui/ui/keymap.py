@@ -3,7 +3,7 @@
 The leader is ctrl+\\ (Textual "ctrl+backslash"): none of Claude Code, Codex, Gemini CLI
 or Aider binds it, while ctrl+] is readline/prompt_toolkit's character-search, which Aider
 inherits. A steered child in raw mode sees ctrl+\\ as a plain byte it ignores, so taking it
-costs the agent nothing. Configurable with "leader" in the fleet config or settings.json.
+costs the agent nothing. Each user sets their own with "leader" in settings.json (ui/theme.py).
 """
 
 from __future__ import annotations

@@ -10,31 +10,30 @@ from typing import Any
 import yaml
 from textual.theme import Theme
 
+from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 
 THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 DEFAULT_THEME = "fleet-dark"
 
-STATUSES = ("starting", "working", "waiting", "idle", "done", "paused", "exited", "killed", "over_budget",
-            "unreachable",  # unreachable: a remote session whose machine's link is down
-            "stopped", "lost", "orphaned")  # not run by this server (core/orphans.py)
+STATUSES = tuple(Status)  # each has a colour
 
 # Used when the active theme does not define a status colour (e.g. Textual's built-in themes),
 # so that the stylesheet's $status-* variables always resolve.
 STATUS_FALLBACKS = {
-    "starting": "$foreground-muted",
-    "working": "$primary",
-    "waiting": "$warning",
-    "idle": "$foreground-muted",
-    "done": "$success",
-    "paused": "$secondary",
-    "exited": "$success",
-    "killed": "$error",
-    "over_budget": "$error",
-    "unreachable": "$foreground-muted",
-    "stopped": "$foreground-muted",
-    "lost": "$warning",
-    "orphaned": "$error",
+    Status.STARTING: "$foreground-muted",
+    Status.WORKING: "$primary",
+    Status.WAITING: "$warning",
+    Status.IDLE: "$foreground-muted",
+    Status.DONE: "$success",
+    Status.PAUSED: "$secondary",
+    Status.EXITED: "$success",
+    Status.KILLED: "$error",
+    Status.OVER_BUDGET: "$error",
+    Status.UNREACHABLE: "$foreground-muted",
+    Status.STOPPED: "$foreground-muted",
+    Status.LOST: "$warning",
+    Status.ORPHANED: "$error",
 }
 
 # A theme's `ui:` colours, as the stylesheet's variables; each falls back to a generated colour.

@@ -2,7 +2,8 @@
 
 import pytest
 
-from fleet_tui.config import Budget, parse_config, resolve_agent
+from fleet_tui.config import Budget, parse_config
+from fleet_tui.core.agent_spec import resolve_agent
 from fleet_tui.errors import UsageError
 
 

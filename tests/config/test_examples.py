@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fleet_tui.config import load_config, resolve_agent
+from fleet_tui.config import load_config
+from fleet_tui.core.agent_spec import resolve_agent
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -43,22 +43,29 @@ class Terminal:
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.tmux("send-keys", "-t", self.target, *(["-l"] if literal else []), *keys)
 
-    def wait(self, *texts: str, gone: tuple[str, ...] = (), timeout: float = 60) -> str:
-        """The screen once it shows every text and none of `gone`; fails on a traceback or an exit."""
+    def wait(self, *texts: str, gone: tuple[str, ...] = (), footer: str = "", timeout: float = 60) -> str:
+        """The screen once it shows every text and none of `gone`, its bottom line starting with `footer`;
+        fails on a traceback or an exit.
+
+        `gone` alone never proves a screen closed: a notification can cover its text. The footer can:
+        the grid's starts with its mode (" NAV "), a screen on top has its own.
+        """
         deadline = time.monotonic() + timeout
         screen = ""
         toasts: list[str] = []  # notifications come and go: kept to say why a step did nothing
         while time.monotonic() < deadline:
             screen = self.screen()
             self.check(screen)
-            if all(t in screen for t in texts) and not any(t in screen for t in gone):
+            bottom = (screen.rstrip("\n").splitlines() or [""])[-1]
+            if (all(t in screen for t in texts) and not any(t in screen for t in gone)
+                    and bottom.startswith(footer)):
                 return screen
             for line in screen.splitlines():
                 toast = line.rpartition("▌")[2].strip(" ▌║│┃╏")
                 if "▌" in line and toast and toast not in toasts:
                     toasts.append(toast)
             time.sleep(0.15)
-        raise AssertionError(f"never showed {texts} (without {gone}): a dead key?\n"
+        raise AssertionError(f"never showed {texts} (without {gone}, footer {footer!r}): a dead key?\n"
                              f"notifications meanwhile: {toasts}\n{screen}")
 
     def check(self, screen: str) -> None:

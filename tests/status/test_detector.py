@@ -2,7 +2,8 @@
 
 import re
 
-from fleet_tui.config import parse_config, resolve_agent
+from fleet_tui.config import parse_config
+from fleet_tui.core.agent_spec import resolve_agent
 from fleet_tui.core.status import StatusDetector
 
 # Claude Code 2.1.197, first start in a new folder.

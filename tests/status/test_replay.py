@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fleet_tui.config import parse_config, resolve_agent
+from fleet_tui.config import parse_config
+from fleet_tui.core.agent_spec import resolve_agent
 from fleet_tui.core.status import StatusDetector
 from fleet_tui.core.terminal import Terminal
 

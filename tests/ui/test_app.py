@@ -8,6 +8,7 @@ from textual import events
 from fleet_tui.protocol import screen_update
 from fleet_tui.ui.app import ECHO_WINDOW, FleetApp
 from fleet_tui.ui.screens.confirm import ConfirmScreen
+from fleet_tui.ui.theme import save_setting
 from fleet_tui.ui.widgets.event_feed import EventFeed
 from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
@@ -174,7 +175,8 @@ async def test_kill_asks_first_and_only_kills_the_focused_session(fleet):
 
 
 async def test_kill_without_confirmation_when_switched_off():
-    fleet = RecordedFleet(confirm_kill=False)
+    save_setting("confirm_kill", False)  # the user's own settings.json (the server sends no such thing)
+    fleet = RecordedFleet()
     app = FleetApp(fleet)
     async with app.run_test(size=SIZE) as pilot:
         await until_ready(pilot)

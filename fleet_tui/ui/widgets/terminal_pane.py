@@ -23,6 +23,7 @@ from textual.widget import Widget
 from fleet_tui import protocol
 from fleet_tui.core import keys
 from fleet_tui.core.scrollback import cells, pattern, spans
+from fleet_tui.core.status import Status
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap
 from fleet_tui.ui.scrollback import WHEEL_LINES, HistoryCache, HistorySource, ScrollState, Selection, Span, line_text
@@ -30,30 +31,30 @@ from fleet_tui.ui.theme import status_variable
 from fleet_tui.ui.widgets.budget_meters import budget_bar
 
 STATUS_SYMBOLS = {
-    "starting": "◌",
-    "working": "●",
-    "waiting": "◆",
-    "idle": "○",
-    "done": "✔",
-    "paused": "‖",
-    "exited": "■",
-    "killed": "✗",
-    "over_budget": "⊘",
-    "unreachable": "⌁",
-    "stopped": "□",
-    "lost": "◇",  # its processes died with the last fleet server: R restores it
-    "orphaned": "↯",  # its processes run on outside any terminal: x kills them, R replaces them
+    Status.STARTING: "◌",
+    Status.WORKING: "●",
+    Status.WAITING: "◆",
+    Status.IDLE: "○",
+    Status.DONE: "✔",
+    Status.PAUSED: "‖",
+    Status.EXITED: "■",
+    Status.KILLED: "✗",
+    Status.OVER_BUDGET: "⊘",
+    Status.UNREACHABLE: "⌁",
+    Status.STOPPED: "□",
+    Status.LOST: "◇",  # its processes died with the last fleet server: R restores it
+    Status.ORPHANED: "↯",  # its processes run on outside any terminal: x kills them, R replaces them
 }
 # What a pane with no running agent says in place of a screen (the server sends none).
 RESTING_HINTS = {
-    "lost": "Lost with the last fleet server; its worktree is intact. R restores it, resuming "
+    Status.LOST: "Lost with the last fleet server; its worktree is intact. R restores it, resuming "
             "the agent's conversation where its CLI can.",
-    "orphaned": "Still running, outside any terminal: the fleet server that held it died. "
+    Status.ORPHANED: "Still running, outside any terminal: the fleet server that held it died. "
                 "x kills it, R replaces it.",
-    "stopped": "Not running. R starts it again in its worktree.",
+    Status.STOPPED: "Not running. R starts it again in its worktree.",
 }
 
-FINISHED = {"killed", "exited"}
+FINISHED = {Status.KILLED, Status.EXITED}
 
 RESIZE_DEBOUNCE = 0.15  # seconds; a dragged terminal edge sends many resizes
 
@@ -233,7 +234,7 @@ class TerminalPane(Widget, can_focus=True):
     def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str,
                  history: HistorySource | None = None) -> None:
         # Mounted with its status class already set: one styling pass instead of two.
-        super().__init__(id=pane_id(mirror.session), classes=status_class(info.get("status", "starting")))
+        super().__init__(id=pane_id(mirror.session), classes=status_class(info.get("status", Status.STARTING)))
         self.mirror = mirror
         self.info = info
         self.leader = leader
@@ -331,7 +332,7 @@ class TerminalPane(Widget, can_focus=True):
         """New session details (status, branch, budget) from a sessions message."""
         before = self.info.get("status")
         self.info = info
-        status = info.get("status", "starting")
+        status = info.get("status", Status.STARTING)
         if status != before and not self.mirror.lines:
             self.refresh()  # the hint in place of a screen says what to do in this status
         for name in STATUS_SYMBOLS:
@@ -342,7 +343,7 @@ class TerminalPane(Widget, can_focus=True):
         port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
         # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
         label = f"{symbol} {status_label(status)}"
-        badge = f"[$background on {variable}] {label} [/]" if status == "waiting" else f"[{variable}]{label}[/]"
+        badge = f"[$background on {variable}] {label} [/]" if status == Status.WAITING else f"[{variable}]{label}[/]"
         title = f"{mark}{badge} [b]{self.session}[/]{port}"
         if info.get("task"):  # the task it works on (core.pipeline)
             text = " ".join(str(info.get("task_text") or "").split())
