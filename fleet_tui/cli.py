@@ -182,11 +182,26 @@ def _take_machine_prefix(args: argparse.Namespace) -> None:
         setattr(args, field, session)
 
 
+# Questions a server answers from memory at once: one that stays silent is stuck, and a script
+# polling `fleet-tui status` must be told so rather than wait for ever. (Merges, compares and
+# fan-outs take as long as git and the checks take, so they have no such limit.)
+QUICK_COMMANDS = {"status", "explain", "screen", "log", "run_state", "tasks"}
+QUICK_REPLY_SECONDS = 30.0
+
+
 def _call(args: argparse.Namespace, cmd: str, start: bool = True, **params: Any) -> Any:
     async def go() -> Any:
         client = await _client(args, start)
         try:
-            return await client.call(cmd, **params)
+            if cmd not in QUICK_COMMANDS:
+                return await client.call(cmd, **params)
+            limit = float(os.environ.get("FLEET_QUICK_REPLY_SECONDS") or QUICK_REPLY_SECONDS)
+            try:
+                return await asyncio.wait_for(client.call(cmd, **params), limit)
+            except asyncio.TimeoutError:
+                raise FleetError(f"the fleet server did not answer `{cmd}` within {limit:g} s: it looks stuck "
+                                 "(see .git/fleet/server.log); `fleet-tui down` or killing the pid in "
+                                 ".git/fleet/server.pid stops it") from None
         finally:
             await client.close()
 
