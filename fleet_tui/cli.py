@@ -14,10 +14,10 @@ from typing import Any, NoReturn, TypeVar
 
 from fleet_tui import __version__
 from fleet_tui.client import FleetApi, FleetClient
-from fleet_tui.config import CONFIG_NAME
 from fleet_tui.core import gitrepo
 from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.paths import CONFIG_NAME
 from fleet_tui.wire import EventView, ExplainAnswer, MergeAnswer
 
 T = TypeVar("T")
@@ -185,12 +185,30 @@ def _take_machine_prefix(args: argparse.Namespace) -> None:
         setattr(args, field, session)
 
 
-def _ask(args: argparse.Namespace, request: Callable[[FleetApi], Awaitable[T]], start: bool = True) -> T:
-    """One request to the fleet server (its typed method, e.g. `lambda c: c.status()`), then hang up."""
+# Questions a server answers from memory at once: one that stays silent is stuck, and a script
+# polling `fleet-tui status` must be told so rather than wait for ever. (Merges, compares and
+# fan-outs take as long as git and the checks take, so they have no such limit.)
+QUICK_REPLY_SECONDS = 30.0
+
+
+def _ask(args: argparse.Namespace, request: Callable[[FleetApi], Awaitable[T]], start: bool = True,
+         quick: str | None = None) -> T:
+    """One request to the fleet server (its typed method, e.g. `lambda c: c.status()`), then hang up.
+
+    `quick` names a question answered from memory (status, explain, screen, log, run_state, tasks):
+    a server silent on it for QUICK_REPLY_SECONDS is reported stuck."""
     async def go() -> T:
         client = await _client(args, start)
         try:
-            return await request(client)
+            if quick is None:
+                return await request(client)
+            limit = float(os.environ.get("FLEET_QUICK_REPLY_SECONDS") or QUICK_REPLY_SECONDS)
+            try:
+                return await asyncio.wait_for(request(client), limit)
+            except asyncio.TimeoutError:
+                raise FleetError(f"the fleet server did not answer `{quick}` within {limit:g} s: it looks stuck "
+                                 "(see .git/fleet/server.log); `fleet-tui down` or killing the pid in "
+                                 ".git/fleet/server.pid stops it") from None
         finally:
             await client.close()
 
@@ -235,13 +253,13 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.explain:
-        info = _ask(args, lambda c: c.explain(args.explain))
+        info = _ask(args, lambda c: c.explain(args.explain), quick="explain")
         if args.json:
             _print_json(info.wire())
         else:
             print(_explain_text(info))
         return 0
-    sessions = _ask(args, lambda c: c.status()).sessions
+    sessions = _ask(args, lambda c: c.status(), quick="status").sessions
     if args.json:
         _print_json([s.wire() for s in sessions])
         return 0
@@ -288,7 +306,7 @@ def _meter(budget: dict[str, Any], name: str) -> str:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    result = _ask(args, lambda c: c.screen(args.name))
+    result = _ask(args, lambda c: c.screen(args.name), quick="screen")
     if args.json:
         _print_json(result.wire())
     else:
@@ -345,11 +363,11 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.task:
         if args.follow:
             raise UsageError("--task and --follow do not go together")
-        for event in _ask(args, lambda c: c.log(limit=0, task=args.task), start=False).events:
+        for event in _ask(args, lambda c: c.log(limit=0, task=args.task), start=False, quick="log").events:
             show(event)
         return 0
     if not args.follow:
-        for event in _ask(args, lambda c: c.log(limit=args.limit), start=False).events:
+        for event in _ask(args, lambda c: c.log(limit=args.limit), start=False, quick="log").events:
             show(event)
         return 0
 
@@ -380,7 +398,7 @@ def cmd_task(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    tasks = _ask(args, lambda c: c.tasks()).tasks
+    tasks = _ask(args, lambda c: c.tasks(), quick="tasks").tasks
     if args.json:
         _print_json([t.wire() for t in tasks])
         return 0
@@ -482,7 +500,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
 def _wait_for_run(args: argparse.Namespace) -> None:
     said = None
     while True:
-        state = _ask(args, lambda c: c.run_state(args.run))
+        state = _ask(args, lambda c: c.run_state(args.run), quick="run_state")
         if state.finished:
             return
         busy = [s.name for s in state.sessions if s.turns < 1 and s.status != "stopped"]

@@ -19,11 +19,11 @@ from pydantic.dataclasses import dataclass
 
 from fleet_tui.errors import UsageError
 from fleet_tui.names import check_name
+from fleet_tui.paths import CONFIG_NAME
 from fleet_tui.pipeline_config import PromptTemplates, RiskRules, Stage, cross_problems
 from fleet_tui.presets import known_presets, user_preset_dirs
 from fleet_tui.yamlload import Strict, load_model
 
-CONFIG_NAME = "fleet.yaml"
 
 # ---------------------------------------------------------------------------
 # Value parsers: each returns a plain number or raises ValueError with a hint.

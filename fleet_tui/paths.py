@@ -1,4 +1,4 @@
-"""Where a repository's fleet server listens.
+"""Where a repository's fleet files are: its config file, and the socket its server listens on.
 
 The socket lives in a private runtime folder (mode 0700, owned by the user) so
 only its user can reach it, under a short name: unix socket paths are limited
@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 from fleet_tui.errors import FleetError
+
+CONFIG_NAME = "fleet.yaml"  # at the top of the repository (fleet_tui/config.py is its schema)
 
 
 def runtime_dir() -> Path:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fleet_tui.config import Budget  # the ceilings, as fleet.yaml's `budget:` declares them
 from fleet_tui.core.status import Status
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the CLI formats meters without loading pydantic and the config schema
+    from fleet_tui.config import Budget  # the ceilings, as fleet.yaml's `budget:` declares them
     from fleet_tui.core.proctree import Usage
 
 WARN_AT = 0.8

@@ -405,6 +405,7 @@ class Fleet:
             rows=rows,
             on_change=self.on_screen_change,
             on_exit=self._session_exited,
+            on_look_due=self.ticker.look_later,
         )
         try:
             session.start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from fleet_tui.config import CONFIG_NAME
+from fleet_tui.paths import CONFIG_NAME
 from fleet_tui.errors import FleetError
 
 DEMO_FLEET_YAML = """\

@@ -30,6 +30,15 @@ def test_the_ui_draws_up_to_240_frames_a_second_whoever_imported_textual_first()
     assert out.split()[-1] == "240"
 
 
+@pytest.mark.real
+def test_the_cli_starts_without_pydantic_or_the_config_schema():
+    # Every command, and the bridge on every SSH link, starts here: the schema loads only where a
+    # fleet.yaml is read.
+    probe = "import sys, fleet_tui.cli; print(sorted(m for m in ('pydantic', 'fleet_tui.config') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 FORBIDDEN_IN_ENGINE = ("textual", "rich", "fleet_tui.ui", "fleet_tui.server", "fleet_tui.client", "fleet_tui.cli")
 
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from fleet_tui.core.budget import Budget, BudgetMeter, Crossing
+from fleet_tui.config import Budget
+from fleet_tui.core.budget import BudgetMeter, Crossing
 from fleet_tui.core.proctree import Usage
 
 MB = 1024 * 1024

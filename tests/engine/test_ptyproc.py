@@ -239,13 +239,17 @@ def test_resize_reaches_the_child():
     async def main():
         child = Child(python("""
             import os, signal, time
-            signal.signal(signal.SIGWINCH, lambda *_: print("size", *os.get_terminal_size(0), flush=True))
-            print("size", *os.get_terminal_size(0), flush=True)
-            time.sleep(5)
+            # os.write, not print: a SIGWINCH landing inside print's flush made the handler's print
+            # a reentrant call into the same buffer (RuntimeError) on a loaded machine.
+            def say(*_):
+                os.write(1, ("size %d %d\\n" % tuple(os.get_terminal_size(0))).encode())
+            signal.signal(signal.SIGWINCH, say)
+            say()
+            time.sleep(60)
         """), cols=90, rows=20)
-        await child.wait_for("size 90 20")
+        await child.wait_for("size 90 20", timeout=30)
         child.proc.resize(132, 43)
-        await child.wait_for("size 132 43")
+        await child.wait_for("size 132 43", timeout=30)
         child.proc.write(b"\x03")
         await child.exit_code()
 

@@ -184,3 +184,23 @@ def test_several_sessions_of_one_agent_get_their_own_worktrees_at_once(fleet):
     for name in sessions:
         fleet.run("send", name, f"hi {name}")
         fleet.wait_screen(name, f"got: hi {name}")
+
+
+def test_a_stuck_server_is_reported_not_waited_for(tmp_path, runtime_dir, monkeypatch):
+    """A server that takes the connection and never answers: `status` says so in one line and exits."""
+    import socket
+
+    from tests.fleet.conftest import FleetCli, make_repo
+
+    cli = FleetCli(make_repo(tmp_path / "repo"), runtime_dir)
+    cli.env["FLEET_QUICK_REPLY_SECONDS"] = "1"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    with socket.socket(socket.AF_UNIX) as stuck:
+        stuck.bind(str(socket_path(cli.repo)))
+        stuck.listen()  # the kernel queues the connection; nothing ever reads or replies
+        started = time.monotonic()
+        result = cli.run("status", check=False, timeout=30)
+    assert result.returncode == 1 and time.monotonic() - started < 15
+    error = result.stderr.strip()
+    assert "did not answer `status` within 1 s" in error and "server.pid" in error
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
