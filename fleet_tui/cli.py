@@ -10,15 +10,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from fleet_tui import __version__
-from fleet_tui.client import FleetApi, FleetClient
 from fleet_tui.core import gitrepo
 from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.paths import CONFIG_NAME
-from fleet_tui.wire import EventView, ExplainAnswer, MergeAnswer
+
+if TYPE_CHECKING:  # the client and the wire models load pydantic: only commands that talk to a server need it
+    from fleet_tui.client import FleetApi, FleetClient
+    from fleet_tui.wire import EventView, ExplainAnswer, MergeAnswer
 
 T = TypeVar("T")
 
@@ -157,6 +159,8 @@ async def _client(args: argparse.Namespace, start: bool = True) -> FleetClient:
 
         return await connect_machine(machine, start_server=start)
     root = _root(args)
+    from fleet_tui.client import FleetClient
+
     return await FleetClient.connect(root, start_server=start, config_path=_config_path(args, root))
 
 
@@ -372,13 +376,15 @@ def cmd_log(args: argparse.Namespace) -> int:
         return 0
 
     async def follow() -> None:
+        from fleet_tui import wire
+
         client = await _client(args, start=False)
         for event in (await client.log(limit=args.limit)).events:
             show(event)
         await client.attach()
         async for message in client.messages():
             if message.get("t") == "event":
-                show(EventView.model_validate(message["event"]))
+                show(wire.EventView.model_validate(message["event"]))
 
     try:
         asyncio.run(follow())
