@@ -20,6 +20,11 @@ TYPED = [
     "fleet_tui/errors.py",
     "fleet_tui/text.py",
     "fleet_tui/paths.py",
+    "fleet_tui/scope.py",
+    "fleet_tui/initcmd.py",
+    "fleet_tui/machines.py",
+    "fleet_tui/ssh.py",
+    "fleet_tui/backlog.py",
 ]
 
 
