@@ -24,6 +24,7 @@ from fleet_tui.core.status import ANSWER_KEYS, INTERRUPT_KEYS, LookPacer, Status
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.usage import UsageReader
 from fleet_tui.errors import FleetError
+from fleet_tui.wire import SessionView
 
 # A prompt the fleet typed reads as working this long, until the agent's hooks or screen say so.
 PROMPT_GRACE = 1.5
@@ -369,32 +370,32 @@ class Session:
             return self.meter.update(time.time(), usage, tokens, cost, self.status)
 
     # -- views ------------------------------------------------------------------
-    def info(self) -> dict[str, Any]:
+    def info(self) -> SessionView:
         r = self.record
-        return {
-            "name": r.name,
-            "agent": r.agent,
-            "role": r.role,
-            "status": self.status,
-            "reason": self.reason,
-            "pid": self.pid if self.alive else None,
-            "branch": r.branch,
-            "worktree": r.worktree,
-            "base_commit": r.base_commit,
-            "run": r.run,
-            "port": r.port,
-            "task": r.task,
-            "cols": self.terminal.cols,
-            "rows": self.terminal.rows,
-            "exit_code": self.exit_code,
-            "started_at": self.started_at,
-            "title": self.terminal.title,
-            "layer": self.layer if self.status not in CONTROL_STATUSES else "process",
-            "turns": self.turns_finished,
-            "queued_prompt": self.queued_prompt,
-            "conversation_id": (self.hooks.session_id if self.hooks else None) or r.conversation_id,
-            "budget": self.meter.snapshot(),
-        }
+        return SessionView(
+            name=r.name,
+            agent=r.agent,
+            role=r.role,
+            status=self.status,
+            reason=self.reason,
+            pid=self.pid if self.alive else None,
+            branch=r.branch,
+            worktree=r.worktree,
+            base_commit=r.base_commit,
+            run=r.run,
+            port=r.port,
+            task=r.task,
+            cols=self.terminal.cols,
+            rows=self.terminal.rows,
+            exit_code=self.exit_code,
+            started_at=self.started_at,
+            title=self.terminal.title,
+            layer=self.layer if self.status not in CONTROL_STATUSES else "process",
+            turns=self.turns_finished,
+            queued_prompt=self.queued_prompt,
+            conversation_id=(self.hooks.session_id if self.hooks else None) or r.conversation_id,
+            budget=self.meter.snapshot(),
+        )
 
 
 def raise_not_running(session: Session) -> NoReturn:
