@@ -36,6 +36,7 @@ from tests.agents import model_endpoint as model
 from tests.agents import offline
 from tests.agents.conftest import Peek, find_cli, kill_processes_with_home
 from tests.fleet.conftest import FleetCli, make_repo
+from tests.status.corpus import label_at
 
 SAMPLE = 0.02
 SILENT_WAIT = 3.0
@@ -51,11 +52,7 @@ class Turn:
     retried: bool = False  # the prompt's Enter had to be sent again
 
     def label_at(self, t: float) -> str | None:
-        current = None
-        for start, label in self.labels:
-            if t >= start:
-                current = label
-        return current
+        return label_at(self.labels, t)
 
 
 class Sampler(threading.Thread):

@@ -8,16 +8,21 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from fleet_tui import __version__
-from fleet_tui.client import FleetClient
 from fleet_tui.core import gitrepo
 from fleet_tui.core.budget import format_meter
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.paths import CONFIG_NAME
+
+if TYPE_CHECKING:  # the client and the wire models load pydantic: only commands that talk to a server need it
+    from fleet_tui.client import FleetApi, FleetClient
+    from fleet_tui.wire import EventView, ExplainAnswer, MergeAnswer
+
+T = TypeVar("T")
 
 
 # The verbs that reach another machine's fleet with --machine NAME (or a session named NAME:SESSION).
@@ -154,6 +159,8 @@ async def _client(args: argparse.Namespace, start: bool = True) -> FleetClient:
 
         return await connect_machine(machine, start_server=start)
     root = _root(args)
+    from fleet_tui.client import FleetClient
+
     return await FleetClient.connect(root, start_server=start, config_path=_config_path(args, root))
 
 
@@ -185,21 +192,25 @@ def _take_machine_prefix(args: argparse.Namespace) -> None:
 # Questions a server answers from memory at once: one that stays silent is stuck, and a script
 # polling `fleet-tui status` must be told so rather than wait for ever. (Merges, compares and
 # fan-outs take as long as git and the checks take, so they have no such limit.)
-QUICK_COMMANDS = {"status", "explain", "screen", "log", "run_state", "tasks"}
 QUICK_REPLY_SECONDS = 30.0
 
 
-def _call(args: argparse.Namespace, cmd: str, start: bool = True, **params: Any) -> Any:
-    async def go() -> Any:
+def _ask(args: argparse.Namespace, request: Callable[[FleetApi], Awaitable[T]], start: bool = True,
+         quick: str | None = None) -> T:
+    """One request to the fleet server (its typed method, e.g. `lambda c: c.status()`), then hang up.
+
+    `quick` names a question answered from memory (status, explain, screen, log, run_state, tasks):
+    a server silent on it for QUICK_REPLY_SECONDS is reported stuck."""
+    async def go() -> T:
         client = await _client(args, start)
         try:
-            if cmd not in QUICK_COMMANDS:
-                return await client.call(cmd, **params)
+            if quick is None:
+                return await request(client)
             limit = float(os.environ.get("FLEET_QUICK_REPLY_SECONDS") or QUICK_REPLY_SECONDS)
             try:
-                return await asyncio.wait_for(client.call(cmd, **params), limit)
+                return await asyncio.wait_for(request(client), limit)
             except asyncio.TimeoutError:
-                raise FleetError(f"the fleet server did not answer `{cmd}` within {limit:g} s: it looks stuck "
+                raise FleetError(f"the fleet server did not answer `{quick}` within {limit:g} s: it looks stuck "
                                  "(see .git/fleet/server.log); `fleet-tui down` or killing the pid in "
                                  ".git/fleet/server.pid stops it") from None
         finally:
@@ -236,34 +247,33 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    result = _call(args, "start", agents=args.agents, count=args.count)
-    for name in result["sessions"]:
+    result = _ask(args, lambda c: c.start(args.agents, count=args.count))
+    for name in result.sessions:
         print(f"started {name}")
-    if not result["sessions"]:
+    if not result.sessions:
         print("nothing to start")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.explain:
-        info = _call(args, "explain", session=args.explain)
+        info = _ask(args, lambda c: c.explain(args.explain), quick="explain")
         if args.json:
-            _print_json(info)
+            _print_json(info.wire())
         else:
             print(_explain_text(info))
         return 0
-    result = _call(args, "status")
+    sessions = _ask(args, lambda c: c.status(), quick="status").sessions
     if args.json:
-        _print_json(result["sessions"])
+        _print_json([s.wire() for s in sessions])
         return 0
-    sessions = result["sessions"]
     if not sessions:
         print("no sessions: `fleet-tui start` starts the configured agents")
         return 0
     rows = [("NAME", "STATUS", "AGENT", "PID", "BRANCH", "TIME", "CPU", "MEM", "COST")]
     for s in sessions:
-        b = s.get("budget") or {}
-        rows.append((s["name"], s["status"], s["agent"], str(s.get("pid") or "-"), s["branch"],
+        b = s.budget
+        rows.append((s.name, s.status, s.agent, str(s.pid or "-"), s.branch,
                      _meter(b, "time"), _meter(b, "cpu"), _meter(b, "memory"), _meter(b, "cost")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -271,22 +281,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explain_text(info: dict[str, Any]) -> str:
+def _explain_text(info: ExplainAnswer) -> str:
     """`status --explain`: the answer, the layer that gave it, the last hook event, the screen's view."""
-    lines = [f"{info['name']}: {info['status']} because {info['reason']}",
-             f"  decided by: {info.get('layer', 'screen')} layer "
+    lines = [f"{info.name}: {info.status} because {info.reason}",
+             f"  decided by: {info.layer or 'screen'} layer "
              f"(process -> hooks -> dialogs on screen -> title/OSC -> output activity)"]
-    if info.get("hooks"):
-        if info.get("hook_event"):
-            lines.append(f"  last hook event: {info['hook_event']} ({info['hook_meaning']}), "
-                         f"{info['hook_age']:.1f} s ago; {info['hook_events']} events so far")
+    if info.hooks:
+        if info.hook_event:
+            lines.append(f"  last hook event: {info.hook_event} ({info.hook_meaning}), "
+                         f"{info.hook_age or 0.0:.1f} s ago; {info.hook_events} events so far")
         else:
             lines.append("  last hook event: none yet (hooks installed)")
     else:
         lines.append("  hooks: none for this agent (its preset installs none)")
-    lines.append(f"  the screen says: {info.get('screen_status')} because {info.get('screen_reason')}")
-    if info.get("conversation_id"):
-        lines.append(f"  agent's session id: {info['conversation_id']}")
+    lines.append(f"  the screen says: {info.screen_status} because {info.screen_reason}")
+    if info.conversation_id:
+        lines.append(f"  agent's session id: {info.conversation_id}")
     return "\n".join(lines)
 
 
@@ -300,73 +310,81 @@ def _meter(budget: dict[str, Any], name: str) -> str:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    result = _call(args, "screen", session=args.name)
+    result = _ask(args, lambda c: c.screen(args.name), quick="screen")
     if args.json:
-        _print_json(result)
+        _print_json(result.wire())
     else:
-        print("\n".join(result["lines"]).rstrip("\n"))
+        print("\n".join(result.lines).rstrip("\n"))
     return 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    _call(args, "send", session=args.name, text=args.text)
+    _ask(args, lambda c: c.send(args.name, args.text))
     return 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    _call(args, "keys", session=args.name, keys=args.keys)
+    _ask(args, lambda c: c.keys(args.name, args.keys))
     return 0
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    result = _call(args, args.command, start=False, session=args.name)
-    if args.command == "kill" and result and result.get("seconds") is not None:
-        print(f"killed {args.name} in {result['seconds']:.2f}s; its worktree stays (`fleet-tui discard` removes it)")
+    if args.command == "kill":
+        killed = _ask(args, lambda c: c.kill(args.name), start=False)
+        if killed.seconds is not None:
+            print(f"killed {args.name} in {killed.seconds:.2f}s; its worktree stays (`fleet-tui discard` removes it)")
+            return 0
     else:
-        print(f"{args.command}: {args.name}")
+        controls: dict[str, Callable[[FleetApi], Awaitable[Any]]] = {
+            "pause": lambda c: c.pause(args.name), "resume": lambda c: c.resume(args.name),
+            "restart": lambda c: c.restart(args.name)}
+        _ask(args, controls[args.command], start=False)
+    print(f"{args.command}: {args.name}")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    results = _call(args, "restore", sessions=args.names)["results"]
+    results = _ask(args, lambda c: c.restore(args.names)).results
     if not results:
         print("nothing to restore: no session was lost")
     for result in results:
-        if result["restored"]:
-            print(f"restored {result['session']}: {result['note']}")
+        if result.restored:
+            print(f"restored {result.session}: {result.note}")
         else:
-            print(f"not restored {result['session']}: {result['note']}", file=sys.stderr)
-    return 0 if all(result["restored"] for result in results) else 1
+            print(f"not restored {result.session}: {result.note}", file=sys.stderr)
+    return 0 if all(result.restored for result in results) else 1
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    def show(event: dict[str, Any]) -> None:
+    def show(event: EventView) -> None:
         if args.json:
-            print(json.dumps(event, default=str), flush=True)
+            print(json.dumps(event.wire(), default=str), flush=True)
         else:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event["ts"]))
-            who = event.get("session") or "fleet"
-            print(f"{stamp} {event['kind']:<15} {who:<16} {event['message']}", flush=True)
+            stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
+            who = event.session or "fleet"
+            print(f"{stamp} {event.kind:<15} {who:<16} {event.message}", flush=True)
 
     if args.task:
         if args.follow:
             raise UsageError("--task and --follow do not go together")
-        for event in _call(args, "log", start=False, limit=0, task=args.task)["events"]:
+        for event in _ask(args, lambda c: c.log(limit=0, task=args.task), start=False, quick="log").events:
             show(event)
         return 0
     if not args.follow:
-        for event in _call(args, "log", start=False, limit=args.limit)["events"]:
+        for event in _ask(args, lambda c: c.log(limit=args.limit), start=False, quick="log").events:
             show(event)
         return 0
 
     async def follow() -> None:
+        from fleet_tui import wire
+
         client = await _client(args, start=False)
-        for event in (await client.call("log", limit=args.limit))["events"]:
+        for event in (await client.log(limit=args.limit)).events:
             show(event)
         await client.attach()
         async for message in client.messages():
             if message.get("t") == "event":
-                show(message["event"])
+                show(wire.EventView.model_validate(message["event"]))
 
     try:
         asyncio.run(follow())
@@ -376,19 +394,19 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    task = _call(args, "task", text=args.text, role=args.role, pipeline=args.pipeline, priority=args.priority)
+    task = _ask(args, lambda c: c.submit_task(args.text, args.role, args.pipeline, args.priority))
     if args.json:
-        _print_json(task)
+        _print_json(task.wire())
     else:
-        print(task["id"])
-        print(f"  {task['stage_name']}: {task['step']}", file=sys.stderr)
+        print(task.id)
+        print(f"  {task.stage_name}: {task.step}", file=sys.stderr)
     return 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    tasks = _call(args, "tasks")["tasks"]
+    tasks = _ask(args, lambda c: c.tasks(), quick="tasks").tasks
     if args.json:
-        _print_json(tasks)
+        _print_json([t.wire() for t in tasks])
         return 0
     if not tasks:
         print('no tasks: `fleet-tui task "..."` queues one')
@@ -396,8 +414,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     now = time.time()
     rows = [("ID", "STATE", "STAGE", "AGENT", "AGE", "PRI", "TASK / STEP")]
     for t in tasks:
-        rows.append((t["id"], t["state"], t["stage_name"], t.get("agent") or "-", _age(now - t["created"]),
-                     t["priority"], f"{_short(t['text'], 40)} / {t['step']}"))
+        rows.append((t.id, t.state, t.stage_name, t.agent or "-", _age(now - t.created),
+                     t.priority, f"{_short(t.text, 40)} / {t.step}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1])
@@ -418,14 +436,14 @@ def _short(text: str, limit: int) -> str:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    task = _call(args, "approve", task=args.task, by=args.by, override=args.override, pick=args.pick)
-    print(f"approved {task['id']}: now {task['stage_name']} ({task['step']})")
+    task = _ask(args, lambda c: c.approve(args.task, args.by, args.override, args.pick))
+    print(f"approved {task.id}: now {task.stage_name} ({task.step})")
     return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    task = _call(args, "reject", task=args.task, by=args.by, reason=args.reason)
-    print(f"rejected {task['id']}")
+    task = _ask(args, lambda c: c.reject(args.task, args.by, args.reason))
+    print(f"rejected {task.id}")
     return 0
 
 
@@ -444,35 +462,35 @@ def cmd_fanout(args: argparse.Namespace) -> int:
 
     agents, sessions = names(args.agents), names(args.sessions) or None
     if any(":" in target for target in agents + (sessions or [])):
-        result = _across_machines(args, "fanout", prompt=args.prompt, agents=agents, count=args.count,
-                                  sessions=sessions)
+        result = _across_machines(args, agents + (sessions or []), lambda c: c.fanout(
+            args.prompt, agents=agents, count=args.count, sessions=sessions))
     else:
-        result = _call(args, "fanout", prompt=args.prompt, agents=agents, count=args.count, sessions=sessions,
-                       role=args.role)
+        result = _ask(args, lambda c: c.fanout(args.prompt, agents=agents, count=args.count, sessions=sessions,
+                                               role=args.role))
     if args.json:
-        _print_json(result)
+        _print_json(result.wire())
     else:
-        print(result["run"])
-        for name in result["sessions"]:
+        print(result.run)
+        for name in result.sessions:
             print(f"  {name}", file=sys.stderr)
     return 0
 
 
-def _across_machines(args: argparse.Namespace, cmd: str, **params: Any) -> Any:
+def _across_machines(args: argparse.Namespace, targets: list[str], request: Callable[[FleetApi], Awaitable[T]]) -> T:
     """A request naming MACHINE:AGENT or MACHINE:SESSION targets: each machine gets its part."""
     from fleet_tui.machines import get_machine, split_target
     from fleet_tui.multiclient import MultiClient
     from fleet_tui.remote import connect_machine
 
-    named = {split_target(t)[0] for t in params.get("agents", []) + (params.get("sessions") or [])}
-    machines = [get_machine(name) for name in sorted(named - {None, "local"})]
+    named = {split_target(t)[0] for t in targets}
+    machines = [get_machine(name) for name in sorted(n for n in named if n is not None and n != "local")]
 
-    async def go() -> Any:
+    async def go() -> T:
         client = MultiClient(await _client(argparse.Namespace(**{**vars(args), "machine": None})), machines,
                              connect_machine)
         try:
             await client.connect_once()
-            return await client.call(cmd, **params)
+            return await request(client)
         finally:
             await client.close()
 
@@ -480,19 +498,19 @@ def _across_machines(args: argparse.Namespace, cmd: str, **params: Any) -> Any:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    result = _call(args, "ack", session=args.name)
-    print(f"{args.name}: seen" + ("" if result["was_done"] else " (it had no unseen finished turn)"))
+    result = _ask(args, lambda c: c.ack(args.name))
+    print(f"{args.name}: seen" + ("" if result.was_done else " (it had no unseen finished turn)"))
     return 0
 
 
 def _wait_for_run(args: argparse.Namespace) -> None:
     said = None
     while True:
-        state = _call(args, "run_state", run=args.run)
-        if state["finished"]:
+        state = _ask(args, lambda c: c.run_state(args.run), quick="run_state")
+        if state.finished:
             return
-        busy = [s["name"] for s in state["sessions"] if s["turns"] < 1 and s["status"] != "stopped"]
-        line = f"run {state['run']}: waiting for {', '.join(busy)}"
+        busy = [s.name for s in state.sessions if s.turns < 1 and s.status != "stopped"]
+        line = f"run {state.run}: waiting for {', '.join(busy)}"
         if line != said and not args.json:
             print(line, file=sys.stderr, flush=True)
             said = line
@@ -502,18 +520,19 @@ def _wait_for_run(args: argparse.Namespace) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     if args.wait:
         _wait_for_run(args)
-    result = _call(args, "compare", run=args.run, last=args.last)
+    result = _ask(args, lambda c: c.compare(args.run, last=args.last))
     if args.json:
-        _print_json(result)
+        _print_json(result.wire())
         return 0
     from fleet_tui.comparetable import render_compare
 
     if args.machine:  # the attempts as the other commands here name them
-        result = {**result, "attempts": [{**a, "session": f"{args.machine}:{a['session']}"} for a in result["attempts"]]}
+        for attempt in result.attempts:
+            attempt.session = f"{args.machine}:{attempt.session}"
     print(render_compare(result))
-    if args.last and result.get("compared_at"):
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result["compared_at"]))
-        print(f"compared at {when} (as saved; `fleet-tui compare {result['run']}` runs the checks again)")
+    if args.last and result.compared_at:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.compared_at))
+        print(f"compared at {when} (as saved; `fleet-tui compare {result.run}` runs the checks again)")
     return 0
 
 
@@ -522,13 +541,13 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     if _machine(args) is not None:
         return _merge_remote(args)
-    summary = _call(args, "merge_summary", session=args.name)
+    summary = _ask(args, lambda c: c.merge_summary(args.name))
     print(render_merge_summary(summary))
     if not _confirmed(args):
         return 1
-    result = _call(args, "merge", session=args.name, strategy=args.strategy, keep=args.keep)
-    print(f"merged {args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})")
-    for name in result.get("discarded", []):
+    result = _ask(args, lambda c: c.merge(args.name, strategy=args.strategy, keep=args.keep))
+    print(f"merged {args.name} into {result.base} ({result.strategy}, {result.commit[:10]})")
+    for name in result.discarded:
         print(f"discarded {name}")
     return 0
 
@@ -552,7 +571,7 @@ def _merge_remote(args: argparse.Namespace) -> int:
     machine = _machine(args)
     local_args = argparse.Namespace(**{**vars(args), "machine": None})
 
-    async def go() -> dict[str, Any] | None:
+    async def go() -> MergeAnswer | None:
         local, remote = await _client(local_args), await _client(args)
         try:
             print(render_merge_summary(await fetch_attempt(local, remote, machine, args.name)))
@@ -566,15 +585,15 @@ def _merge_remote(args: argparse.Namespace) -> int:
     result = asyncio.run(go())
     if result is None:
         return 1
-    print(f"merged {machine.name}:{args.name} into {result['base']} ({result['strategy']}, {result['commit'][:10]})"
-          f" from {result['fetched']}")
-    for name in result.get("discarded", []):
+    print(f"merged {machine.name}:{args.name} into {result.base} ({result.strategy}, {result.commit[:10]})"
+          f" from {result.fetched}")
+    for name in result.discarded:
         print(f"discarded {name}")
     return 0
 
 
 def cmd_discard(args: argparse.Namespace) -> int:
-    _call(args, "discard", session=args.name, keep_branch=args.keep_branch)
+    _ask(args, lambda c: c.discard(args.name, keep_branch=args.keep_branch))
     print(f"discarded {args.name}" + (" (branch kept)" if args.keep_branch else ""))
     return 0
 
@@ -582,11 +601,11 @@ def cmd_discard(args: argparse.Namespace) -> int:
 def cmd_worktrees(args: argparse.Namespace) -> int:
     from fleet_tui.worktreetable import render_worktrees
 
-    listing = _call(args, "worktrees")
+    listing = _ask(args, lambda c: c.worktrees())
     if args.json:
-        _print_json(listing["worktrees"])
+        _print_json([wt.wire() for wt in listing.worktrees])
     else:
-        print(render_worktrees(listing["worktrees"], listing["base"]))
+        print(render_worktrees(listing.worktrees, listing.base))
     return 0
 
 
@@ -594,7 +613,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     """Merged or empty worktrees go at once; each one that holds work is asked about, never dropped silently."""
     from fleet_tui.worktreetable import format_size
 
-    worktrees = _call(args, "worktrees")["worktrees"]
+    worktrees = _ask(args, lambda c: c.worktrees()).worktrees
     confirmed: list[str] = []
     kept = 0
 
@@ -604,31 +623,31 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"kept {label}: {reason}", file=sys.stderr)
 
     for wt in worktrees:
-        if not wt["risk"]:
+        if not wt.risk:
             continue
-        label = wt.get("session") or wt["path"]
+        label = wt.session or wt.path
         if args.yes:
-            confirmed.append(wt["path"])
+            confirmed.append(wt.path)
         elif not sys.stdin.isatty():
-            keep(label, f"{wt['risk']} (`fleet-tui prune --yes` removes it anyway)")
-        elif input(f"{label} ({wt['path']}): {wt['risk']}. Remove it? [y/N] ").strip().lower() in ("y", "yes"):
-            confirmed.append(wt["path"])
+            keep(label, f"{wt.risk} (`fleet-tui prune --yes` removes it anyway)")
+        elif input(f"{label} ({wt.path}): {wt.risk}. Remove it? [y/N] ").strip().lower() in ("y", "yes"):
+            confirmed.append(wt.path)
         else:
             keep(label, "you said no")
-    paths = [wt["path"] for wt in worktrees if not wt["risk"]] + confirmed
+    paths = [wt.path for wt in worktrees if not wt.risk] + confirmed
     if not paths:
         print("nothing to prune" if not kept else "nothing removed")
         return 1 if kept else 0
-    risks = {wt["path"]: wt["risk"] for wt in worktrees}
+    risks = {wt.path: wt.risk for wt in worktrees}
     freed = 0
-    for result in _call(args, "prune", paths=paths, confirmed=confirmed)["results"]:
-        label = result.get("session") or result["path"]
-        if not result["removed"]:
-            keep(label, result["reason"])
+    for result in _ask(args, lambda c: c.prune(paths, confirmed)).results:
+        label = result.session or result.path
+        if not result.removed:
+            keep(label, result.reason or "")
             continue
-        freed += result.get("size") or 0
-        lost = f" ({risks[result['path']]}: removed as you confirmed)" if result["path"] in confirmed else ""
-        branch = f"; branch {result['branch_kept']} kept" if result.get("branch_kept") else ""
+        freed += result.size or 0
+        lost = f" ({risks[result.path]}: removed as you confirmed)" if result.path in confirmed else ""
+        branch = f"; branch {result.branch_kept} kept" if result.branch_kept else ""
         print(f"removed {label}{lost}{branch}")
     print(f"freed {format_size(freed)}")
     return 1 if kept else 0

@@ -14,9 +14,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from fleet_tui.client import FleetClient
+from fleet_tui.client import FleetApi, FleetClient
 from fleet_tui.core.compare import AttemptSummary, rank
 from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
@@ -30,6 +30,10 @@ Connect = Callable[..., Awaitable[FleetClient]]  # (start_server=bool) -> a conn
 Message = dict[str, Any]
 
 
+@overload
+def qualify(machine: str, name: str) -> str: ...
+@overload
+def qualify(machine: str, name: None) -> None: ...
 def qualify(machine: str, name: str | None) -> str | None:
     return name if name is None or machine == LOCAL else f"{machine}:{name}"
 
@@ -149,8 +153,10 @@ class MachineLink:
         self._out.put_nowait({"t": "machine", "machine": self.name, "state": state, "error": error})
 
 
-class MultiClient:
-    """FleetClient's interface (call, attach, messages, close) over the local fleet and remote ones."""
+class MultiClient(FleetApi):
+    """FleetClient's interface (the typed commands, attach, messages, close) over the local fleet and remote
+    ones: `call` routes each request by the machine its session names, and merges the answers of requests
+    about every machine (status, agents, a fan-out's compare)."""
 
     def __init__(self, local: FleetClient, machines: list[Machine], connect: Callable[..., Awaitable[FleetClient]]):
         self.local = local
@@ -264,7 +270,7 @@ class MultiClient:
         from fleet_tui.remote_merge import fetch_attempt
 
         summary = await fetch_attempt(self.local, self._remote_client(machine), self.machines[machine], name)
-        return {**summary, "discard": summary["discard"] + self._local_siblings(machine)}
+        return {**summary.wire(), "discard": summary.discard + self._local_siblings(machine)}
 
     async def _call_merge(self, session: str, strategy: str = "merge", keep: bool = False, **args: Any) -> Any:
         machine, name = split_target(session)
@@ -274,8 +280,8 @@ class MultiClient:
         else:
             from fleet_tui.remote_merge import merge_remote
 
-            result = await merge_remote(self.local, self._remote_client(machine), self.machines[machine], name,
-                                        strategy, keep)
+            result = (await merge_remote(self.local, self._remote_client(machine), self.machines[machine], name,
+                                         strategy, keep)).wire()
             discard = [] if keep else self._local_siblings(machine) + [
                 s for m in self._last_runs if m not in (LOCAL, machine) for s in self._sibling_attempts(m)]
         # The rest of a run spread over machines goes too, as it would for a one-machine run.
@@ -341,6 +347,10 @@ class MultiClient:
             if message.get("t") == "sessions_of":
                 message = self._all_sessions()  # every machine's list replaces only its part of the grid
             yield message
+
+    async def stop_server(self, timeout: float = 45.0) -> int:
+        """Stop this machine's fleet server; the other machines' fleets keep running."""
+        return await self.local.stop_server(timeout)
 
     async def close(self) -> None:
         for link in self.links.values():

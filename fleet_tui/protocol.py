@@ -101,7 +101,7 @@ class ScreenMirror:
             changed = set()
         for y, runs in update.get("lines", ()):
             if 0 <= y < self.rows:
-                self.lines[y] = [tuple(run) for run in runs]  # type: ignore[misc]
+                self.lines[y] = [tuple(run) for run in runs]
                 changed.add(y)
         if "cursor" in update:
             x, y, visible = update["cursor"]
@@ -196,7 +196,7 @@ class HistorySlice:
     @classmethod
     def from_wire(cls, value: dict[str, Any]) -> "HistorySlice":
         lines = [[tuple(run) for run in line] for line in value["lines"]]
-        return cls(HistoryExtent.from_wire(value["extent"]), int(value["start"]), lines)  # type: ignore[misc]
+        return cls(HistoryExtent.from_wire(value["extent"]), int(value["start"]), lines)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ async def connect_machine(machine: Machine, *, start_server: bool = True) -> Fle
     except OSError as error:
         stderr.close()
         raise FleetError(f"cannot run ssh: {error.strerror}: install OpenSSH's client") from None
+    assert process.stdout is not None and process.stdin is not None  # both are pipes
     hello = None
     try:
         line = await asyncio.wait_for(process.stdout.readline(), HELLO_TIMEOUT)

@@ -21,6 +21,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 SYSTEMD_DIR = Path("/run/systemd/system")  # exists only when systemd is the running init
@@ -30,7 +31,7 @@ LINGER_ADVICE = ("if your system stops a user's processes at logout (KillUserPro
                  "run `loginctl enable-linger $USER` so the fleet outlives it")
 
 
-def unavailable_reason(env: dict[str, str] | None = None, systemd_dir: Path = SYSTEMD_DIR) -> str | None:
+def unavailable_reason(env: Mapping[str, str] | None = None, systemd_dir: Path = SYSTEMD_DIR) -> str | None:
     """Why the server cannot get a scope of its own here, or None when it can."""
     env = os.environ if env is None else env
     if env.get("FLEET_NO_SCOPE"):

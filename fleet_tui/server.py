@@ -20,20 +20,25 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleet_tui import __version__, backlog, protocol
+from pydantic import ValidationError
+
+from fleet_tui import __version__, backlog, protocol, wire
 from fleet_tui.backlog import Backlog
 from fleet_tui.protocol import ALREADY_RUNNING
 from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.audit import AUDIT_FILE
+from fleet_tui.core.compare import diff_text
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
 from fleet_tui.core.fleet import Fleet
 from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.core.status import Status
-from fleet_tui.errors import FleetError
+from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.paths import socket_path
 from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
 
@@ -179,6 +184,7 @@ class FleetServer:
         fleet.on_sessions_change = self._sessions_changed
         fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
         bus.listeners.append(self._broadcast_event)
+        self.commands = self._command_table()
 
     # -- fan-out of changes to attached clients ----------------------------------------
     def _screen_changed(self, session: Session) -> None:
@@ -208,7 +214,7 @@ class FleetServer:
 
     def _send_sessions(self) -> None:
         self._sessions_timer = None
-        message = {"t": "sessions", "sessions": self.fleet.status()}
+        message = {"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -272,12 +278,11 @@ class FleetServer:
     async def _answer_one(self, client: ClientConnection, line: bytes) -> None:
         request_id = None
         try:
-            request = protocol.decode(line)
-            request_id = request.get("id")
-            handler = getattr(self, "cmd_" + str(request.get("cmd", "")), None)
-            if handler is None:
-                raise FleetError(f"unknown command {request.get('cmd')!r}")
-            result = await handler(client, **(request.get("args") or {}))
+            message = protocol.decode(line)
+            request_id = message.get("id")
+            command, request = self._parse(message)
+            result = await command.handler(client, request)
+            result = _answer_wire(request, result)
             client.send({"t": "reply", "id": request_id, "ok": True, "result": result})
         except FleetError as error:
             client.send({"t": "reply", "id": request_id, "ok": False, "error": str(error),
@@ -289,171 +294,223 @@ class FleetServer:
             log.exception("request failed")
             client.send({"t": "reply", "id": request_id, "ok": False, "error": f"internal error: {error!r}"})
 
+    def _parse(self, message: dict[str, Any]) -> tuple[Command, wire.Request]:
+        """The command a message asks for and its arguments, checked; a UsageError says what is wrong."""
+        version = message.get("v", protocol.PROTOCOL_VERSION)  # clients before versioned requests spoke 1
+        if version != protocol.PROTOCOL_VERSION:
+            raise UsageError(f"this fleet server ({__version__}) speaks protocol {protocol.PROTOCOL_VERSION} and "
+                             f"the client {version}: stop it with `fleet-tui down` and start it with the "
+                             "same fleet-tui as the client")
+        name = message.get("cmd")
+        command = self.commands.get(name) if isinstance(name, str) else None
+        if command is None:
+            raise UsageError(f"unknown command {name!r} (commands: {', '.join(sorted(self.commands))})")
+        args = message.get("args") or {}
+        if not isinstance(args, dict):
+            raise UsageError(f"bad {name} request: its args must be a JSON object")
+        try:
+            return command, command.request.model_validate(args)
+        except ValidationError as error:
+            raise UsageError(f"bad {name} request: {wire.describe_error(error)}") from None
+
     # -- commands ---------------------------------------------------------------------
-    async def cmd_ping(self, client, **_):
-        return {"pid": os.getpid(), "root": str(self.root), "version": __version__,
-                "protocol": protocol.PROTOCOL_VERSION}
+    def _command_table(self) -> dict[str, Command]:
+        """Every command: its request model (which names its answer model) and its handler."""
+        table = [
+            Command(wire.Ping, self.ping), Command(wire.Status, self.status), Command(wire.Explain, self.explain),
+            Command(wire.Agents, self.agents), Command(wire.Config, self.config), Command(wire.Start, self.start),
+            Command(wire.Screen, self.screen), Command(wire.History, self.history),
+            Command(wire.Search, self.search), Command(wire.Input, self.input), Command(wire.Send, self.send),
+            Command(wire.Keys, self.keys), Command(wire.Resize, self.resize), Command(wire.Focus, self.focus),
+            Command(wire.Ack, self.ack), Command(wire.RunState, self.run_state), Command(wire.Kill, self.kill),
+            Command(wire.Pause, self.pause), Command(wire.Resume, self.resume),
+            Command(wire.Restart, self.restart), Command(wire.Restore, self.restore), Command(wire.Log, self.log),
+            Command(wire.Fanout, self.fanout), Command(wire.Compare, self.compare), Command(wire.Diff, self.diff),
+            Command(wire.MergeSummaryRequest, self.merge_summary), Command(wire.Merge, self.merge),
+            Command(wire.MergeBranchSummary, self.merge_branch_summary),
+            Command(wire.MergeBranch, self.merge_branch), Command(wire.Discard, self.discard),
+            Command(wire.Worktrees, self.worktrees), Command(wire.Prune, self.prune),
+            Command(wire.WorktreeDisk, self.worktree_disk), Command(wire.SubmitTask, self.task),
+            Command(wire.Tasks, self.list_tasks), Command(wire.Approve, self.approve),
+            Command(wire.Reject, self.reject), Command(wire.Attach, self.attach), Command(wire.Down, self.down),
+        ]
+        return {command.request.command: command for command in table}
 
-    async def cmd_status(self, client, **_):
-        return {"sessions": self.fleet.status(), "base": self.fleet.base_branch}
+    async def ping(self, client: ClientConnection, request: wire.Ping) -> wire.PingAnswer:
+        return wire.PingAnswer(pid=os.getpid(), root=str(self.root), version=__version__,
+                               protocol=protocol.PROTOCOL_VERSION)
 
-    async def cmd_explain(self, client, session: str, **_):
-        return self.fleet.explain(session)
+    async def status(self, client: ClientConnection, request: wire.Status) -> Any:
+        return wire.StatusAnswer(sessions=self.fleet.status(), base=self.fleet.base_branch)
 
-    async def cmd_agents(self, client, **_):
+    async def explain(self, client: ClientConnection, request: wire.Explain) -> Any:
+        return self.fleet.explain(request.session)
+
+    async def agents(self, client: ClientConnection, request: wire.Agents) -> Any:
         self.fleet.reload_config()
         return {"agents": self.fleet.agents_info()}
 
-    async def cmd_config(self, client, **_):
+    async def config(self, client: ClientConnection, request: wire.Config) -> Any:
         return self.fleet.client_settings()
 
-    async def cmd_start(self, client, agents: list[str] | None = None, count: int | None = None,
-                        missing_only: bool = False, **_):
+    async def start(self, client: ClientConnection, request: wire.Start) -> wire.StartAnswer:
         self.fleet.reload_config()
-        started = await self.fleet.start_agents(agents or [], count=count, missing_only=missing_only)
-        return {"sessions": [s.name for s in started]}
+        started = await self.fleet.start_agents(request.agents or [], count=request.count,
+                                                missing_only=request.missing_only)
+        return wire.StartAnswer(sessions=[s.name for s in started])
 
-    async def cmd_screen(self, client, session: str, **_):
-        term = self.fleet.get(session).terminal
-        return {"lines": term.display(), "cols": term.cols, "rows": term.rows,
-                "cursor": [term.cursor_x, term.cursor_y], "title": term.title}
+    async def screen(self, client: ClientConnection, request: wire.Screen) -> wire.ScreenAnswer:
+        term = self.fleet.get(request.session).terminal
+        return wire.ScreenAnswer(lines=term.display(), cols=term.cols, rows=term.rows,
+                                 cursor=[term.cursor_x, term.cursor_y], title=term.title)
 
-    async def cmd_history(self, client, session: str, start: int, count: int, **_):
-        return scrollback.read(self.fleet.get(session).terminal, int(start), int(count)).wire()
+    async def history(self, client: ClientConnection, request: wire.History) -> Any:
+        return scrollback.read(self.fleet.get(request.session).terminal, request.start, request.count).wire()
 
-    async def cmd_search(self, client, session: str, query: str, line: int, col: int = 0,
-                         backward: bool = False, **_):
-        term = self.fleet.get(session).terminal
-        return scrollback.search(term, str(query), int(line), int(col), bool(backward)).wire()
+    async def search(self, client: ClientConnection, request: wire.Search) -> Any:
+        term = self.fleet.get(request.session).terminal
+        return scrollback.search(term, request.query, request.line, request.col, request.backward).wire()
 
-    async def cmd_input(self, client, session: str, data: str, **_):
-        self.fleet.input(session, data.encode("utf-8", "surrogateescape"))
-        return None
+    async def input(self, client: ClientConnection, request: wire.Input) -> None:
+        self.fleet.input(request.session, request.data.encode("utf-8", "surrogateescape"))
 
-    async def cmd_send(self, client, session: str, text: str, **_):
-        await self.fleet.send(session, text)
-        return None
+    async def send(self, client: ClientConnection, request: wire.Send) -> None:
+        await self.fleet.send(request.session, request.text)
 
-    async def cmd_keys(self, client, session: str, keys: list[str], **_):
-        self.fleet.keys(session, keys)
-        return None
+    async def keys(self, client: ClientConnection, request: wire.Keys) -> None:
+        self.fleet.keys(request.session, request.keys)
 
-    async def cmd_resize(self, client, session: str, cols: int, rows: int, **_):
-        self.fleet.get(session).resize(int(cols), int(rows))
-        return None
+    async def resize(self, client: ClientConnection, request: wire.Resize) -> None:
+        self.fleet.get(request.session).resize(request.cols, request.rows)
 
-    async def cmd_focus(self, client, session: str | None = None, **_):
-        client.focus = session
+    async def focus(self, client: ClientConnection, request: wire.Focus) -> None:
+        session = client.focus = request.session
         if session is not None:
             client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
             client.flush()
             if session in self.fleet.sessions:
                 self.fleet.ack(session)  # looked at: a finished turn is no longer news
-        return None
 
-    async def cmd_ack(self, client, session: str, **_):
-        return {"session": session, "was_done": self.fleet.ack(session)}
+    async def ack(self, client: ClientConnection, request: wire.Ack) -> wire.AckAnswer:
+        return wire.AckAnswer(session=request.session, was_done=self.fleet.ack(request.session))
 
-    async def cmd_run_state(self, client, run: str | None = None, **_):
-        run_id = self.fleet.run(run)["id"]
-        sessions = [{"name": n, "status": s.status if s else Status.STOPPED, "turns": s.turns_finished if s else 0}
+    async def run_state(self, client: ClientConnection, request: wire.RunState) -> wire.RunStateAnswer:
+        run_id = self.fleet.run(request.run)["id"]
+        sessions = [wire.RunSessionState(name=n, status=s.status if s else Status.STOPPED,
+                                         turns=s.turns_finished if s else 0)
                     for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
-        return {"run": run_id, "finished": self.fleet.run_finished(run_id), "sessions": sessions}
+        return wire.RunStateAnswer(run=run_id, finished=self.fleet.run_finished(run_id), sessions=sessions)
 
-    async def cmd_kill(self, client, session: str, **_):
-        return await self.fleet.kill(session)
+    async def kill(self, client: ClientConnection, request: wire.Kill) -> Any:
+        return await self.fleet.kill(request.session)
 
-    async def cmd_pause(self, client, session: str, **_):
-        self.fleet.pause(session)
+    async def pause(self, client: ClientConnection, request: wire.Pause) -> None:
+        self.fleet.pause(request.session)
 
-    async def cmd_resume(self, client, session: str, **_):
-        self.fleet.resume(session)
+    async def resume(self, client: ClientConnection, request: wire.Resume) -> None:
+        self.fleet.resume(request.session)
 
-    async def cmd_restart(self, client, session: str, **_):
-        return {"session": (await self.fleet.restart(session)).name}
+    async def restart(self, client: ClientConnection, request: wire.Restart) -> wire.RestartAnswer:
+        return wire.RestartAnswer(session=(await self.fleet.restart(request.session)).name)
 
-    async def cmd_restore(self, client, sessions: list[str] | None = None, **_):
+    async def restore(self, client: ClientConnection, request: wire.Restore) -> Any:
         self.fleet.reload_config()
-        return {"results": await self.fleet.restore(sessions or [])}
+        return {"results": await self.fleet.restore(request.sessions or [])}
 
-    async def cmd_log(self, client, limit: int = 200, task: str | None = None, **_):
+    async def log(self, client: ClientConnection, request: wire.Log) -> Any:
         entries = self.store.read()
-        if task is not None:
-            self.tasks.get(task)  # an unknown task is an error, not an empty story
-            entries = [e for e in entries if (e.get("data") or {}).get("task") == task]
-        entries = entries[-limit:] if limit else entries
+        if request.task is not None:
+            self.tasks.get(request.task)  # an unknown task is an error, not an empty story
+            entries = [e for e in entries if (e.get("data") or {}).get("task") == request.task]
+        entries = entries[-request.limit:] if request.limit else entries
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
 
-    async def cmd_fanout(self, client, prompt: str, agents: list[str] | None = None, count: int = 1,
-                         sessions: list[str] | None = None, role: str | None = None, **_):
+    async def fanout(self, client: ClientConnection, request: wire.Fanout) -> Any:
         self.fleet.reload_config()
-        return await self.fleet.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
+        return await self.fleet.fanout(request.prompt, agents=request.agents, count=request.count,
+                                       sessions=request.sessions, role=request.role)
 
-    async def cmd_compare(self, client, run: str | None = None, last: bool = False, **_):
-        if last:
-            return self.fleet.last_compare(run)
+    async def compare(self, client: ClientConnection, request: wire.Compare) -> Any:
+        if request.last:
+            return self.fleet.last_compare(request.run)
         self.fleet.reload_config()
-        return await self.fleet.compare(run)
+        return await self.fleet.compare(request.run)
 
-    async def cmd_diff(self, client, session: str, path: str | None = None, **_):
-        record = self.fleet.record_of(session)
-        from fleet_tui.core.compare import diff_text
+    async def diff(self, client: ClientConnection, request: wire.Diff) -> wire.DiffAnswer:
+        record = self.fleet.record_of(request.session)
+        diff = await asyncio.to_thread(diff_text, self.root, record.base_commit, record.branch, request.path)
+        return wire.DiffAnswer(diff=diff)
 
-        return {"diff": await asyncio.to_thread(diff_text, self.root, record.base_commit, record.branch, path)}
+    async def merge_summary(self, client: ClientConnection, request: wire.MergeSummaryRequest) -> Any:
+        return await self.fleet.merge_summary(request.session)
 
-    async def cmd_merge_summary(self, client, session: str, **_):
-        return await self.fleet.merge_summary(session)
+    async def merge(self, client: ClientConnection, request: wire.Merge) -> Any:
+        return await self.fleet.merge(request.session, request.strategy, request.keep)
 
-    async def cmd_merge(self, client, session: str, strategy: str = "merge", keep: bool = False, **_):
-        return await self.fleet.merge(session, strategy, keep)
+    async def merge_branch_summary(self, client: ClientConnection, request: wire.MergeBranchSummary) -> Any:
+        return await self.fleet.merge_branch_summary(request.branch)
 
-    async def cmd_merge_branch_summary(self, client, branch: str, **_):
-        return await self.fleet.merge_branch_summary(branch)
+    async def merge_branch(self, client: ClientConnection, request: wire.MergeBranch) -> Any:
+        return await self.fleet.merge_branch(request.branch, request.label, request.strategy)
 
-    async def cmd_merge_branch(self, client, branch: str, label: str, strategy: str = "merge", **_):
-        return await self.fleet.merge_branch(branch, label, strategy)
+    async def discard(self, client: ClientConnection, request: wire.Discard) -> None:
+        await self.fleet.discard(request.session, request.keep_branch)
 
-    async def cmd_discard(self, client, session: str, keep_branch: bool = False, **_):
-        await self.fleet.discard(session, keep_branch)
-
-    async def cmd_worktrees(self, client, **_):
+    async def worktrees(self, client: ClientConnection, request: wire.Worktrees) -> Any:
         return {"worktrees": await self.fleet.worktrees(), "base": self.fleet.base_branch}
 
-    async def cmd_prune(self, client, paths: list[str], confirmed: list[str] | None = None, **_):
-        return {"results": await self.fleet.prune(paths, confirmed or [])}
+    async def prune(self, client: ClientConnection, request: wire.Prune) -> Any:
+        return {"results": await self.fleet.prune(request.paths, request.confirmed or [])}
 
-    async def cmd_worktree_disk(self, client, **_):
+    async def worktree_disk(self, client: ClientConnection, request: wire.WorktreeDisk) -> Any:
         return await self.fleet.worktree_disk()
 
-    async def cmd_task(self, client, text: str, role: str | None = None, pipeline: str | None = None,
-                       priority: str = "normal", **_):
+    async def task(self, client: ClientConnection, request: wire.SubmitTask) -> Any:
         self.fleet.reload_config()
-        return self.tasks.view(self.tasks.submit(text, role, pipeline, priority))
+        return self.tasks.view(self.tasks.submit(request.text, request.role, request.pipeline, request.priority))
 
-    async def cmd_tasks(self, client, **_):
+    async def list_tasks(self, client: ClientConnection, request: wire.Tasks) -> Any:
         return {"tasks": self.tasks.views()}
 
-    async def cmd_approve(self, client, task: str, by: str | None = None, override: bool = False,
-                          pick: str | None = None, **_):
-        return self.tasks.view(self.tasks.approve(task, by, override, pick))
+    async def approve(self, client: ClientConnection, request: wire.Approve) -> Any:
+        return self.tasks.view(self.tasks.approve(request.task, request.by, request.override, request.pick))
 
-    async def cmd_reject(self, client, task: str, by: str | None = None, reason: str = "", **_):
-        return self.tasks.view(self.tasks.reject(task, by, reason))
+    async def reject(self, client: ClientConnection, request: wire.Reject) -> Any:
+        return self.tasks.view(self.tasks.reject(request.task, request.by, request.reason))
 
-    async def cmd_attach(self, client, focus: str | None = None, **_):
-        client.attached, client.focus = True, focus
-        client.send({"t": "sessions", "sessions": self.fleet.status()})
+    async def attach(self, client: ClientConnection, request: wire.Attach) -> None:
+        client.attached, client.focus = True, request.focus
+        client.send({"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]})
         client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
         for event in list(self.bus.recent)[-100:]:
             client.send({"t": "event", "event": event.wire()})
         client.flush()
-        return None
 
-    async def cmd_down(self, client, **_):
+    async def down(self, client: ClientConnection, request: wire.Down) -> wire.DownAnswer:
         asyncio.get_running_loop().call_later(0.05, self.stopping.set)
-        return {"stopped": len([s for s in self.fleet.sessions.values() if s.alive]), "pid": os.getpid()}
+        return wire.DownAnswer(stopped=len([s for s in self.fleet.sessions.values() if s.alive]), pid=os.getpid())
+
+
+def _answer_wire(request: wire.Request, result: Any) -> Any:
+    """The handler's result checked against the command's answer model, as it travels."""
+    answer = request.answer
+    if answer is None or result is None:
+        return None if answer is None else result
+    try:
+        return (result if isinstance(result, answer) else answer.model_validate(result)).wire()
+    except ValidationError as error:  # the server's own mistake, not the client's
+        raise RuntimeError(f"the answer to {request.command} does not fit {answer.__name__}: "
+                           f"{wire.describe_error(error)}") from None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A row of the server's command table: the request model (which names the answer) and its handler."""
+
+    request: type[wire.Request]
+    handler: Callable[[ClientConnection, Any], Awaitable[Any]]
 
 
 def _same_user(writer: asyncio.StreamWriter) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fleet_tui.wire import WorktreeView
 
 
 def format_size(size: float) -> str:
@@ -24,17 +24,17 @@ def format_age(seconds: float | None) -> str:
     return f"{max(seconds, 0):.0f}s"
 
 
-def render_worktrees(worktrees: list[dict[str, Any]], base: str) -> str:
+def render_worktrees(worktrees: list[WorktreeView], base: str) -> str:
     if not worktrees:
         return "the fleet has no worktrees"
     rows = [("SESSION", "BRANCH", "SIZE", "AGE", f"MERGED INTO {base.upper()}", "UNCOMMITTED", "PATH")]
     for wt in worktrees:
-        merged = "yes" if wt["merged"] else f"no ({wt['ahead']} commits)"
-        dirty = f"{len(wt['uncommitted'])} files" if wt["uncommitted"] else "no"
-        rows.append((wt.get("session") or "-", wt.get("branch") or "(detached)", format_size(wt["size"]),
-                     format_age(wt.get("age")), merged, dirty, wt["path"] + (" (folder gone)" if wt["missing"] else "")))
+        merged = "yes" if wt.merged else f"no ({wt.ahead} commits)"
+        dirty = f"{len(wt.uncommitted)} files" if wt.uncommitted else "no"
+        rows.append((wt.session or "-", wt.branch or "(detached)", format_size(wt.size),
+                     format_age(wt.age), merged, dirty, wt.path + (" (folder gone)" if wt.missing else "")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    total = sum(wt["size"] for wt in worktrees)
+    total = sum(wt.size for wt in worktrees)
     lines.append(f"{len(worktrees)} worktrees, {format_size(total)} on disk")
     return "\n".join(lines)

@@ -24,6 +24,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>  /* T_OBJECT_EX: how __slots__ fields are stored */
 
 /* Interned attribute and method names. */
 static PyObject *s_cursor_x, *s_cursor_y, *s_wrap_pending, *s_insert, *s_graphics,
@@ -37,7 +38,10 @@ static PyObject *s_cursor_x, *s_cursor_y, *s_wrap_pending, *s_insert, *s_graphic
     *s_draw, *s_scroll_up, *s_control, *s_csi, *s_pen, *s_intern, *s_push_history, *s_set_mode;
 /* From terminal.py (setup()): characters known to be one cell wide, and the
  * default style tuple history lines share. */
-static PyObject *narrow_chars, *default_style, *module_globals, *s_max_styles;
+static PyObject *latin1[256];  /* the one-character strings U+0000..U+00FF */
+#define CHAR_CACHE 1024
+static PyObject *char_cache[CHAR_CACHE];  /* recent others, by code point modulo its size */
+static PyObject *narrow_chars, *default_style, *module_globals, *s_max_styles, *s_char_width, *s_draw_wide;
 
 /* SGR codes below 30 that switch attributes on / off (from terminal.py). */
 #define SGR_TABLE 30
@@ -58,29 +62,115 @@ get(PyObject *d, PyObject *key)
     return v;
 }
 
+/* The scalar attributes read and written on every token (cursor, flags,
+ * sizes) are kept in C while scan() runs and written back to the Terminal
+ * before any Python code runs (flush) and when scan() returns, so Python
+ * always sees them current.  Other attributes are read and written directly. */
+enum { C_X, C_Y, C_WRAP, C_COLS, C_ROWS, C_TOP, C_BOTTOM, C_INSERT, C_GRAPHICS, C_ORIGIN,
+       C_ALL_DIRTY, C_COUNT };
+static PyObject **cache_keys[C_COUNT] = {
+    &s_cursor_x, &s_cursor_y, &s_wrap_pending, &s_cols, &s_rows, &s_top, &s_bottom, &s_insert,
+    &s_graphics, &s_origin, &s_all_dirty,
+};
+static const char cache_is_bool[C_COUNT] = {0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1};
+static struct {
+    PyObject *d;             /* the Terminal's __dict__ they belong to (borrowed, during scan()) */
+    unsigned valid, changed; /* bit masks over the slots */
+    long long value[C_COUNT];
+} cache;
+
 static int
-get_long(PyObject *d, PyObject *key, long long *out)
+slot_of(PyObject *key)
 {
+    for (int i = 0; i < C_COUNT; i++)
+        if (*cache_keys[i] == key)
+            return i;
+    return -1;
+}
+
+/* Write changed values back and forget them all (before Python code runs). */
+static int
+flush(void)
+{
+    int rc = 0;
+    for (int i = 0; i < C_COUNT && cache.changed; i++) {
+        if (!(cache.changed & (1u << i)))
+            continue;
+        cache.changed &= ~(1u << i);
+        PyObject *v = cache_is_bool[i] ? Py_NewRef(cache.value[i] ? Py_True : Py_False)
+                                       : PyLong_FromLongLong(cache.value[i]);
+        if (v == NULL || PyDict_SetItem(cache.d, *cache_keys[i], v) < 0)
+            rc = -1;
+        Py_XDECREF(v);
+    }
+    cache.valid = 0;
+    return rc;
+}
+
+/* The cache slot of key for d (after flushing another Terminal's), or -1. */
+static int
+cached(PyObject *d, PyObject *key)
+{
+    int slot = slot_of(key);
+    if (slot >= 0 && cache.d != d) {
+        if (cache.d != NULL && flush() < 0)
+            return -2;
+        cache.d = d;
+        cache.valid = cache.changed = 0;
+    }
+    return slot;
+}
+
+static int
+get_value(PyObject *d, PyObject *key, long long *out, int as_bool)
+{
+    int slot = cached(d, key);
+    if (slot == -2)
+        return -1;
+    if (slot >= 0 && (cache.valid & (1u << slot))) {
+        *out = cache.value[slot];
+        return 0;
+    }
     PyObject *v = get(d, key);
     if (v == NULL)
         return -1;
-    *out = PyLong_AsLongLong(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+    *out = as_bool ? PyObject_IsTrue(v) : PyLong_AsLongLong(v);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (slot >= 0) {
+        cache.value[slot] = *out;
+        cache.valid |= 1u << slot;
+    }
+    return 0;
+}
+
+static int
+get_long(PyObject *d, PyObject *key, long long *out)
+{
+    return get_value(d, key, out, 0);
 }
 
 static int
 get_bool(PyObject *d, PyObject *key, int *out)
 {
-    PyObject *v = get(d, key);
-    if (v == NULL)
-        return -1;
-    *out = PyObject_IsTrue(v);
-    return *out < 0 ? -1 : 0;
+    long long value;
+    int rc = get_value(d, key, &value, 1);
+    *out = (int)value;
+    return rc;
 }
 
 static int
 set_long(PyObject *d, PyObject *key, long long value)
 {
+    int slot = cached(d, key);
+    if (slot == -2)
+        return -1;
+    if (slot >= 0) {
+        cache.value[slot] = value;
+        cache.valid |= 1u << slot;
+        cache.changed |= 1u << slot;
+        return 0;
+    }
     PyObject *v = PyLong_FromLongLong(value);
     if (v == NULL)
         return -1;
@@ -92,13 +182,15 @@ set_long(PyObject *d, PyObject *key, long long value)
 static int
 set_bool(PyObject *d, PyObject *key, int value)
 {
-    return PyDict_SetItem(d, key, value ? Py_True : Py_False);
+    return set_long(d, key, value != 0);
 }
 
 /* Call term.<name>(arg) (arg may be NULL for no argument), dropping the result. */
 static int
 call(PyObject *self, PyObject *name, PyObject *arg)
 {
+    if (flush() < 0)
+        return -1;
     PyObject *r = arg ? PyObject_CallMethodOneArg(self, name, arg)
                       : PyObject_CallMethodNoArgs(self, name);
     if (r == NULL)
@@ -111,6 +203,44 @@ static long long
 clamp(long long v, long long lo, long long hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* _Row's fields are __slots__: read and written at their offsets when the
+ * row is exactly a _Row (setup() passes the class), else through getattr. */
+static PyTypeObject *row_type;
+static Py_ssize_t row_offset[5];  /* chars, styles, used, runs, wrapped */
+static PyObject **row_keys[5] = {&s_chars, &s_styles, &s_used, &s_runs, &s_wrapped};
+
+static PyObject **
+row_slot(PyObject *row, PyObject *key)
+{
+    if (Py_TYPE(row) != row_type)
+        return NULL;
+    for (int i = 0; i < 5; i++)
+        if (*row_keys[i] == key)
+            return (PyObject **)((char *)row + row_offset[i]);
+    return NULL;
+}
+
+/* row.<key> (new reference) */
+static PyObject *
+row_get(PyObject *row, PyObject *key)
+{
+    PyObject **slot = row_slot(row, key);
+    if (slot != NULL && *slot != NULL)
+        return Py_NewRef(*slot);
+    return row_get(row, key);
+}
+
+/* row.<key> = value */
+static int
+row_set(PyObject *row, PyObject *key, PyObject *value)
+{
+    PyObject **slot = row_slot(row, key);
+    if (slot == NULL)
+        return row_set(row, key, value);
+    Py_XSETREF(*slot, Py_NewRef(value));
+    return 0;
 }
 
 /* The characters _TOKEN reads as text: everything but C0, DEL and C1. */
@@ -141,7 +271,7 @@ intern_style(PyObject *self, PyObject *d, PyObject *style)
     if (limit == -1 && PyErr_Occurred())
         return NULL;
     if (!PyList_Check(table) || !PyDict_Check(ids) || max == NULL || PyList_GET_SIZE(table) >= limit)
-        return PyObject_CallMethodOneArg(self, s_intern, style);
+        return flush() < 0 ? NULL : PyObject_CallMethodOneArg(self, s_intern, style);
     sid = PyLong_FromSsize_t(PyList_GET_SIZE(table));
     if (sid == NULL || PyDict_SetItem(ids, style, sid) < 0 || PyList_Append(table, style) < 0) {
         Py_XDECREF(sid);
@@ -193,132 +323,267 @@ is_empty_cell(PyObject *cell)
     return PyUnicode_Check(cell) && PyUnicode_GET_LENGTH(cell) == 0;
 }
 
-/* The text data[start:end] (no controls in it), as Terminal._draw() would
- * write it.  Only Terminal._put()'s common case is done here: ASCII, not
- * line drawing, no insert mode, no wrap pending, ending before the last
- * column.  Everything else goes to _draw(). */
-static int
-draw(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
-     Py_ssize_t start, Py_ssize_t end, int ascii)
+/* A one-character string for c: CPython's own for Latin-1, else from a
+ * small direct-mapped cache, so a line of box drawing does not allocate a
+ * string per cell (new reference). */
+static PyObject *
+char_str(Py_UCS4 c)
 {
-    int graphics, wrap_pending, insert;
-    long long cols, x, y;
-    Py_ssize_t n = end - start;
-    PyObject *row = NULL, *chars = NULL, *styles = NULL, *style = NULL;
-    int rc = -1;
-
-    if (get_bool(d, s_graphics, &graphics) < 0 || get_bool(d, s_wrap_pending, &wrap_pending) < 0
-        || get_bool(d, s_insert, &insert) < 0 || get_long(d, s_cols, &cols) < 0
-        || get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0)
-        return -1;
-    if (graphics || wrap_pending || insert || x < 0 || x + n >= cols)
-        goto in_python;
-    if (!ascii) {
-        /* _draw() writes text whose characters are all in _NARROW with _put() */
-        for (Py_ssize_t i = start; i < end; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, buf, i);
-            if (c < 0x80)
-                continue;
-            PyObject *ch = PyUnicode_FromOrdinal(c);
-            int known = ch ? PySet_Contains(narrow_chars, ch) : -1;
-            Py_XDECREF(ch);
-            if (known < 0)
-                return -1;
-            if (!known)
-                goto in_python;
-        }
+    if (c < 256)
+        return Py_NewRef(latin1[c]);
+    PyObject **entry = &char_cache[c % CHAR_CACHE];
+    if (*entry == NULL || PyUnicode_READ_CHAR(*entry, 0) != c) {
+        PyObject *ch = PyUnicode_FromOrdinal(c);
+        if (ch == NULL)
+            return NULL;
+        Py_XSETREF(*entry, ch);
     }
-    /* From here on, exactly Terminal._put()'s fast path. */
-    PyObject *last = PyUnicode_FromOrdinal(PyUnicode_READ(kind, buf, end - 1));
-    if (last == NULL)
-        return -1;
-    int failed = PyDict_SetItem(d, s_last_char, last);
-    Py_DECREF(last);
-    /* pen() may run Python (interning can compact the style table, which
-     * replaces rows' style lists): the row is looked up after it */
-    if (failed || (style = pen(self, d)) == NULL)
-        return -1;
+    return Py_NewRef(*entry);
+}
+
+/* Cells x .. x+take-1 of row y get data[from:from+take] in `style`: the body
+ * of both loops of Terminal._put().  The fast loop marks the row dirty only
+ * when not everything is (check_all_dirty), the general one always. */
+static int
+write_cells(PyObject *d, long long y, long long x, int kind, const void *buf, Py_ssize_t from,
+            Py_ssize_t take, PyObject *style, long long cols, int check_all_dirty)
+{
     PyObject *lines = get(d, s_lines);
     if (lines == NULL)
+        return -1;
+    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines) || x < 0 || x + take > cols) {
+        PyErr_SetString(PyExc_RuntimeError, "cursor outside the screen");
+        return -1;
+    }
+    PyObject *row = Py_NewRef(PyList_GET_ITEM(lines, y));
+    PyObject *chars = row_get(row, s_chars), *styles = chars ? row_get(row, s_styles) : NULL;
+    PyObject *used_obj = styles ? row_get(row, s_used) : NULL;
+    int rc = -1;
+    if (used_obj == NULL)
         goto done;
-    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines))
-        goto in_python;
-    row = PyList_GET_ITEM(lines, y);
-    Py_INCREF(row);
-    chars = PyObject_GetAttr(row, s_chars);
-    styles = chars ? PyObject_GetAttr(row, s_styles) : NULL;
-    if (styles == NULL)
+    if (!PyList_Check(chars) || !PyList_Check(styles) || PyList_GET_SIZE(chars) < cols
+        || PyList_GET_SIZE(styles) < cols) {
+        PyErr_SetString(PyExc_RuntimeError, "a row is narrower than the screen");
         goto done;
-    /* cells x .. x+n inclusive are read below; a row of another size than
-     * the screen's (never expected) goes the general way */
-    if (!PyList_Check(chars) || !PyList_Check(styles) || PyList_GET_SIZE(chars) <= x + n
-        || PyList_GET_SIZE(styles) <= x + n)
-        goto in_python;
-    PyObject *space = PyUnicode_FromOrdinal(' ');  /* a cached single-character str */
-    if (space == NULL)
+    }
+    long long end = x + take, used = PyLong_AsLongLong(used_obj);
+    if (used == -1 && PyErr_Occurred())
         goto done;
+    PyObject *space = latin1[' '];
     if (x > 0 && is_empty_cell(PyList_GET_ITEM(chars, x)))
         list_set(chars, x - 1, space);  /* overwriting the right half of a wide char */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *ch = PyUnicode_FromOrdinal(PyUnicode_READ(kind, buf, start + i));
-        if (ch == NULL) {
-            Py_DECREF(space);
+    for (Py_ssize_t i = 0; i < take; i++) {
+        PyObject *ch = char_str(PyUnicode_READ(kind, buf, from + i));
+        if (ch == NULL)
             goto done;
-        }
         list_set(chars, x + i, ch);
         Py_DECREF(ch);
         list_set(styles, x + i, style);
     }
-    if (is_empty_cell(PyList_GET_ITEM(chars, x + n)))
-        list_set(chars, x + n, space);  /* overwrote the left half of a wide char */
-    Py_DECREF(space);
-
-    PyObject *used_obj = PyObject_GetAttr(row, s_used);
-    if (used_obj == NULL)
-        goto done;
-    long long used = PyLong_AsLongLong(used_obj);
-    Py_DECREF(used_obj);
-    if (used == -1 && PyErr_Occurred())
-        goto done;
-    if (x + n > used) {
-        PyObject *v = PyLong_FromLongLong(x + n);
-        if (v == NULL)
-            goto done;
-        failed = PyObject_SetAttr(row, s_used, v);
-        Py_DECREF(v);
+    if (end < cols && is_empty_cell(PyList_GET_ITEM(chars, end)))
+        list_set(chars, end, space);  /* overwrote the left half of a wide char */
+    if (end > used) {
+        PyObject *v = PyLong_FromLongLong(end);
+        int failed = v == NULL || row_set(row, s_used, v) < 0;
+        Py_XDECREF(v);
         if (failed)
             goto done;
     }
-    if (PyObject_SetAttr(row, s_runs, Py_None) < 0)
+    if (row_set(row, s_runs, Py_None) < 0)
         goto done;
-    int all_dirty;
-    if (get_bool(d, s_all_dirty, &all_dirty) < 0)
+    int all_dirty = 0;
+    if (check_all_dirty && get_bool(d, s_all_dirty, &all_dirty) < 0)
         goto done;
     if (!all_dirty) {
-        PyObject *dirty = get(d, s_dirty), *yo = PyLong_FromLongLong(y);
-        failed = dirty == NULL || yo == NULL || PySet_Add(dirty, yo) < 0;
+        PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
+        int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
         Py_XDECREF(yo);
         if (failed)
             goto done;
     }
-    rc = set_long(d, s_cursor_x, x + n);
+    rc = 0;
 done:
-    Py_XDECREF(row);
+    Py_DECREF(row);
     Py_XDECREF(chars);
     Py_XDECREF(styles);
-    Py_XDECREF(style);
+    Py_XDECREF(used_obj);
     return rc;
+}
 
-in_python:
-    /* setting _last_char and interning the pen again there is harmless */
-    Py_CLEAR(row);
-    Py_CLEAR(chars);
-    Py_CLEAR(styles);
-    Py_CLEAR(style);
+static int linefeed(PyObject *self, PyObject *d);
+
+/* Terminal._wrap(): the row is marked as continued and the cursor goes to
+ * the start of the next line. */
+static int
+wrap(PyObject *self, PyObject *d)
+{
+    long long y;
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL || get_long(d, s_cursor_y, &y) < 0)
+        return -1;
+    PyObject *row = PySequence_GetItem(lines, y);
+    int failed = row == NULL || row_set(row, s_wrapped, Py_True) < 0;
+    Py_XDECREF(row);
+    if (failed || set_bool(d, s_wrap_pending, 0) < 0 || set_long(d, s_cursor_x, 0) < 0)
+        return -1;
+    return linefeed(self, d);
+}
+
+/* A run of narrow characters data[start:end] (no controls in it), as
+ * Terminal._put() writes it: in one step when it fits before the last
+ * column, else in pieces that wrap.  Line drawing and insert mode go to
+ * _draw() (which sends such a run to _put()). */
+static int
+draw_narrow(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
+            Py_ssize_t start, Py_ssize_t end)
+{
+    int graphics, wrap_pending, insert;
+    long long cols, x, y;
+    Py_ssize_t n = end - start;
+    if (get_bool(d, s_graphics, &graphics) < 0 || get_bool(d, s_wrap_pending, &wrap_pending) < 0
+        || get_bool(d, s_insert, &insert) < 0 || get_long(d, s_cols, &cols) < 0
+        || get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0)
+        return -1;
+    if (graphics || insert) {
+        PyObject *text = PyUnicode_Substring(data, start, end);
+        if (text == NULL)
+            return -1;
+        int rc = call(self, s_draw, text);
+        Py_DECREF(text);
+        return rc;
+    }
+    PyObject *last = char_str(PyUnicode_READ(kind, buf, end - 1));
+    if (last == NULL)
+        return -1;
+    int failed = PyDict_SetItem(d, s_last_char, last);
+    Py_DECREF(last);
+    PyObject *style;
+    /* pen() may run Python (interning can compact the style table, which
+     * replaces rows' style lists): rows are looked up after it */
+    if (failed || (style = pen(self, d)) == NULL)
+        return -1;
+    int rc = -1;
+    if (!wrap_pending && x + n < cols) {  /* the common case: it fits */
+        if (write_cells(d, y, x, kind, buf, start, n, style, cols, 1) == 0)
+            rc = set_long(d, s_cursor_x, x + n);
+        goto done;
+    }
+    PyObject *autowrap_obj = get(d, s_autowrap);
+    int autowrap = autowrap_obj ? PyObject_IsTrue(autowrap_obj) : -1;
+    if (autowrap < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (get_bool(d, s_wrap_pending, &wrap_pending) < 0 || (wrap_pending && wrap(self, d) < 0)
+            || get_long(d, s_cursor_x, &x) < 0 || get_long(d, s_cursor_y, &y) < 0)
+            goto done;
+        Py_ssize_t take = cols - x < n - i ? cols - x : n - i;
+        if (write_cells(d, y, x, kind, buf, start + i, take, style, cols, 0) < 0)
+            goto done;
+        i += take;
+        if (x + take < cols) {
+            if (set_long(d, s_cursor_x, x + take) < 0)
+                goto done;
+        } else if (autowrap) {
+            if (set_long(d, s_cursor_x, cols - 1) < 0 || set_bool(d, s_wrap_pending, 1) < 0)
+                goto done;
+        } else {
+            /* without autowrap the rest of the run lands on the last cell */
+            if (i < n) {
+                PyObject *lines = get(d, s_lines), *row = lines ? PySequence_GetItem(lines, y) : NULL;
+                PyObject *chars = row ? row_get(row, s_chars) : NULL;
+                PyObject *ch = chars ? char_str(PyUnicode_READ(kind, buf, end - 1)) : NULL;
+                failed = ch == NULL || PySequence_SetItem(chars, cols - 1, ch) < 0;
+                Py_XDECREF(ch);
+                Py_XDECREF(chars);
+                Py_XDECREF(row);
+                if (failed)
+                    goto done;
+            }
+            rc = set_long(d, s_cursor_x, cols - 1);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_DECREF(style);
+    return rc;
+}
+
+/* Is the character narrow (1), or 0 / 2 cells wide; -1 when it is narrow
+ * but not yet in _NARROW (terminal._draw() learns it), -2 on error. */
+static int
+width_class(Py_UCS4 c)
+{
+    if (c < 0x80)
+        return 1;
+    PyObject *ch = char_str(c);
+    if (ch == NULL)
+        return -2;
+    int known = PySet_Contains(narrow_chars, ch), width = -2;
+    if (known > 0) {
+        width = 1;
+    } else if (known == 0) {
+        PyObject *char_width = PyDict_GetItemWithError(module_globals, s_char_width);
+        PyObject *w = char_width && flush() == 0 ? PyObject_CallOneArg(char_width, ch) : NULL;
+        if (w != NULL) {
+            long value = PyLong_AsLong(w);
+            width = value == 1 ? -1 : (value == -1 && PyErr_Occurred()) ? -2 : (int)value;
+            Py_DECREF(w);
+        } else if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError, "terminal.char_width is missing");
+        }
+    }
+    Py_DECREF(ch);
+    return width;
+}
+
+/* Text data[start:end] (no controls in it), as Terminal._draw() writes it:
+ * runs of narrow characters with _put(), wide and zero-width ones one by
+ * one with _draw_wide(). */
+static int
+draw(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
+     Py_ssize_t start, Py_ssize_t end, int ascii)
+{
+    if (ascii)
+        return draw_narrow(self, d, data, kind, buf, start, end);
+    int graphics, mixed = 0, learn = 0;
+    if (get_bool(d, s_graphics, &graphics) < 0)
+        return -1;
+    for (Py_ssize_t i = start; i < end && !graphics && !learn; i++) {
+        int width = width_class(PyUnicode_READ(kind, buf, i));
+        if (width == -2)
+            return -1;
+        learn = width == -1;  /* _draw() adds it to _NARROW first: all in Python */
+        mixed |= width != 1;
+    }
+    if (!graphics && !learn && !mixed)
+        return draw_narrow(self, d, data, kind, buf, start, end);
+    if (!graphics && !learn) {
+        /* _draw_mixed(): narrow runs as above, the others one by one */
+        Py_ssize_t run = start;
+        for (Py_ssize_t j = start; j < end; j++) {
+            Py_UCS4 c = PyUnicode_READ(kind, buf, j);
+            int w = width_class(c);
+            if (w == -2)
+                return -1;
+            if (w == 1)
+                continue;
+            if (run < j && draw_narrow(self, d, data, kind, buf, run, j) < 0)
+                return -1;
+            PyObject *ch = PyUnicode_FromOrdinal(c);
+            if (ch == NULL || call(self, s_draw_wide, ch) < 0) {
+                Py_XDECREF(ch);
+                return -1;
+            }
+            Py_DECREF(ch);
+            run = j + 1;
+        }
+        return run < end ? draw_narrow(self, d, data, kind, buf, run, end) : 0;
+    }
     PyObject *text = PyUnicode_Substring(data, start, end);
     if (text == NULL)
         return -1;
-    rc = call(self, s_draw, text);
+    int rc = call(self, s_draw, text);
     Py_DECREF(text);
     return rc;
 }
@@ -357,13 +622,13 @@ history_add(PyObject *d, PyObject *text, PyObject *style, PyObject *styles)
 static int
 push_history(PyObject *self, PyObject *d, PyObject *row)
 {
-    PyObject *chars = PyObject_GetAttr(row, s_chars), *ids = NULL, *used_obj = NULL, *text = NULL,
+    PyObject *chars = row_get(row, s_chars), *ids = NULL, *used_obj = NULL, *text = NULL,
              *lengths = NULL, *styles = NULL, *entry = NULL;
     Py_UCS4 *run_len = NULL;
     long *run_sid = NULL;
     int rc = -1;
-    if (chars == NULL || (ids = PyObject_GetAttr(row, s_styles)) == NULL
-        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+    if (chars == NULL || (ids = row_get(row, s_styles)) == NULL
+        || (used_obj = row_get(row, s_used)) == NULL)
         goto done;
     Py_ssize_t used = PyLong_AsSsize_t(used_obj);
     if (used == -1 && PyErr_Occurred())
@@ -373,27 +638,51 @@ push_history(PyObject *self, PyObject *d, PyObject *row)
         rc = call(self, s_push_history, row);
         goto done;
     }
-    PyObject *part = PyList_GetSlice(chars, 0, used), *empty = PyUnicode_New(0, 0);
-    text = part && empty ? PyUnicode_Join(empty, part) : NULL;
-    Py_XDECREF(part);
-    Py_XDECREF(empty);
     run_len = PyMem_Malloc(sizeof(Py_UCS4) * (used + 1));
     run_sid = PyMem_Malloc(sizeof(long) * (used + 1));
-    if (text == NULL || run_len == NULL || run_sid == NULL)
+    if (run_len == NULL || run_sid == NULL)
         goto done;
     /* runs of equal style ids, measured in characters of the joined text
      * (a wide char's placeholder cell is "", a combined cell longer) */
-    Py_ssize_t runs = 0;
+    Py_ssize_t runs = 0, total = 0;
+    Py_UCS4 maxchar = 0;
+    PyObject *previous = NULL;
+    long sid = 0;
     for (Py_ssize_t i = 0; i < used; i++) {
-        PyObject *cell = PyList_GET_ITEM(chars, i);
-        long sid = PyLong_AsLong(PyList_GET_ITEM(ids, i));
-        if (sid == -1 && PyErr_Occurred())
+        PyObject *cell = PyList_GET_ITEM(chars, i), *id = PyList_GET_ITEM(ids, i);
+        if (id != previous) {  /* neighbours usually share one int object */
+            sid = PyLong_AsLong(id);
+            if (sid == -1 && PyErr_Occurred())
+                goto done;
+            previous = id;
+        }
+        if (!PyUnicode_Check(cell)) {
+            PyErr_SetString(PyExc_TypeError, "a cell is not a str");
             goto done;
+        }
         if (runs == 0 || run_sid[runs - 1] != sid) {
             run_sid[runs] = sid;
             run_len[runs++] = 0;
         }
         run_len[runs - 1] += (Py_UCS4)PyUnicode_GET_LENGTH(cell);
+        total += PyUnicode_GET_LENGTH(cell);
+        if (PyUnicode_MAX_CHAR_VALUE(cell) > maxchar)
+            maxchar = PyUnicode_MAX_CHAR_VALUE(cell);
+    }
+    /* "".join(chars[:used]), without the generic join's per-item work */
+    if ((text = PyUnicode_New(total, maxchar)) == NULL)
+        goto done;
+    int text_kind = PyUnicode_KIND(text);
+    void *text_data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0, at = 0; i < used; i++) {
+        PyObject *cell = PyList_GET_ITEM(chars, i);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(cell);
+        if (length == 1) {
+            PyUnicode_WRITE(text_kind, text_data, at, PyUnicode_READ_CHAR(cell, 0));
+        } else if (length > 0 && PyUnicode_CopyCharacters(text, at, cell, 0, length) < 0) {
+            goto done;
+        }
+        at += length;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     if (runs > 0 && run_sid[runs - 1] == 0) {  /* the default style: trailing blanks go */
@@ -472,8 +761,8 @@ scroll_screen(PyObject *self, PyObject *d, PyObject *lines)
     int keep = PyObject_IsTrue(scrollback);
     if (keep < 0 || (keep && primary == Py_None && push_history(self, d, row) < 0))
         goto done;
-    if ((chars = PyObject_GetAttr(row, s_chars)) == NULL || (styles = PyObject_GetAttr(row, s_styles)) == NULL
-        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+    if ((chars = row_get(row, s_chars)) == NULL || (styles = row_get(row, s_styles)) == NULL
+        || (used_obj = row_get(row, s_used)) == NULL)
         goto done;
     Py_ssize_t used = PyLong_AsSsize_t(used_obj);
     if (used == -1 && PyErr_Occurred())
@@ -489,12 +778,12 @@ scroll_screen(PyObject *self, PyObject *d, PyObject *lines)
             list_fill(styles, used, zero);
         }
         Py_XDECREF(space);
-        int failed = !space || !zero || PyObject_SetAttr(row, s_used, zero) < 0;
+        int failed = !space || !zero || row_set(row, s_used, zero) < 0;
         Py_XDECREF(zero);
         if (failed)
             goto done;
     }
-    if (PyObject_SetAttr(row, s_wrapped, Py_False) < 0 || PyObject_SetAttr(row, s_runs, Py_None) < 0
+    if (row_set(row, s_wrapped, Py_False) < 0 || row_set(row, s_runs, Py_None) < 0
         || PyList_Append(lines, row) < 0)
         goto done;
     rc = set_bool(d, s_all_dirty, 1);
@@ -544,9 +833,17 @@ rgb(const Param *p)
     for (int i = 0; i < 3; i++)
         if (p[i].len == 0 || p[i].value > 255)
             Py_RETURN_NONE;
-    char text[8];
-    snprintf(text, sizeof text, "#%02x%02x%02x", (int)p[0].value, (int)p[1].value, (int)p[2].value);
-    return PyUnicode_FromStringAndSize(text, 7);
+    static const char hex[] = "0123456789abcdef";
+    PyObject *color = PyUnicode_New(7, 127);
+    if (color == NULL)
+        return NULL;
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(color);
+    out[0] = '#';
+    for (int i = 0; i < 3; i++) {
+        out[1 + 2 * i] = hex[p[i].value >> 4];
+        out[2 + 2 * i] = hex[p[i].value & 15];
+    }
+    return color;
 }
 
 /* A part that is exactly the one digit `digit` (terminal.py compares strings). */
@@ -725,8 +1022,8 @@ erase_cells(PyObject *d, long long y, long long start, long long end, long long 
     PyObject *row = PyList_GET_ITEM(lines, y), *chars = NULL, *styles = NULL, *used_obj = NULL;
     Py_INCREF(row);
     int rc = -1;
-    if ((chars = PyObject_GetAttr(row, s_chars)) == NULL || (styles = PyObject_GetAttr(row, s_styles)) == NULL
-        || (used_obj = PyObject_GetAttr(row, s_used)) == NULL)
+    if ((chars = row_get(row, s_chars)) == NULL || (styles = row_get(row, s_styles)) == NULL
+        || (used_obj = row_get(row, s_used)) == NULL)
         goto done;
     long long used = PyLong_AsLongLong(used_obj), blank_id = PyLong_AsLongLong(blank);
     if (PyErr_Occurred())
@@ -757,12 +1054,12 @@ erase_cells(PyObject *d, long long y, long long start, long long end, long long 
     }
     if (new_used != used) {
         PyObject *v = PyLong_FromLongLong(new_used);
-        int failed = v == NULL || PyObject_SetAttr(row, s_used, v) < 0;
+        int failed = v == NULL || row_set(row, s_used, v) < 0;
         Py_XDECREF(v);
         if (failed)
             goto done;
     }
-    if (PyObject_SetAttr(row, s_runs, Py_None) < 0)
+    if (row_set(row, s_runs, Py_None) < 0)
         goto done;
     PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
     int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
@@ -798,7 +1095,7 @@ erase_line(PyObject *d, long long how)
     if (lines == NULL)
         return -1;
     PyObject *row = PySequence_GetItem(lines, y);
-    int failed = row == NULL || PyObject_SetAttr(row, s_wrapped, Py_False) < 0;
+    int failed = row == NULL || row_set(row, s_wrapped, Py_False) < 0;
     Py_XDECREF(row);
     return failed ? -1 : 1;
 }
@@ -822,7 +1119,7 @@ set_mode(PyObject *self, PyObject *d, long long mode, int on)
         PyObject *number = PyLong_FromLongLong(mode);
         if (number == NULL)
             return -1;
-        PyObject *r = PyObject_CallMethodObjArgs(self, s_set_mode, number, flag, NULL);
+        PyObject *r = flush() < 0 ? NULL : PyObject_CallMethodObjArgs(self, s_set_mode, number, flag, NULL);
         Py_DECREF(number);
         Py_XDECREF(r);
         return r == NULL ? -1 : 0;
@@ -930,7 +1227,8 @@ csi(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
     if (fin != NULL) {
         /* the Python loop sends SGR to _sgr directly; _csi does the same for it */
         PyObject *args[] = {self, params, inter, fin};
-        r = PyObject_VectorcallMethod(s_csi, args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (flush() == 0)
+            r = PyObject_VectorcallMethod(s_csi, args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     }
     Py_XDECREF(params);
     Py_XDECREF(inter);
@@ -942,6 +1240,28 @@ csi(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
 }
 
 /* ---------------------------------------------------------------- scan */
+
+/* Where the text run starting at data[pos] ends, and whether it is ASCII:
+ * one loop per string kind, the tightest loop of the module. */
+#define TEXT_END(type)                                                    \
+    do {                                                                  \
+        const type *p = (const type *)buf;                                \
+        Py_UCS4 all = 0;                                                  \
+        for (; pos < len && printable(p[pos]); pos++)                     \
+            all |= p[pos];                                                \
+        *ascii = all < 0x80;                                              \
+        return pos;                                                       \
+    } while (0)
+
+static Py_ssize_t
+text_end(int kind, const void *buf, Py_ssize_t pos, Py_ssize_t len, int *ascii)
+{
+    if (kind == PyUnicode_1BYTE_KIND)
+        TEXT_END(Py_UCS1);
+    if (kind == PyUnicode_2BYTE_KIND)
+        TEXT_END(Py_UCS2);
+    TEXT_END(Py_UCS4);
+}
 
 static PyObject *
 scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -957,6 +1277,12 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *d = PyObject_GenericGetDict(self, NULL);
     if (d == NULL)
         return NULL;
+    if (cache.d != NULL && flush() < 0) {  /* (a scan() inside a Python callback flushed already) */
+        Py_DECREF(d);
+        return NULL;
+    }
+    cache.d = d;
+    cache.valid = cache.changed = 0;
     int kind = PyUnicode_KIND(data);
     const void *buf = PyUnicode_DATA(data);
     Py_ssize_t len = PyUnicode_GET_LENGTH(data);
@@ -966,15 +1292,8 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     while (pos < len) {
         Py_UCS4 c = PyUnicode_READ(kind, buf, pos);
         if (printable(c)) {
-            Py_ssize_t end = pos + 1;
-            int ascii = c < 0x80;
-            while (end < len) {
-                Py_UCS4 e = PyUnicode_READ(kind, buf, end);
-                if (!printable(e))
-                    break;
-                ascii &= e < 0x80;
-                end++;
-            }
+            int ascii;
+            Py_ssize_t end = text_end(kind, buf, pos, len, &ascii);
             if (draw(self, d, data, kind, buf, pos, end, ascii) < 0)
                 goto error;
             pos = end;
@@ -1005,9 +1324,18 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             pos++;
         }
     }
+    int failed = flush();
+    cache.d = NULL;
     Py_DECREF(d);
-    return PyLong_FromSsize_t(pos);
-error:
+    return failed ? NULL : PyLong_FromSsize_t(pos);
+error:;
+    /* keep what was done so far consistent, and the error that stopped it */
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    flush();
+    PyErr_Clear();
+    PyErr_Restore(type, value, traceback);
+    cache.d = NULL;
     Py_DECREF(d);
     return NULL;
 }
@@ -1015,14 +1343,32 @@ error:
 /* setup(attr_on, attr_off, narrow, default, globals): per SGR code below
  * 30, the attribute bits it sets or clears (0 for none); the set of
  * characters known to be narrow; the (None, None, 0) tuple; terminal.py's
- * globals (for _MAX_STYLES). */
+ * globals (for _MAX_STYLES, char_width); the _Row class. */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *on, *off, *narrow, *dflt, *globals;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyTuple_Type, &on, &PyTuple_Type, &off,
-                          &PySet_Type, &narrow, &PyTuple_Type, &dflt, &PyDict_Type, &globals))
+    PyObject *on, *off, *narrow, *dflt, *globals, *row_class;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!", &PyTuple_Type, &on, &PyTuple_Type, &off,
+                          &PySet_Type, &narrow, &PyTuple_Type, &dflt, &PyDict_Type, &globals,
+                          &PyType_Type, &row_class))
         return NULL;
+    for (int i = 0; i < 5; i++) {
+        PyObject *descr = PyObject_GetAttr(row_class, *row_keys[i]);
+        if (descr == NULL)
+            return NULL;
+        int is_member = Py_IS_TYPE(descr, &PyMemberDescr_Type);
+        if (is_member) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            is_member = member->type == T_OBJECT_EX;
+            row_offset[i] = member->offset;
+        }
+        Py_DECREF(descr);
+        if (!is_member) {
+            PyErr_Format(PyExc_TypeError, "setup(): %R is not a __slots__ field", *row_keys[i]);
+            return NULL;
+        }
+    }
+    Py_XSETREF(row_type, (PyTypeObject *)Py_NewRef(row_class));
     Py_XSETREF(module_globals, Py_NewRef(globals));
     Py_XSETREF(narrow_chars, Py_NewRef(narrow));
     Py_XSETREF(default_style, Py_NewRef(dflt));
@@ -1042,7 +1388,7 @@ setup(PyObject *module, PyObject *args)
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(terminal, data, pos) -> position of the first token left to Python"},
-    {"setup", setup, METH_VARARGS, "setup(attr_on, attr_off, narrow, default, globals): terminal.py's tables"},
+    {"setup", setup, METH_VARARGS, "setup(attr_on, attr_off, narrow, default, globals, row_class): terminal.py's tables"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1068,9 +1414,13 @@ PyInit__fastterm(void)
     INTERN(s_primary, "_primary"); INTERN(s_scrollback, "scrollback"); INTERN(s_history, "history");
     INTERN(s_pushed, "pushed"); INTERN(s_lines_of_history, "_lines"); INTERN(s_wrapped, "wrapped");
     INTERN(s_modes, "_modes"); INTERN(s_styles_table, "_styles"); INTERN(s_append, "append"); INTERN(s_max_styles, "_MAX_STYLES");
+    INTERN(s_char_width, "char_width"); INTERN(s_draw_wide, "_draw_wide");
     INTERN(s_mode_app_cursor, "app_cursor"); INTERN(s_mode_app_keypad, "app_keypad");
     INTERN(s_mode_focus, "focus"); INTERN(s_mode_mouse_sgr, "mouse_sgr");
     INTERN(s_mode_bracketed_paste, "bracketed_paste"); INTERN(s_mode_sync, "sync"); INTERN(s_cursor_visible, "cursor_visible"); INTERN(s_autowrap, "_autowrap");
     INTERN(s_push_history, "_push_history"); INTERN(s_set_mode, "_set_mode");
+    for (int c = 0; c < 256; c++)
+        if ((latin1[c] = PyUnicode_FromOrdinal(c)) == NULL)
+            return NULL;
     return PyModule_Create(&module);
 }

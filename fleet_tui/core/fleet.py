@@ -39,6 +39,7 @@ from fleet_tui.core.fleet_state import FleetState
 from fleet_tui.core.prompt_delivery import type_prompt, wait_until_ready
 from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.wire import AgentInfo, ClientSettings, CompareAnswer, ExplainAnswer, KillAnswer, RestoreResult, SessionView
 from fleet_tui.presets import known_presets, load_preset, preset_files_signature
 
 DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
@@ -172,14 +173,14 @@ class Fleet:
         if self.config_path is not None and self.config_path.exists():
             self.config = load_config(self.config_path)
 
-    def agents_info(self) -> list[dict[str, Any]]:
-        return [{"name": name, "preset": agent.preset, "role": agent.role,
-                 "running": sum(1 for s in self.sessions.values() if s.record.agent == name and s.alive)}
+    def agents_info(self) -> list[AgentInfo]:
+        return [AgentInfo(name=name, preset=agent.preset, role=agent.role,
+                          running=sum(1 for s in self.sessions.values() if s.record.agent == name and s.alive))
                 for name, agent in self.config.agents.items()]
 
-    def client_settings(self) -> dict[str, Any]:
-        return {"notify": self.config.notify, "base": self.base_branch,  # leader, confirm_kill: user settings
-                "pipelines": list(self.config.pipelines)}  # the prompt bar can queue a task through one
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings(notify=self.config.notify, base=self.base_branch,  # leader, confirm_kill: user settings
+                              pipelines=list(self.config.pipelines))
 
     # -- sessions -----------------------------------------------------------------
     async def start_agents(self, agents: list[str], *, count: int | None = None,
@@ -404,6 +405,7 @@ class Fleet:
             rows=rows,
             on_change=self.on_screen_change,
             on_exit=self._session_exited,
+            on_look_due=self.ticker.look_later,
         )
         try:
             session.start()
@@ -464,7 +466,7 @@ class Fleet:
                       conversation=plan.conversation_id)
         return new
 
-    async def restore(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+    async def restore(self, names: list[str] | None = None) -> list[RestoreResult]:
         """Start lost sessions again (all of them, or the named ones), resuming where the CLI can.
 
         One that still runs (here, or left by a dead server) is never started a second time.
@@ -472,30 +474,30 @@ class Fleet:
         for name in names or []:
             self.record_of(name)  # unknown names fail before anything starts
         targets = names or [n for n in self.records if n not in self.sessions and self._resting(n)[0] == Status.LOST]
-        results: list[dict[str, Any]] = []
+        results: list[RestoreResult] = []
         for name in targets:
             session = self.sessions.get(name)
             if session is not None and session.alive:
-                results.append({"session": name, "restored": False, "note": "already running"})
+                results.append(RestoreResult(session=name, restored=False, note="already running"))
                 continue
             status, reason = self._resting(name)
             if status == Status.ORPHANED:
-                results.append({"session": name, "restored": False, "note": f"{status}: {reason}"})
+                results.append(RestoreResult(session=name, restored=False, note=f"{status}: {reason}"))
                 continue
             try:
                 await self.restart(name, restoring=True)
             except FleetError as error:
-                results.append({"session": name, "restored": False, "note": str(error)})
+                results.append(RestoreResult(session=name, restored=False, note=str(error)))
                 continue
             plan = self.last_plan[name]
-            results.append({"session": name, "restored": True, "resumed": plan.resumed,
-                            "conversation": plan.conversation_id, "note": plan.note or "started fresh"})
+            results.append(RestoreResult(session=name, restored=True, resumed=plan.resumed,
+                                         conversation=plan.conversation_id, note=plan.note or "started fresh"))
         return results
 
-    async def kill(self, name: str, reason: str = "killed by the user") -> dict[str, Any]:
+    async def kill(self, name: str, reason: str = "killed by the user") -> KillAnswer:
         if name in self.orphans and name not in self.sessions:
             report = await self._end_orphan(name, reason)
-            return {"session": name, "seconds": getattr(report, "seconds", None)}
+            return KillAnswer(session=name, seconds=getattr(report, "seconds", None))
         session = self.get(name)
         if not session.alive:
             raise FleetError(f"session {name} is not running ({session.status})")
@@ -505,7 +507,7 @@ class Fleet:
         self.bus.emit(EventKind.KILLED, f"{reason}; worktree kept at {session.record.worktree}", name,
                       seconds=took)
         self.on_sessions_change()
-        return {"session": name, "seconds": took}
+        return KillAnswer(session=name, seconds=took)
 
     def pause(self, name: str, reason: str = "paused by the user") -> None:
         session = self.get(name)
@@ -608,10 +610,10 @@ class Fleet:
     def run_finished(self, run_id: str) -> bool:
         return self.run_ops.run_finished(run_id)
 
-    async def compare(self, run_id: str | None = None) -> dict[str, Any]:
+    async def compare(self, run_id: str | None = None) -> CompareAnswer:
         return await self.run_ops.compare(run_id)
 
-    def last_compare(self, run_id: str | None = None) -> dict[str, Any]:
+    def last_compare(self, run_id: str | None = None) -> CompareAnswer:
         return self.run_ops.last_compare(run_id)
 
     async def merge_summary(self, name: str) -> dict[str, Any]:
@@ -713,23 +715,30 @@ class Fleet:
         return False
 
     # -- views --------------------------------------------------------------------
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[SessionView]:
+        """Every session: the running ones, then those only recorded (stopped, lost, orphaned) by age."""
         infos = [s.info() for s in self.sessions.values()]
         for name, record in self.records.items():
             if name not in self.sessions:
-                status, reason = self._resting(name)
-                orphan = self.orphans.get(name)
-                infos.append({**record.to_dict(), "status": status, "reason": reason,
-                              "pid": orphan.pids[0] if orphan else None, "pids": orphan.pids if orphan else [],
-                              "budget": {}, "cols": 0, "rows": 0, "exit_code": None})
-        return sorted(infos, key=lambda i: (i.get("created") or 0, i["name"]))
+                infos.append(self._resting_view(record))
+        return sorted(infos, key=lambda i: (i.created or 0, i.name))
+
+    def _resting_view(self, record: SessionRecord) -> SessionView:
+        """A session this server does not run, as `status` shows it: its record, how it rests, no terminal."""
+        status, reason = self._resting(record.name)
+        orphan = self.orphans.get(record.name)
+        return SessionView(name=record.name, agent=record.agent, role=record.role, status=status, reason=reason,
+                           pid=orphan.pids[0] if orphan else None, pids=orphan.pids if orphan else [],
+                           branch=record.branch, worktree=record.worktree, base_commit=record.base_commit,
+                           run=record.run, port=record.port, task=record.task, created=record.created,
+                           conversation_id=record.conversation_id, budget={}, cols=0, rows=0, exit_code=None)
 
     def _resting(self, name: str) -> tuple[str, str]:
         """Status and reason of a session with a record that this server is not running."""
         return resting_state(self.records[name], self.orphans.get(name))
 
-    def explain(self, name: str) -> dict[str, Any]:
+    def explain(self, name: str) -> ExplainAnswer:
         session = self.get(name)
-        return {"name": name, "status": session.status, "reason": session.reason,
-                "title": session.terminal.title, "rules": session.status_rules or {}, **session.explain()}
+        return ExplainAnswer(name=name, status=session.status, reason=session.reason, title=session.terminal.title,
+                             rules=session.status_rules or {}, **session.explain())
 

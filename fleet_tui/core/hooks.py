@@ -21,7 +21,7 @@ import secrets
 import shlex
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,9 @@ def relay_command(event: str, payload: str | None) -> str:
 class HookChannel:
     """One session's hook file and token; `poll()` returns the events appended since the last call."""
 
-    def __init__(self, folder: Path, meanings: Mapping[str, str], ignore: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, folder: Path, meanings: Mapping[str, str], ignore: list[str] | tuple[str, ...] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # when an event was read; a replay of a recorded session gives its own
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.folder = folder
         self.path = folder / "hooks.log"
@@ -119,7 +121,7 @@ class HookChannel:
         data = self._partial + data
         end = data.rfind(b"\n") + 1
         self._partial = data[end:]
-        now, wall = time.monotonic(), time.time()
+        now, wall = self.clock(), time.time()
         events = []
         for line in data[:end].decode("utf-8", "replace").splitlines():
             parts = line.split("\t", 2)

@@ -610,9 +610,9 @@ class TaskRunner:
     async def _compare(self, task: Task) -> None:
         self._set(task, "running", f"comparing run {task.run}")
         result = await self.fleet.compare(task.run)
-        task.ranking = [{"session": a["session"], "rank": a["rank"], "checks_passed": a["checks_passed"],
-                         "checks_total": a["checks_total"], "added": a["added"], "removed": a["removed"]}
-                        for a in result["attempts"]]
+        task.ranking = [{"session": a.session, "rank": a.rank, "checks_passed": a.checks_passed,
+                         "checks_total": a.checks_total, "added": a.added, "removed": a.removed}
+                        for a in result.attempts]
         if task.ranking:
             task.session = task.ranking[0]["session"]
         self._stage_ended(task, f"compared; best is {task.session}")

@@ -25,6 +25,7 @@ from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.text import plural
+from fleet_tui.wire import AttemptRow, CheckView, CompareAnswer, FileChange
 
 COMPARE_OUTPUT_BYTES = 8 * 1024 * 1024  # all checks' output in one compare answer (the limit is 16 MB)
 # Where attempts fetched from other machines land: refs/heads/machines/<machine>/<session>.
@@ -74,7 +75,7 @@ class Runs:
         self.root = host.root
         self.bus = host.bus
         self.state_dir = host.state_dir
-        self._comparisons: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._comparisons: dict[str, asyncio.Future[CompareAnswer]] = {}
 
     # -- runs: one prompt to several sessions -----------------------------------
     def _next_run_id(self) -> str:
@@ -136,7 +137,7 @@ class Runs:
     def checks(self) -> dict[str, list[str]]:
         return {name: with_python(to_argv(cmd)) for name, cmd in self.host.config.checks.items()}
 
-    async def compare(self, run_id: str | None = None) -> dict[str, Any]:
+    async def compare(self, run_id: str | None = None) -> CompareAnswer:
         """Capture each attempt's work as a commit, run every check in every worktree, rank them."""
         run = self.run(run_id)
         # Two clients comparing the same run at once share one compare (and its answer).
@@ -146,12 +147,12 @@ class Runs:
             pending.add_done_callback(lambda _: self._comparisons.pop(run["id"], None))
         return await asyncio.shield(pending)
 
-    async def _compare(self, run: dict[str, Any]) -> dict[str, Any]:
+    async def _compare(self, run: dict[str, Any]) -> CompareAnswer:
         attempts = [self.state.records[n] for n in run["sessions"] if n in self.state.records]
         async with self.host.git_ops.claim(f"compare of run {run['id']}", [r.name for r in attempts]):
             return await self._compare_claimed(run, attempts)
 
-    async def _compare_claimed(self, run: dict[str, Any], attempts: list[SessionRecord]) -> dict[str, Any]:
+    async def _compare_claimed(self, run: dict[str, Any], attempts: list[SessionRecord]) -> CompareAnswer:
         # An attempt whose worktree was deleted by hand is shown as missing; the others compare as usual.
         missing = {r.name for r in attempts if not Path(r.worktree).is_dir()}
         problems: dict[str, str] = {}
@@ -173,7 +174,7 @@ class Runs:
         await self.host.measure([s for r in attempts if (s := self.host.sessions.get(r.name)) is not None])
         # Every check's output together stays well inside what a client accepts in one answer.
         output_limit = COMPARE_OUTPUT_BYTES // max(1, sum(len(c) for c in results.values()))
-        rows: list[dict[str, Any]] = []
+        rows: list[AttemptRow] = []
         summaries: list[compare.AttemptSummary] = []
         for record in attempts:
             try:
@@ -190,41 +191,40 @@ class Runs:
             for check in checks.values():
                 self.bus.emit(EventKind.CHECK, f"check {check.name} {'passed' if check.passed else 'FAILED'} "
                               f"in {check.duration:.1f}s", record.name, check=check.name, passed=check.passed)
-            rows.append({
-                "session": record.name, "agent": record.agent, "branch": record.branch,
-                "worktree": record.worktree,
-                "status": "missing" if record.name in missing else session.status if session else Status.STOPPED,
-                "problem": (f"its worktree {record.worktree} is gone (deleted by hand?): "
-                            f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
+            rows.append(AttemptRow(
+                session=record.name, agent=record.agent, branch=record.branch, worktree=record.worktree,
+                status="missing" if record.name in missing else session.status if session else Status.STOPPED,
+                problem=(f"its worktree {record.worktree} is gone (deleted by hand?): "
+                         f"`fleet-tui discard {record.name}` forgets it") if record.name in missing
                 else problems.get(record.name),
-                "duration": duration, "cost": cost,
+                duration=duration, cost=cost,
                 # Wall time since the session started and time spent working, told apart in the UI.
-                "wall": (budget.get("time") or {}).get("used"), "active": (budget.get("active") or {}).get("used"),
-                "tokens": (budget.get("tokens") or {}).get("used"),
-                "files_changed": diff.files_changed, "added": diff.added, "removed": diff.removed,
-                "files": [{"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
-                          for f in diff.files],
-                "checks": {name: {"passed": c.passed, "exit_code": c.exit_code, "duration": c.duration,
-                                  "timed_out": c.timed_out, "output": keep_tail(c.output, output_limit)}
-                           for name, c in checks.items()},
-                "checks_passed": sum(c.passed for c in checks.values()), "checks_total": len(checks),
-            })
+                wall=(budget.get("time") or {}).get("used"), active=(budget.get("active") or {}).get("used"),
+                tokens=(budget.get("tokens") or {}).get("used"),
+                files_changed=diff.files_changed, added=diff.added, removed=diff.removed,
+                files=[FileChange(path=f.path, status=f.status, added=f.added, removed=f.removed) for f in diff.files],
+                checks={name: CheckView(passed=c.passed, exit_code=c.exit_code, duration=c.duration,
+                                        timed_out=c.timed_out, output=keep_tail(c.output, output_limit))
+                        for name, c in checks.items()},
+                checks_passed=sum(c.passed for c in checks.values()), checks_total=len(checks),
+            ))
         order = {summary.name: i for i, summary in enumerate(compare.rank(summaries))}
-        rows.sort(key=lambda row: order[row["session"]])
+        rows.sort(key=lambda row: order[row.session])
         for i, row in enumerate(rows, start=1):
-            row["rank"] = i
+            row.rank = i
         moved = await asyncio.to_thread(merge.base_moved, self.root, run["base_branch"], run["base_commit"])
         self.bus.emit(EventKind.COMPARED, f"run {run['id']} compared: best is "
-                      f"{rows[0]['session'] if rows else 'nothing'}", None, run=run["id"])
-        result = {"run": run["id"], "prompt": run["prompt"], "base_branch": run["base_branch"],
-                  "base_commit": run["base_commit"], "base_moved": moved, "ranking_rule": compare.RANKING_RULE,
-                  "check_names": list(self.host.config.checks), "attempts": rows, "compared_at": time.time()}
-        await asyncio.to_thread(compare_store.save, self.state_dir, result)  # measured figures outlive sessions
+                      f"{rows[0].session if rows else 'nothing'}", None, run=run["id"])
+        result = CompareAnswer(run=run["id"], prompt=run["prompt"], base_branch=run["base_branch"],
+                               base_commit=run["base_commit"], base_moved=moved, ranking_rule=compare.RANKING_RULE,
+                               check_names=list(self.host.config.checks), attempts=rows, compared_at=time.time())
+        # The measured figures outlive the sessions.
+        await asyncio.to_thread(compare_store.save, self.state_dir, result.wire())
         return result
 
-    def last_compare(self, run_id: str | None = None) -> dict[str, Any]:
+    def last_compare(self, run_id: str | None = None) -> CompareAnswer:
         """The run's latest comparison as it was saved, without running anything again."""
-        return compare_store.load(self.state_dir, self.run(run_id)["id"])
+        return CompareAnswer.model_validate(compare_store.load(self.state_dir, self.run(run_id)["id"]))
 
     async def merge_summary(self, name: str) -> dict[str, Any]:
         self.state.record_of(name)

@@ -20,14 +20,17 @@ from fleet_tui.core.budget import BudgetMeter
 from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.proctree import Escape, ProcessTable, TreeSampler, kill_tree, pause_tree, resume_tree
 from fleet_tui.core.ptyproc import PtyProcess
-from fleet_tui.core.status import Status, StatusDetector, layered
+from fleet_tui.core.status import ANSWER_KEYS, INTERRUPT_KEYS, LookPacer, Status, StatusDetector, layered
 from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.usage import UsageReader
 from fleet_tui.errors import FleetError
+from fleet_tui.wire import SessionView
 
 # A prompt the fleet typed reads as working this long, until the agent's hooks or screen say so.
 PROMPT_GRACE = 1.5
 PROMPT_HOLD_HOOKS = 10.0
+# A turn that ends this soon after Escape or Ctrl-C typed in the pane was ended by the user.
+INTERRUPT_SEEN = 5.0
 
 # Statuses the process layer decides; the detector never overrides them.
 CONTROL_STATUSES = {Status.PAUSED, Status.EXITED, Status.KILLED, Status.OVER_BUDGET}
@@ -75,6 +78,8 @@ class Session:
         on_change: Callable[["Session"], None] = lambda s: None,
         on_exit: Callable[["Session"], None] = lambda s: None,
         hooks: HookChannel | None = None,
+        on_look_due: Callable[["Session", float], None] = lambda s, delay: None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.record = record
         self.argv = argv
@@ -82,12 +87,14 @@ class Session:
         self.env = {**env, "FLEET_SESSION": self.marker, "FLEET_SESSION_NAME": record.name,
                     "FLEET_USAGE_LOG": str(usage_log), **(hooks.env() if hooks else {})}
         self.hooks = hooks
+        self.clock = clock  # monotonic; a replay of a recorded session gives its own
         self.status_rules = status_rules
         self.budget = budget
         self.usage_format = usage_format
         self.usage_log = usage_log
         self.terminal = Terminal(cols, rows, respond=self._respond)
-        self.detector = StatusDetector(status_rules)
+        self.detector = StatusDetector(status_rules, started=clock())
+        self.pacer = LookPacer()
         self.meter = BudgetMeter(budget, time.time())
         self.proc: PtyProcess | None = None
         self.sampler: TreeSampler | None = None
@@ -104,6 +111,7 @@ class Session:
         self._reset_layers()
         self._on_change = on_change
         self._on_exit = on_exit
+        self._on_look_due = on_look_due
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -121,7 +129,7 @@ class Session:
     def _reset_layers(self) -> None:
         self.layer = "process"  # which layer gave the status: process, hooks, screen, title, osc, activity
         self.screen_verdict: tuple[Status, str] = (Status.STARTING, "just started")
-        self.screen_since = time.monotonic()
+        self.screen_since = self.clock()
         self.turn_open = False  # a prompt went in and its turn has not finished yet
         self.unseen_turn_end = False  # finished a turn that nobody has looked at: status done
         self.turns_finished = 0
@@ -132,7 +140,8 @@ class Session:
     # -- process ----------------------------------------------------------------
     def start(self) -> None:
         self.terminal = Terminal(self.terminal.cols, self.terminal.rows, respond=self._respond)
-        self.detector = StatusDetector(self.status_rules, started=time.monotonic())
+        self.detector = StatusDetector(self.status_rules, started=self.clock())
+        self.pacer = LookPacer()
         self._reset_layers()
         self._rows = None
         self.status, self.reason, self.exit_code = Status.STARTING, "just started", None
@@ -155,8 +164,13 @@ class Session:
     def _output(self, text: str) -> None:
         self.terminal.feed(text)
         self._rows = None  # the screen changed: read it again at the next status round
-        self.detector.on_output(time.monotonic())
+        now = self.clock()
+        self.detector.on_output(now)
         self._on_change(self)
+        delay = self.pacer.output(now)
+        if delay is not None:
+            # A dialog shows as a burst of output, then quiet: look at the screen once it settles.
+            self._on_look_due(self, delay)
 
     def _respond(self, reply: str) -> None:
         # The child asked the terminal something (DA1, cursor position...): answer it.
@@ -182,7 +196,12 @@ class Session:
     def type(self, data: bytes) -> None:
         """Input from a person (or a prompt typed for them): its echo is not the agent working."""
         self.write(data)
-        self.detector.on_input(time.monotonic())
+        now = self.clock()
+        self.detector.on_input(now, data)
+        if data in ANSWER_KEYS or data in INTERRUPT_KEYS:
+            delay = self.pacer.again(now, 0.0)  # a dialog answered, a turn interrupted: look now
+            if delay is not None:
+                self._on_look_due(self, delay)
 
     def resize(self, cols: int, rows: int) -> None:
         cols, rows = max(2, min(cols, 500)), max(2, min(rows, 300))
@@ -230,7 +249,8 @@ class Session:
                     self.usage.follow(self.hooks.transcript_path)
         if self.status in CONTROL_STATUSES or not self.alive:
             return None
-        now = time.monotonic()
+        now = self.clock()
+        self.pacer.looked(now)
         term = self.terminal
         markers = [f"{num};{text}" if num != 7501 else text for num, text in term.take_osc()]
         if self._rows is None or len(self._rows) != term.rows:
@@ -241,7 +261,20 @@ class Session:
         self.screen_verdict = screen
         hook = self.hooks.last if self.hooks else None
         status, reason, self.layer = layered(hook, screen, self.detector.signal, self.detector.last_input,
-                                             self.screen_since, now)
+                                             self.screen_since, now, self.detector.last_answer)
+        if status == Status.IDLE and self.status == Status.WORKING and self.layer == "title" \
+                and now - self.screen_since < self.detector.title_idle_settle and not self._interrupted(now):
+            # A title that flickers idle between two busy states (Claude's, just before its
+            # permission dialog draws) ends a turn only once it held (the preset's title_idle_settle).
+            status, reason, self.layer = Status.WORKING, f"settling ({reason})", self.layer
+            delay = self.pacer.again(now, self.screen_since + self.detector.title_idle_settle - now)
+            if delay is not None:
+                self._on_look_due(self, delay)
+        if not self.turn_open and status == Status.WORKING and self.status in (Status.IDLE, Status.DONE) \
+                and self.layer in ("title", "osc", "screen"):
+            # The agent itself shows a new turn no prompt of ours started (one typed in the pane,
+            # an Enter pressed again): it ends as done too, as a turn its hooks report does.
+            self.turn_open, self.prompted_at = True, now
         if self.turn_open and status in (Status.WORKING, Status.WAITING) and self.layer != "prompt":
             self.turn_seen = True  # the agent itself showed this turn
         since_prompt = now - self.prompted_at
@@ -268,10 +301,10 @@ class Session:
         if status == Status.DONE:  # the agent said so (a Stop hook, Codex notify)
             fresh = hook.at >= self.prompted_at  # not the end of the turn before the last prompt
             if (self.turn_open and fresh) or (not self.turn_open and self.status in (Status.WORKING, Status.WAITING)):
-                self._finish_turn(hook.wall)
+                self._finish_turn(hook.at)
         elif status == Status.IDLE and self.turn_open and (
                 (self.turn_seen and self.status in (Status.WORKING, Status.WAITING)) or self._answered_at_once()):
-            self._finish_turn(time.time())  # the screen went quiet after a prompt
+            self._finish_turn(self.clock())  # the screen went quiet after a prompt
         if self.unseen_turn_end:
             return Status.DONE, f"finished its turn, not looked at yet ({reason})"
         return (Status.IDLE if status == Status.DONE else status), reason
@@ -280,11 +313,19 @@ class Session:
         """Output after the prompt, then quiet, without ever looking busy: a quick answer (a script)."""
         output = self.detector.any_output
         return output is not None and output > self.prompted_at and \
-            time.monotonic() - output >= self.detector.idle_after
+            self.clock() - output >= self.detector.idle_after
+
+    def _interrupted(self, now: float) -> bool:
+        """Escape or Ctrl-C typed in the pane during the open turn, a moment ago."""
+        key = self.detector.last_interrupt
+        return key is not None and key > self.prompted_at and now - key < INTERRUPT_SEEN
 
     def _finish_turn(self, at: float) -> None:
         self.turns_finished += 1
         self.turn_open = False
+        if self._interrupted(self.clock()):
+            # Ended by the user's own key in the pane: they saw it end, nothing to point out.
+            self.acked_at = max(self.acked_at, at)
         if at > self.acked_at:
             self.unseen_turn_end = True
 
@@ -293,11 +334,11 @@ class Session:
         self.turn_open = True
         self.turn_seen = False
         self.unseen_turn_end = False
-        self.prompted_at = time.monotonic()
+        self.prompted_at = self.clock()
 
     def ack(self) -> bool:
         """Someone looked at the pane: `done` becomes idle. True if it was done."""
-        self.acked_at = time.time()
+        self.acked_at = self.clock()
         was_done = self.unseen_turn_end
         self.unseen_turn_end = False
         if self.status == Status.DONE:
@@ -307,7 +348,7 @@ class Session:
     def explain(self) -> dict[str, Any]:
         """Which layer decided the status, the last hook event and its age, and what the screen says."""
         hook = self.hooks.last if self.hooks else None
-        now = time.monotonic()
+        now = self.clock()
         return {
             "layer": self.layer if self.status not in CONTROL_STATUSES and self.alive else "process",
             "hooks": self.hooks is not None,
@@ -338,32 +379,32 @@ class Session:
             return self.meter.update(time.time(), usage, tokens, cost, self.status)
 
     # -- views ------------------------------------------------------------------
-    def info(self) -> dict[str, Any]:
+    def info(self) -> SessionView:
         r = self.record
-        return {
-            "name": r.name,
-            "agent": r.agent,
-            "role": r.role,
-            "status": self.status,
-            "reason": self.reason,
-            "pid": self.pid if self.alive else None,
-            "branch": r.branch,
-            "worktree": r.worktree,
-            "base_commit": r.base_commit,
-            "run": r.run,
-            "port": r.port,
-            "task": r.task,
-            "cols": self.terminal.cols,
-            "rows": self.terminal.rows,
-            "exit_code": self.exit_code,
-            "started_at": self.started_at,
-            "title": self.terminal.title,
-            "layer": self.layer if self.status not in CONTROL_STATUSES else "process",
-            "turns": self.turns_finished,
-            "queued_prompt": self.queued_prompt,
-            "conversation_id": (self.hooks.session_id if self.hooks else None) or r.conversation_id,
-            "budget": self.meter.snapshot(),
-        }
+        return SessionView(
+            name=r.name,
+            agent=r.agent,
+            role=r.role,
+            status=self.status,
+            reason=self.reason,
+            pid=self.pid if self.alive else None,
+            branch=r.branch,
+            worktree=r.worktree,
+            base_commit=r.base_commit,
+            run=r.run,
+            port=r.port,
+            task=r.task,
+            cols=self.terminal.cols,
+            rows=self.terminal.rows,
+            exit_code=self.exit_code,
+            started_at=self.started_at,
+            title=self.terminal.title,
+            layer=self.layer if self.status not in CONTROL_STATUSES else "process",
+            turns=self.turns_finished,
+            queued_prompt=self.queued_prompt,
+            conversation_id=(self.hooks.session_id if self.hooks else None) or r.conversation_id,
+            budget=self.meter.snapshot(),
+        )
 
 
 def raise_not_running(session: Session) -> NoReturn:

@@ -62,6 +62,11 @@ def _short(text: str, limit: int = 60) -> str:
 
 # Output this soon after a keystroke is its echo (a shell, aider's prompt), not work.
 ECHO_WINDOW = 0.2
+# Keys that answer a dialog (Enter, a numbered choice, yes/no) and keys that interrupt a turn.
+ANSWER_KEYS = {b"\r", b"\n", b"y", b"Y", b"n", b"N", *(str(d).encode() for d in range(1, 10))}
+INTERRUPT_KEYS = {b"\x1b", b"\x03"}
+# A dialog still drawn this long after an answering key is being taken away: the agent works.
+ANSWER_GRACE = 0.5
 
 
 class StatusDetector:
@@ -81,18 +86,25 @@ class StatusDetector:
         self.idle_screen = re.compile(rules["idle_screen"]) if rules.get("idle_screen") else None
         self.ready = re.compile(rules["ready"]) if rules.get("ready") else None
         self.idle_after = idle_after
+        self.title_idle_settle = float(rules.get("title_idle_settle") or 0.0)
         self.started = time.monotonic() if started is None else started  # when the process was spawned
         self.signal = "starting"  # which layer decided the last answer: dialog, osc, title, ...
         self.first_output: float | None = None
         self.last_output: float | None = None
         self.any_output: float | None = None
         self.last_input: float | None = None
+        self.last_answer: float | None = None  # a key that answers a dialog (Enter, 1, y ...)
+        self.last_interrupt: float | None = None  # Escape or Ctrl-C
         self.ready_seen = False
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
 
-    def on_input(self, now: float) -> None:
-        """The user typed into the session at `now`."""
+    def on_input(self, now: float, data: bytes = b"") -> None:
+        """The user typed `data` into the session at `now`."""
         self.last_input = now
+        if data in ANSWER_KEYS:
+            self.last_answer = now
+        elif data in INTERRUPT_KEYS:
+            self.last_interrupt = now
 
     def on_output(self, now: float) -> None:
         """The pty produced output at `now` (a monotonic clock)."""
@@ -181,7 +193,7 @@ HOOK_GRACE = 1.0
 
 
 def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: float | None,
-            screen_since: float, now: float) -> tuple[Status, str, str]:
+            screen_since: float, now: float, last_answer: float | None = None) -> tuple[Status, str, str]:
     """(status, reason, layer): the agent's own hook events first, the screen second.
 
     `hook` is the last HookEvent (or None), `screen` the detector's answer and `signal` the
@@ -192,6 +204,10 @@ def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: floa
     """
     screen_status, screen_reason = screen
     screen_layer = "screen" if signal in ("dialog", "input box") else signal
+    if signal == "dialog" and screen_status == Status.WAITING and last_answer is not None \
+            and last_answer >= screen_since and now - last_answer < ANSWER_GRACE:
+        # Answered in the pane (Enter, a choice): the agent takes the dialog away and goes on.
+        return Status.WORKING, f"the dialog was answered {now - last_answer:.1f} s ago", "screen"
     if hook is None or hook.meaning in ("session", "ended"):
         return screen_status, screen_reason, screen_layer
     said = f'hook {hook.event} {hook.age(now):.1f} s ago'
@@ -213,3 +229,80 @@ def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: floa
             and screen_since > hook.at + HOOK_GRACE:
         return screen_status, f"a new turn after {said}; {screen_reason}", screen_layer
     return Status(hook.meaning), said, "hooks"
+
+
+# The screen layer looks when output settles, not on a fixed round: a dialog is a burst of output
+# followed by quiet (the agent waits), so it reads as waiting within ~SETTLE of its last byte.
+LOOK_SETTLE = 0.04  # quiet this long after output: the burst is over, look
+LOOK_LONGEST = 0.25  # an agent that never stops streaming is still looked at this often
+LOOK_GAP = 0.1  # at most one output-driven look per this long per session (a busy agent stays cheap)
+# (a status tick skips a session whose look is pending, so a streaming agent costs ~1/LOOK_GAP looks a second)
+
+
+class LookPacer:
+    """When to read a session's screen after its output: debounced, never more often than LOOK_GAP.
+
+    The fleet sets a timer for the seconds `output()` or `again()` answer and calls `due()` when
+    it fires; every look, whatever caused it, is reported to `looked()`, so a timer that finds
+    nothing new costs nothing.
+    """
+
+    def __init__(self) -> None:
+        self.timer_at: float | None = None  # when the one live timer fires
+        self.first_unread: float | None = None  # the first output no look has seen
+        self.last_output = float("-inf")
+        self.last_look = float("-inf")
+        self.again_at: float | None = None  # a look asked for at this time, new output or not
+        self.last_paced = float("-inf")  # the last look this pacer called for
+
+    @property
+    def pending(self) -> bool:
+        """A timer is set: the screen will be looked at within LOOK_LONGEST anyway."""
+        return self.timer_at is not None
+
+    def output(self, now: float) -> float | None:
+        """Output arrived: seconds until a timer should fire, or None when the live one will do."""
+        self.last_output = now
+        if self.first_unread is None:
+            self.first_unread = now
+        return self._schedule(now)
+
+    def again(self, now: float, after: float) -> float | None:
+        """Look again `after` seconds from now (a verdict waiting to settle), new output or not."""
+        self.again_at = now + after if self.again_at is None else min(self.again_at, now + after)
+        return self._schedule(now)
+
+    def due(self, now: float) -> float | None:
+        """A timer fired: 0.0 to look now, seconds until the next timer, None for nothing to do."""
+        if self.timer_at is None or now < self.timer_at - 0.002:
+            return None  # an earlier timer took over from this one
+        self.timer_at = None
+        at = self._next_look()
+        if at is None:
+            return None
+        if at <= now + 0.002:
+            self.again_at = None
+            self.last_paced = now
+            return 0.0
+        self.timer_at = at
+        return at - now
+
+    def looked(self, now: float) -> None:
+        self.last_look = now
+        self.first_unread = None
+
+    def _next_look(self) -> float | None:
+        at = None
+        if self.first_unread is not None and self.last_output > self.last_look:
+            settled = min(self.last_output + LOOK_SETTLE, self.first_unread + LOOK_LONGEST)
+            at = max(settled, self.last_paced + LOOK_GAP)
+        if self.again_at is not None:
+            at = self.again_at if at is None else min(at, self.again_at)
+        return at
+
+    def _schedule(self, now: float) -> float | None:
+        at = self._next_look()
+        if at is None or (self.timer_at is not None and self.timer_at <= at + 0.002):
+            return None
+        self.timer_at = at
+        return max(0.0, at - now)

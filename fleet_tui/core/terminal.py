@@ -201,7 +201,7 @@ if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
         _fastterm = None
     else:
         _fastterm.setup(tuple(_SGR_ATTR_ON.get(code, 0) for code in range(30)),
-                        tuple(_SGR_ATTR_OFF.get(code, 0) for code in range(30)), _NARROW, _DEFAULT, globals())
+                        tuple(_SGR_ATTR_OFF.get(code, 0) for code in range(30)), _NARROW, _DEFAULT, globals(), _Row)
 FAST_PATH = _fastterm is not None
 
 

@@ -1,7 +1,7 @@
 """The tick: status detection for every session, and the budgets they are held to.
 
-Status is looked at every TICK_SECONDS (and more often right after a hook event or a key
-typed); every session's processes are measured once a second while any works, every five
+Status is looked at every TICK_SECONDS, once a session's output settles (LookPacer), and right
+after a hook event or a key typed; every session's processes are measured once a second while any works, every five
 seconds while none does, off the event loop.
 """
 
@@ -58,6 +58,27 @@ class Ticker:
     def __init__(self, host: TickHost) -> None:
         self.host = host
         self.bus = host.bus
+        self.running = False  # tick_forever has started: output-driven looks are scheduled
+
+    def look_later(self, session: Session, delay: float) -> None:
+        """Read the session's screen once its output settles (core.status.LookPacer): a dialog
+        reads as waiting within ~50 ms of its last byte, not at the next tick."""
+        if self.running:
+            asyncio.get_running_loop().call_later(delay, self._paced_look, session)
+        else:
+            session.pacer.timer_at = None  # no status rounds yet: nothing is scheduled
+
+    def _paced_look(self, session: Session) -> None:
+        if self.host.sessions.get(session.name) is not session:
+            return
+        wait = session.pacer.due(time.monotonic())
+        if wait:
+            asyncio.get_running_loop().call_later(wait, self._paced_look, session)
+        elif wait is not None:
+            try:
+                self.detect(session)
+            except Exception as error:  # one bad look must not stop the others
+                self.bus.emit(EventKind.ERROR, f"internal error reading a status: {error!r}")
 
     async def hooks_forever(self) -> None:
         """An agent's hook event (or the answer to a key typed) shows within HOOK_POLL_SECONDS,
@@ -77,6 +98,7 @@ class Ticker:
                 self.bus.emit(EventKind.ERROR, f"internal error reading hook events: {error!r}")
 
     async def tick_forever(self) -> None:
+        self.running = True
         n = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
@@ -99,7 +121,8 @@ class Ticker:
         """Detect status changes, and sample budgets when `measure` (here, on the caller's thread)."""
         changed = False
         for session in list(self.host.sessions.values()):
-            changed = self.detect(session, notify=False) or changed
+            if not session.pacer.pending:  # else its output-driven look comes within LOOK_LONGEST
+                changed = self.detect(session, notify=False) or changed
             self._remember_conversation(session)
         if measure:
             self._apply_measurements(measure_sessions(self._measurable()))

@@ -43,10 +43,10 @@ async def _start_fanout(root: Path) -> str | None:
     """Start the demo run unless one already exists (running `demo` twice reattaches)."""
     client = await FleetClient.connect(root)
     try:
-        sessions = (await client.call("status"))["sessions"]
+        sessions = (await client.status()).sessions
         if sessions:
             return None
-        return (await client.call("fanout", prompt=DEMO_PROMPT))["run"]
+        return (await client.fanout(DEMO_PROMPT)).run
     finally:
         await client.close()
 

@@ -50,6 +50,8 @@ class StatusRules(Strict):
     waiting: list[str] = Field(default_factory=list)  # exact dialog phrases on the bottom rows
     idle_screen: str | None = None  # regex: the empty input box on the bottom rows (CLIs without titles)
     region: int = Field(default=12, ge=1, le=500)  # only the last N rows are searched
+    # Seconds an idle title must hold before it ends a turn (a title that flickers idle mid-turn).
+    title_idle_settle: float = Field(default=0.0, ge=0.0, le=5.0)
 
     _regex = field_validator("title_working", "title_idle", "title_waiting", "idle_screen")(_check_regex)
 

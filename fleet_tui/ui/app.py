@@ -9,7 +9,7 @@ from itertools import groupby
 from operator import itemgetter
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from fleet_tui.client import FleetApi
 from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
@@ -36,11 +37,14 @@ from fleet_tui.ui.widgets.mode_indicator import ModeIndicator
 from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
+from fleet_tui.wire import AgentInfo, ClientSettings, EventView, SessionView, TaskView
 
 if TYPE_CHECKING:
     from fleet_tui.client import FleetClient
 
-ClientFactory = Callable[[], Awaitable["FleetClient"]]
+T = TypeVar("T")
+
+ClientFactory = Callable[[], Awaitable["FleetApi"]]
 
 # Statuses worth interrupting the user for, wherever they are looking.
 ALERT_STATUSES = {Status.WAITING: "is waiting for input", Status.DONE: "finished its turn",
@@ -84,16 +88,16 @@ class FleetApp(App[int]):
 
     mode: reactive[str] = reactive("nav")
 
-    def __init__(self, client: FleetClient | ClientFactory) -> None:
+    def __init__(self, client: "FleetApi | ClientFactory") -> None:
         super().__init__()
         self._client_source = client
-        self.client: FleetClient | None = None
+        self.client: FleetApi | None = None
         self.mirrors: dict[str, ScreenMirror] = {}
         self._panes: dict[str, TerminalPane] = {}  # by session name, kept in step with the grid
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.tasks: list[dict[str, Any]] = []  # from the server's task runner, waiting gates first
-        self.agents: list[dict[str, Any]] = []
-        self.config: dict[str, Any] = {}
+        self.sessions: dict[str, SessionView] = {}
+        self.tasks: list[TaskView] = []  # from the server's task runner, waiting gates first
+        self.agents: list[AgentInfo] = []
+        self.config = ClientSettings()
         self.settings = theme.load_settings()
         self.leader = keymap.DEFAULT_LEADER
         self._inputs: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -149,17 +153,18 @@ class FleetApp(App[int]):
     async def _connect(self) -> None:
         try:
             source = self._client_source
-            self.client = source if hasattr(source, "call") else await source()  # type: ignore[operator]
-            self.config = await self.client.call("config") or {}
-            self.agents = (await self.client.call("agents")).get("agents", [])
+            client = source if isinstance(source, FleetApi) else await source()
+            self.client = client
+            self.config = await client.settings()
+            self.agents = (await client.agents()).agents
             self.leader = self.settings.get("leader") or self.leader  # the user's, not the fleet's
             self.set_keymap({"leader": self.leader})
-            await self.client.attach()
+            await client.attach()
             self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
             return
-        async for message in self.client.messages():
+        async for message in client.messages():
             self.handle_message(message)
         self.notify("The fleet server went away; agents may still run. Press q.", severity="error")
 
@@ -168,11 +173,11 @@ class FleetApp(App[int]):
         if self.client is None:
             return
         try:
-            disk = await self.client.call("worktree_disk")
+            disk = await self.client.worktree_disk()
         except FleetError:
             return  # a server without the command: the panel shows no figure
         for meters in self.query(BudgetMeters):  # none once the app is closing
-            meters.show_disk(disk["bytes"], disk["worktrees"])
+            meters.show_disk(disk.bytes, disk.worktrees)
 
     @work(exclusive=True, group="input")
     async def _send_inputs(self) -> None:
@@ -185,21 +190,23 @@ class FleetApp(App[int]):
             for session, chunks in groupby(batch, key=itemgetter(0)):
                 data = b"".join(chunk for _, chunk in chunks)
                 text = data.decode("utf-8", "surrogateescape")
-                await self.call_server("input", session=session, data=text)
+                await self.ask(lambda client: client.input(session, text))
 
-    async def call_server(self, cmd: str, **args: Any) -> Any:
-        """Call the server; a refusal becomes a toast, never a crash."""
+    async def ask(self, request: Callable[[FleetApi], Awaitable[T]]) -> T | None:
+        """One request through the typed client (`lambda client: client.kill(name)`); a refusal
+        becomes a toast and None, never a crash. Screens that show a refusal their own way call
+        `client_of(self.app)` (ui/server_client.py) and catch FleetError."""
         if self.client is None:
             return None
         try:
-            return await self.client.call(cmd, **args)
+            return await request(self.client)
         except FleetError as error:
             self.notify(str(error), severity="error")
             return None
 
-    def command(self, cmd: str, **args: Any) -> None:
-        """Fire a server command without blocking the UI."""
-        self.run_worker(self.call_server(cmd, **args), group="commands")
+    def command(self, request: Callable[[FleetApi], Awaitable[Any]]) -> None:
+        """Fire a request without blocking the UI."""
+        self.run_worker(self.ask(request), group="commands")
 
     def handle_message(self, message: dict[str, Any]) -> None:
         kind = message.get("t")
@@ -211,22 +218,21 @@ class FleetApp(App[int]):
             if pane is not None:
                 self._draw_or_hold(pane, changed)
         elif kind == "sessions":
-            self.update_sessions(message.get("sessions", []))
+            self.update_sessions([SessionView.model_validate(info) for info in message.get("sessions", [])])
         elif kind == "event":
-            self.query_one(EventFeed).add_event(message["event"])
+            self.query_one(EventFeed).add_event(EventView.model_validate(message["event"]))
         elif kind == "tasks":
-            self.update_tasks(message.get("tasks", []))
+            self.update_tasks([TaskView.model_validate(task) for task in message.get("tasks", [])])
 
-    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+    def update_tasks(self, tasks: list[TaskView]) -> None:
         self.tasks = tasks
         self.query_one(TasksPanel).update_tasks(tasks)
         for name, pane in self._panes.items():  # a pane's title names its task
             if name in self.sessions:
-                pane.update_info(self._with_task(self.sessions[name]))
+                pane.update_info(self.sessions[name], self._task_text(self.sessions[name]))
 
-    def _with_task(self, info: dict[str, Any]) -> dict[str, Any]:
-        task = next((t for t in self.tasks if t["id"] == info.get("task")), None)
-        return {**info, "task_text": task["text"]} if task else info
+    def _task_text(self, info: SessionView) -> str:
+        return next((t.text for t in self.tasks if t.id == info.task), "")
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
         now = time.monotonic()
@@ -245,8 +251,8 @@ class FleetApp(App[int]):
             if pane is not None:
                 pane.screen_changed(rows)
 
-    def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
-        previous, self.sessions = self.sessions, {info["name"]: info for info in sessions}
+    def update_sessions(self, sessions: list[SessionView]) -> None:
+        previous, self.sessions = self.sessions, {info.name: info for info in sessions}
         grid = self.query_one(PaneGrid)
         gone = [name for name in self._panes if name not in self.sessions]
         if gone:
@@ -255,15 +261,15 @@ class FleetApp(App[int]):
         for name, info in self.sessions.items():
             pane = self._panes.get(name)
             if pane is None:
-                mirror = self.mirrors.setdefault(name, ScreenMirror(name, info["cols"], info["rows"]))
-                pane = self._panes[name] = TerminalPane(mirror, self._with_task(info), leader=self.leader,
-                                                        history=ServerHistory(self.call_server, name))
+                mirror = self.mirrors.setdefault(name, ScreenMirror(name, info.cols, info.rows))
+                pane = self._panes[name] = TerminalPane(mirror, info, leader=self.leader, task_text=self._task_text(info),
+                                                        history=ServerHistory(self.ask, name))
                 new_panes.append(pane)
             else:
-                pane.update_info(self._with_task(info))
-            before = previous.get(name, {}).get("status")
-            if previous and before != info["status"] and info["status"] in ALERT_STATUSES:
-                self.alert(name, ALERT_STATUSES[info["status"]])
+                pane.update_info(info, self._task_text(info))
+            before = previous[name].status if name in previous else None
+            if previous and before != info.status and info.status in ALERT_STATUSES:
+                self.alert(name, ALERT_STATUSES[info.status])
         if new_panes:
             grid.retile(len(self._panes))
             grid.mount_all(new_panes)
@@ -278,8 +284,7 @@ class FleetApp(App[int]):
         self.query_one(BudgetMeters).update_sessions(sessions)
         # The footer depends on the focused pane's status only; rebuilding it costs a frame.
         focused = self.focused_pane
-        if new_panes or gone or (focused and previous.get(focused.session, {}).get("status")
-                                 != self.sessions.get(focused.session, {}).get("status")):
+        if new_panes or gone or (focused and _status(previous, focused.session) != _status(self.sessions, focused.session)):
             self.refresh_bindings()
 
     def _remove_panes(self, gone: list[TerminalPane]) -> None:
@@ -317,7 +322,7 @@ class FleetApp(App[int]):
             pane.attention = True
         text = f"{session} {what}"
         self.notify(text, timeout=4)
-        if self.config.get("notify", True):
+        if self.config.notify:
             self.bell()
             if not self.is_headless and self._driver is not None:
                 self._driver.write(osc9(text))
@@ -338,7 +343,7 @@ class FleetApp(App[int]):
 
     @on(TerminalPane.Resized)
     def forward_resize(self, message: TerminalPane.Resized) -> None:
-        self.command("resize", session=message.session, cols=message.cols, rows=message.rows)
+        self.command(lambda client: client.resize(message.session, message.cols, message.rows))
 
     @on(TerminalPane.LeaderPressed)
     def leader_pressed(self) -> None:
@@ -354,7 +359,8 @@ class FleetApp(App[int]):
         self.query_one(ModeIndicator).scrolled = bool(pane and pane.scrolled)
         if pane is None:
             return
-        self.command("focus", session=pane.session)
+        session = pane.session
+        self.command(lambda client: client.focus(session))
         feed = self.query_one(EventFeed)
         if feed.has_class("-follow"):
             feed.session_filter = pane.session
@@ -385,7 +391,7 @@ class FleetApp(App[int]):
             if pane is None:
                 return None
             allowed = ACTION_STATUSES.get(action)
-            if allowed is not None and pane.info.get("status") not in allowed:
+            if allowed is not None and pane.info.status not in allowed:
                 return None
         return True
 
@@ -438,7 +444,7 @@ class FleetApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.command("kill", session=session)
+                self.command(lambda client: client.kill(session))
 
         confirm = self.settings.get("confirm_kill", True)
         if confirm:
@@ -449,20 +455,23 @@ class FleetApp(App[int]):
 
     def action_pause(self) -> None:
         if self.focused_pane:
-            self.command("pause", session=self.focused_pane.session)
+            session = self.focused_pane.session
+            self.command(lambda client: client.pause(session))
 
     def action_resume(self) -> None:
         if self.focused_pane:
-            self.command("resume", session=self.focused_pane.session)
+            session = self.focused_pane.session
+            self.command(lambda client: client.resume(session))
 
     def action_restart(self) -> None:
         if self.focused_pane:
-            self.command("restart", session=self.focused_pane.session)
+            session = self.focused_pane.session
+            self.command(lambda client: client.restart(session))
 
     def action_new_session(self) -> None:
         def picked(agent: str | None) -> None:
             if agent:
-                self.command("start", agents=[agent])
+                self.command(lambda client: client.start([agent]))
 
         if self.agents:
             self.push_screen(AgentPicker(self.agents), picked)
@@ -476,11 +485,11 @@ class FleetApp(App[int]):
 
     # ------------------------------------------------------------------ runs
     def action_open_prompt(self) -> None:
-        running = [info for info in self.sessions.values() if info["status"] in RUNNING]
-        roles = sorted({info["role"] for info in running if info.get("role")})
+        running = [info for info in self.sessions.values() if info.status in RUNNING]
+        roles = sorted({info.role for info in running if info.role})
         marked = [pane for pane in self.query(TerminalPane) if pane.marked]
         self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
-                                       pipelines=self.config.get("pipelines") or [])
+                                       pipelines=self.config.pipelines)
         self.refresh_bindings()
 
     @on(PromptBar.Closed)
@@ -510,10 +519,10 @@ class FleetApp(App[int]):
             args: dict[str, Any] = {"sessions": sessions}
         elif target.startswith("role:"):
             role = target.removeprefix("role:")
-            sessions = [n for n, info in self.sessions.items() if info["status"] in RUNNING and info.get("role") == role]
+            sessions = [n for n, info in self.sessions.items() if info.status in RUNNING and info.role == role]
             args = {"role": role}
         else:
-            sessions = [n for n, info in self.sessions.items() if info["status"] in RUNNING]
+            sessions = [n for n, info in self.sessions.items() if info.status in RUNNING]
             args = {"sessions": sessions}
         if len(sessions) <= 1:
             self.fan_out(message.prompt, **args)
@@ -528,17 +537,17 @@ class FleetApp(App[int]):
 
     @work(group="commands")
     async def queue_task(self, text: str, **args: Any) -> None:
-        task = await self.call_server("task", text=text, **args)
+        task = await self.ask(lambda client: client.submit_task(text, **args))
         if task is not None:
             self.query_one(PromptBar).sent()
-            self.notify(f"queued {task['id']}: {task['step']}")
+            self.notify(f"queued {task.id}: {task.step}")
 
     @work(group="commands")
     async def fan_out(self, prompt: str, **args: Any) -> None:
-        run = await self.call_server("fanout", prompt=prompt, **args)
+        run = await self.ask(lambda client: client.fanout(prompt, **args))
         if run is not None:
             self.query_one(PromptBar).sent()
-            self.notify(f"run {run['run']}: sent to {', '.join(run['sessions'])}")
+            self.notify(f"run {run.run}: sent to {', '.join(run.sessions)}")
 
     def action_compare(self) -> None:
         self.push_screen(CompareScreen())
@@ -552,7 +561,7 @@ class FleetApp(App[int]):
             self.notify("no task is waiting for you")
             return
         pane = self.focused_pane
-        mine = [t for t in waiting if pane is not None and t.get("session") == pane.session]
+        mine = [t for t in waiting if pane is not None and t.session == pane.session]
         self.push_screen(GateScreen((mine or waiting)[0]))
 
     def action_toggle_feed_filter(self) -> None:
@@ -580,7 +589,7 @@ class FleetApp(App[int]):
             if yes:
                 self.stop_fleet()
 
-        running = sum(info["status"] in RUNNING for info in self.sessions.values())
+        running = sum(info.status in RUNNING for info in self.sessions.values())
         question = (f"Stop the fleet? {running} running agent{'s' if running != 1 else ''} will be stopped; "
                     "worktrees stay until discarded. (Detach, q, leaves them running.)")
         self.push_screen(ConfirmScreen(question, yes="Stop"), answered)
@@ -601,7 +610,7 @@ class FleetApp(App[int]):
         yield from (command for command in super().get_system_commands(screen) if command.title not in replaced)
         pane = self.focused_pane or self.screen_stack[0].focused
         if isinstance(pane, TerminalPane):
-            status = pane.info.get("status")
+            status = pane.info.status
             for action, verb in (("kill", "Kill"), ("pause", "Pause"), ("resume", "Resume"), ("restart", "Restart")):
                 allowed = ACTION_STATUSES.get(action)
                 if allowed is None or status in allowed:
@@ -610,10 +619,8 @@ class FleetApp(App[int]):
             yield SystemCommand(f"Zoom {pane.session}", "Zoom the focused pane to the whole screen, or back (z)",
                                 self.action_zoom)
         for agent in self.agents:
-            name = agent["name"]
-            yield SystemCommand(
-                f"Start {name}", f"Start a new {name} session", lambda name=name: self.command("start", agents=[name])
-            )
+            yield SystemCommand(f"Start {agent.name}", f"Start a new {agent.name} session",
+                                lambda name=agent.name: self.command(lambda client: client.start([name])))
         yield SystemCommand("Compare", "Compare the latest run's attempts (c)", self.action_compare)
         yield SystemCommand("Filter feed", "Show only the focused session's events (f)", self.action_toggle_feed_filter)
         yield SystemCommand("Sidebar", "Show or hide the events and budgets (b)", self.action_toggle_sidebar)
@@ -628,7 +635,11 @@ class FleetApp(App[int]):
             await self.client.close()
 
 
-def with_machines(client: "FleetClient") -> "FleetClient":
+def _status(sessions: dict[str, SessionView], name: str) -> str | None:
+    return sessions[name].status if name in sessions else None
+
+
+def with_machines(client: "FleetClient") -> "FleetApi":
     """The local fleet alone, or with every configured machine's in the same grid."""
     from fleet_tui.machines import load_machines
 
@@ -638,7 +649,7 @@ def with_machines(client: "FleetClient") -> "FleetClient":
     from fleet_tui.multiclient import MultiClient
     from fleet_tui.remote import connect_machine
 
-    return MultiClient(client, machines, connect_machine)  # type: ignore[return-value]
+    return MultiClient(client, machines, connect_machine)
 
 
 def run_tui(root: Path, config_path: Path | None = None) -> int:
@@ -650,11 +661,11 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
     if not socket_path(root).exists():
         load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
-    async def connect() -> FleetClient:
+    async def connect() -> FleetApi:
         client = await FleetClient.connect(root, config_path=config_path)
         # A fresh fleet starts its configured agents; later opens leave killed ones alone.
-        if not (await client.call("status"))["sessions"]:
-            await client.call("start")
+        if not (await client.status()).sessions:
+            await client.start()
         return with_machines(client)
 
     app = FleetApp(connect)

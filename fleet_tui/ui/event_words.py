@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from fleet_tui.core.budget import format_meter
+from fleet_tui.wire import EventView
 
 STATUS_WORDS = {
     "starting": "is starting",
@@ -41,12 +42,9 @@ def _exit_sentence(code: Any) -> str:
     return f"exited with code {code}"
 
 
-def sentence(event: dict[str, Any]) -> str:
+def sentence(event: EventView) -> str:
     """What happened, in words, starting with the session it happened to."""
-    kind = event.get("kind", "")
-    session = event.get("session")
-    message = event.get("message", "")
-    data = event.get("data") or {}
+    kind, session, message, data = event.kind, event.session, event.message, event.data
     if kind == "status" and data.get("status"):
         text = STATUS_WORDS.get(data["status"], f"is {data['status'].replace('_', ' ')}")
     elif kind == "spawned":

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fleet_tui.core.scrollback import index_at_cell
 from fleet_tui.protocol import HistoryExtent, HistorySlice, Line, ScreenMirror, SearchMatch, SearchResult
+
+if TYPE_CHECKING:
+    from fleet_tui.client import FleetApi
 
 BLOCK = 200  # history lines fetched per request
 WHEEL_LINES = 3
@@ -28,19 +31,20 @@ class HistorySource(Protocol):
 
 
 class ServerHistory:
-    """A session's history through the fleet server (`call` turns refusals into None)."""
+    """A session's history through the fleet server (`ask` turns refusals into None)."""
 
-    def __init__(self, call: Callable[..., Awaitable[Any]], session: str) -> None:
-        self._call = call
+    def __init__(self, ask: Callable[[Callable[[FleetApi], Awaitable[Any]]], Awaitable[Any]], session: str) -> None:
+        self._ask = ask
         self.session = session
 
     async def history(self, start: int, count: int) -> HistorySlice | None:
-        reply = await self._call("history", session=self.session, start=start, count=count)
-        return None if reply is None else HistorySlice.from_wire(reply)
+        reply: HistorySlice | None = await self._ask(lambda client: client.history(self.session, start, count))
+        return reply
 
     async def search(self, query: str, line: int, col: int, backward: bool) -> SearchResult | None:
-        reply = await self._call("search", session=self.session, query=query, line=line, col=col, backward=backward)
-        return None if reply is None else SearchResult.from_wire(reply)
+        reply: SearchResult | None = await self._ask(
+            lambda client: client.search(self.session, query, line, col=col, backward=backward))
+        return reply
 
 
 class HistoryCache:

@@ -4,7 +4,8 @@ One stdlib HTTP server speaks the three wire formats the CLIs use:
 
 - the Anthropic Messages API (Claude Code): `POST /v1/messages`, streamed as SSE;
 - the OpenAI Responses API (Codex): `POST /v1/responses`, streamed as SSE;
-- OpenAI Chat Completions (aider): `POST /v1/chat/completions`, streamed as SSE.
+- OpenAI Chat Completions (aider): `POST /v1/chat/completions`, streamed as SSE;
+- the Gemini API (Gemini CLI): `POST /v1beta/models/M:streamGenerateContent?alt=sse`, streamed as SSE.
 
 A test gives it a script: the model's answers in order, one per request of a turn (a text
 reply, or a tool call, which the CLI runs or asks permission for, then sends the next request
@@ -311,6 +312,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._codex(body)
             elif path.endswith("/chat/completions"):
                 self._chat(body)
+            elif ":countTokens" in path:
+                self.owner._record(Request("POST", self.path, body, "other", False))
+                self._json(200, {"totalTokens": 100})
+            elif ":streamGenerateContent" in path or ":generateContent" in path:
+                self._gemini(body, stream=":streamGenerateContent" in path)
             else:
                 self.owner._record(Request("POST", self.path, body, "other", False))
                 self._json(404, {"error": {"message": f"no {path} here", "type": "not_found"}})
@@ -461,3 +467,43 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(None, "[DONE]")
         self._end_stream()
         request.finished = time.monotonic()
+
+    # -- the Gemini API (Gemini CLI) ----------------------------------------------------------
+    def _gemini(self, body: dict[str, Any], stream: bool) -> None:
+        side = _gemini_is_side_request(body)
+        request = Request("POST", self.path, body, "title" if side else "gemini", not side)
+        # Its side requests (next speaker, model routing) want JSON: one answer suits them all.
+        reply = self.owner._answer_for(request, json.dumps(
+            {"reasoning": "scripted", "next_speaker": "user", "model_choice": "flash"}))
+        usage = {"promptTokenCount": reply.usage.input_tokens, "candidatesTokenCount": reply.usage.output_tokens,
+                 "totalTokenCount": reply.usage.input_tokens + reply.usage.output_tokens}
+
+        def candidate(parts: list[dict[str, Any]], finish: bool) -> dict[str, Any]:
+            out: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0,
+                                                   **({"finishReason": "STOP"} if finish else {})}]}
+            if finish:
+                out["usageMetadata"] = usage
+            return out
+
+        tool_parts = [{"functionCall": {"name": reply.tool.name, "args": reply.tool.arguments or {}}}] \
+            if reply.tool else []
+        if not stream:
+            self._hold(reply)
+            self._json(200, candidate(([{"text": reply.text}] if reply.text else []) + tool_parts, True))
+            request.finished = time.monotonic()
+            return
+        self._start_stream()
+        self._hold(reply)
+        pieces = _split(reply.text, reply.chunks)
+        for piece in pieces[:-1] if not tool_parts else pieces:
+            self._event(None, candidate([{"text": piece}], False))
+        last = tool_parts or [{"text": pieces[-1] if pieces else ""}]
+        self._event(None, candidate(last, True))
+        self._end_stream()
+        request.finished = time.monotonic()
+
+
+def _gemini_is_side_request(body: dict[str, Any]) -> bool:
+    """Gemini CLI's own checks (next speaker, model routing) ask for JSON and declare no tools."""
+    config = body.get("generationConfig") or {}
+    return not body.get("tools") or config.get("responseMimeType") == "application/json"

@@ -1,7 +1,7 @@
 """Each real agent CLI set up to run whole turns offline against tests/agents/model_endpoint.py.
 
 What each needs is in ../shared/AGENTS-OFFLINE.md (measured on Claude Code 2.1.197, Codex 0.169-0.171,
-aider 0.86.2): a private HOME holding the CLI's first-start answers and config, environment variables
+aider 0.86.2; Gemini CLI 0.61.0 below): a private HOME holding the CLI's first-start answers and config, environment variables
 that point it at the endpoint and keep it quiet, and for Codex a model catalogue so it offers its
 apply_patch tool. `OfflineAgent.yaml()` is the agent's entry for fleet.yaml.
 """
@@ -9,10 +9,13 @@ apply_patch tool. `OfflineAgent.yaml()` is the agent's entry for fleet.yaml.
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.agents.conftest import agent_path
+from tests.agents.conftest import agent_path, kill_processes_with_home
 
 QUIET_CLAUDE = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -115,3 +118,40 @@ def aider(home: Path, endpoint_url: str) -> OfflineAgent:
             "--no-show-model-warnings", "--no-show-release-notes", "--map-tokens", "0", "--edit-format", "diff",
             "--no-gitignore"]
     return OfflineAgent("aider", home, env, args)
+
+
+def gemini(home: Path, endpoint_url: str, trusted: list[Path]) -> OfflineAgent:
+    """Gemini CLI: API-key auth against the endpoint (GOOGLE_GEMINI_BASE_URL, loopback is allowed
+    over http), `trusted` folders trusted, update checks, usage statistics, telemetry and the IDE
+    integration off. Checked with Gemini CLI 0.61.0: only loopback requests."""
+    gemini_dir = home / ".gemini"
+    gemini_dir.mkdir(parents=True, exist_ok=True)
+    (gemini_dir / "settings.json").write_text(json.dumps({
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+        "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False},
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False},
+        "ide": {"enabled": False},
+    }))
+    (gemini_dir / "trustedFolders.json").write_text(json.dumps({str(p): "TRUST_FOLDER" for p in trusted}))
+    env = {"GEMINI_API_KEY": "test", "GOOGLE_GEMINI_BASE_URL": endpoint_url, "PATH": agent_path()}
+    return OfflineAgent("gemini", home, env)
+
+
+@contextmanager
+def one_agent_fleet(root: Path, agent: OfflineAgent, name: str) -> Iterator:
+    """A repository under `root` whose fleet.yaml holds only `agent` as `name`, and its FleetCli;
+    afterwards the fleet is stopped and whatever still runs with the agent's HOME is ended."""
+    from tests.fleet.conftest import FleetCli, make_repo
+
+    repo = make_repo(root / "repo", "agents:\n" + agent.yaml(name))
+    # An identity, so no CLI writes a placeholder one (aider does, and says so on screen).
+    for key, value in (("user.name", "Test"), ("user.email", "test@example.com")):
+        subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
+    (root / "run").mkdir()
+    cli = FleetCli(repo, root / "run")
+    try:
+        yield cli
+    finally:
+        cli.run("down", check=False)
+        kill_processes_with_home([agent.home])

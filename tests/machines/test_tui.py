@@ -61,9 +61,9 @@ def test_one_grid_with_remote_panes_steered_zoomed_paused_killed(env):  # noqa: 
             await pilot.press("p")
             await until(pilot, lambda: psutil.Process(remote_pid).status() == psutil.STATUS_STOPPED,
                         why="the remote agent paused")
-            await until(pilot, lambda: app.sessions["build:shell"]["status"] == "paused")
+            await until(pilot, lambda: app.sessions["build:shell"].status == "paused")
             await pilot.press("r")
-            await until(pilot, lambda: app.sessions["build:shell"]["status"] != "paused")
+            await until(pilot, lambda: app.sessions["build:shell"].status != "paused")
 
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)
@@ -72,9 +72,9 @@ def test_one_grid_with_remote_panes_steered_zoomed_paused_killed(env):  # noqa: 
                         or psutil.Process(remote_pid).status() == psutil.STATUS_ZOMBIE, why="killed there")
             await until(pilot, lambda: remote.has_class("-killed"))
             feed = app.query_one(EventFeed)
-            await until(pilot, lambda: any(e.get("session") == "build:shell" and e["kind"] == "killed"
+            await until(pilot, lambda: any(e.session == "build:shell" and e.kind == "killed"
                                            for e in feed.events), why="the kill in the feed")
-            assert app.sessions["shell"]["status"] not in ("killed", "paused"), "the local pane was not touched"
+            assert app.sessions["shell"].status not in ("killed", "paused"), "the local pane was not touched"
             await pilot.press("q")
 
     asyncio.run(scenario())

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from fleet_tui import wire
+from fleet_tui.client import FleetApi
 from fleet_tui.errors import FleetError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fleet.json"
@@ -19,8 +21,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "fleet.json"
 RUN_FIXTURE = Path(__file__).parent / "fixtures" / "run.json"
 
 
-class RecordedFleet:
-    """Stands in for FleetClient: replays recorded protocol messages and records every call.
+class RecordedFleet(FleetApi):
+    """Stands in for FleetClient (its typed methods are FleetApi's, over `call`): replays recorded protocol messages and records every call.
 
     Built from tests/ui/fixtures/fleet.json (real agent recordings fed through the real
     emulator); commands change its session list the way the server would and push the
@@ -30,7 +32,7 @@ class RecordedFleet:
     def __init__(self, fixture: Path = FIXTURE, *, sessions: int | None = None, **config: Any) -> None:
         data = json.loads(fixture.read_text(encoding="utf-8"))
         self.config = {**data["config"], **config}
-        self.agents = data["agents"]
+        self.agent_list = data["agents"]
         self.sessions = {info["name"]: info for info in data["sessions"][:sessions]}
         self.screens = [screen for screen in data["screens"] if screen["s"] in self.sessions]
         self.events = data["events"]
@@ -47,6 +49,7 @@ class RecordedFleet:
         handler = getattr(self, f"cmd_{cmd}", None)
         if handler is None:
             raise FleetError(f"unknown command {cmd!r}")
+        wire.REQUESTS[cmd].model_validate(args)  # what the real server would refuse, this one does too
         return handler(**args)
 
     async def attach(self, *, focus: str | None = None) -> None:
@@ -65,37 +68,39 @@ class RecordedFleet:
         self._pushed.put_nowait(None)
 
     # ---------------------------------------------------------------- commands
-    def cmd_config(self) -> dict[str, Any]:
+    def cmd_config(self, **_: Any) -> dict[str, Any]:
         return self.config
 
-    def cmd_agents(self) -> dict[str, Any]:
-        return {"agents": self.agents}
+    def cmd_agents(self, **_: Any) -> dict[str, Any]:
+        return {"agents": self.agent_list}
 
-    def cmd_status(self) -> dict[str, Any]:
+    def cmd_status(self, **_: Any) -> dict[str, Any]:
         return {"sessions": list(self.sessions.values())}
 
-    def cmd_input(self, session: str, data: str) -> None:
+    def cmd_input(self, session: str, data: str, **_: Any) -> None:
         self._session(session)
 
-    def cmd_resize(self, session: str, cols: int, rows: int) -> None:
+    def cmd_resize(self, session: str, cols: int, rows: int, **_: Any) -> None:
         self._session(session).update(cols=cols, rows=rows)
 
-    def cmd_focus(self, session: str) -> None:
+    def cmd_focus(self, session: str, **_: Any) -> None:
         self._session(session)
 
-    def cmd_kill(self, session: str) -> None:
+    def cmd_kill(self, session: str, **_: Any) -> dict[str, Any]:
         self.set_status(session, "killed")
+        return {"session": session, "seconds": 0.1}
 
-    def cmd_pause(self, session: str) -> None:
+    def cmd_pause(self, session: str, **_: Any) -> None:
         self.set_status(session, "paused")
 
-    def cmd_resume(self, session: str) -> None:
+    def cmd_resume(self, session: str, **_: Any) -> None:
         self.set_status(session, "working")
 
-    def cmd_restart(self, session: str) -> None:
+    def cmd_restart(self, session: str, **_: Any) -> dict[str, Any]:
         self.set_status(session, "starting")
+        return {"session": session}
 
-    def cmd_start(self, agents: list[str], count: int | None = None) -> dict[str, Any]:
+    def cmd_start(self, agents: list[str], count: int | None = None, **_: Any) -> dict[str, Any]:
         names = []
         for agent in agents * (count or 1):
             name = f"{agent}-{len(self.sessions) + 1}"
@@ -107,28 +112,28 @@ class RecordedFleet:
         return {"sessions": names}
 
     def cmd_fanout(self, prompt: str, agents: list[str] | None = None, count: int = 1,
-                   sessions: list[str] | None = None, role: str | None = None) -> dict[str, Any]:
+                   sessions: list[str] | None = None, role: str | None = None, **_: Any) -> dict[str, Any]:
         if role is not None:
             sessions = [n for n, info in self.sessions.items() if info.get("role") == role]
         if not sessions:
             sessions = self.cmd_start(agents or [], count)["sessions"]
         return {"run": "r1", "sessions": sessions, "base_commit": self.run["compare"]["base_commit"]}
 
-    def cmd_compare(self, run: str | None = None) -> dict[str, Any]:
+    def cmd_compare(self, run: str | None = None, **_: Any) -> dict[str, Any]:
         return copy.deepcopy(self.run["compare"])
 
-    def cmd_diff(self, session: str, path: str | None = None) -> dict[str, Any]:
+    def cmd_diff(self, session: str, path: str | None = None, **_: Any) -> dict[str, Any]:
         return {"diff": self.run["diffs"][session][path or ""]}
 
-    def cmd_merge_summary(self, session: str) -> dict[str, Any]:
+    def cmd_merge_summary(self, session: str, **_: Any) -> dict[str, Any]:
         return copy.deepcopy(self.run["merge_summaries"][session])
 
-    def cmd_merge(self, session: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
+    def cmd_merge(self, session: str, strategy: str = "merge", keep: bool = False, **_: Any) -> dict[str, Any]:
         summary = self.run["merge_summaries"][session]
         return {"base": summary["base"], "strategy": strategy, "commit": "0" * 40, "files": summary["files"],
                 "discarded": [] if keep else summary["discard"]}
 
-    def cmd_log(self, limit: int = 100) -> dict[str, Any]:
+    def cmd_log(self, limit: int = 100, **_: Any) -> dict[str, Any]:
         return {"events": self.events[-limit:]}
 
     # ---------------------------------------------------------------- test side

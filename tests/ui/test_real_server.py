@@ -71,7 +71,7 @@ async def test_steer_kill_and_reattach_against_a_real_server(repo):
         pane = app.query_one(TerminalPane)
         assert pane.session == session
         # The pty follows the pane's size.
-        await until(pilot, lambda: app.sessions[session]["cols"] == pane.size.width)
+        await until(pilot, lambda: app.sessions[session].cols == pane.size.width)
 
         await pilot.press("enter")
         for key in "echo steered-$((6*7))":
@@ -85,12 +85,12 @@ async def test_steer_kill_and_reattach_against_a_real_server(repo):
     async with app.run_test(size=SIZE) as pilot:
         await until_ready(pilot, 1)
         assert "steered-42" in screen_text(app, session)
-        assert app.sessions[session]["status"] not in ("killed", "exited")
+        assert app.sessions[session].status not in ("killed", "exited")
 
         await pilot.press("x", "y")
         pane = app.query_one(TerminalPane)
         await until(pilot, lambda: pane.has_class("-killed"))
-        size_when_killed = (app.sessions[session]["cols"], app.sessions[session]["rows"])
+        size_when_killed = (app.sessions[session].cols, app.sessions[session].rows)
         await pilot.press("q")
 
     # Reattach at another size: the killed agent's last screen stays exactly as it left it
@@ -102,6 +102,6 @@ async def test_steer_kill_and_reattach_against_a_real_server(repo):
         await pilot.pause(0.5)  # past the pane's resize debounce
         assert "steered-42" in screen_text(app, session)
         assert pane.size.width != size_when_killed[0]
-        assert (app.sessions[session]["cols"], app.sessions[session]["rows"]) == size_when_killed
+        assert (app.sessions[session].cols, app.sessions[session].rows) == size_when_killed
         assert not pane.live
         await pilot.press("q")

@@ -56,16 +56,16 @@ async def test_a_lost_pane_says_so_and_R_restores_it(repo):  # noqa: F811
         await until_ready(pilot, 1)
         pane = app.query_one(TerminalPane)
         assert pane.session == session
-        await until(pilot, lambda: app.sessions[session]["status"] == "lost")
+        await until(pilot, lambda: app.sessions[session].status == "lost")
         assert pane.has_class("-lost") and "◇ lost" in str(pane.border_title)
         assert "R restores it" in pane_text(pane)
         assert app.query_one("#pane-" + session).has_focus
 
         await pilot.press("R")
-        await until(pilot, lambda: app.sessions[session]["status"] not in ("lost", "starting"))
-        await until(pilot, lambda: app.sessions[session].get("pid"))
-        proc = psutil.Process(app.sessions[session]["pid"])
-        assert os.path.realpath(proc.cwd()) == os.path.realpath(app.sessions[session]["worktree"])
+        await until(pilot, lambda: app.sessions[session].status not in ("lost", "starting"))
+        await until(pilot, lambda: app.sessions[session].pid)
+        proc = psutil.Process(app.sessions[session].pid)
+        assert os.path.realpath(proc.cwd()) == os.path.realpath(app.sessions[session].worktree)
         # Live again: steer it and see the echo.
         await pilot.press("enter")
         for key in "echo back-$((40+2))":
@@ -87,13 +87,13 @@ async def test_an_orphaned_pane_is_killed_with_x(repo):  # noqa: F811
     app = FleetApp(lambda: FleetClient.connect(repo))
     async with app.run_test(size=SIZE) as pilot:
         await until_ready(pilot, 1)
-        await until(pilot, lambda: app.sessions[session]["status"] == "orphaned")
-        pids = app.sessions[session]["pids"]
+        await until(pilot, lambda: app.sessions[session].status == "orphaned")
+        pids = app.sessions[session].pids
         assert pids and all(psutil.pid_exists(pid) for pid in pids)
         pane = app.query_one(TerminalPane)
         assert "x kills it" in pane_text(pane)
         await pilot.press("x", "y")
-        await until(pilot, lambda: app.sessions[session]["status"] == "stopped")
+        await until(pilot, lambda: app.sessions[session].status == "stopped")
         psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)], timeout=5)
         assert not any(running(pid) for pid in pids)
         await pilot.press("q")
@@ -101,8 +101,9 @@ async def test_an_orphaned_pane_is_killed_with_x(repo):  # noqa: F811
 
 def test_the_feed_says_what_a_lost_or_orphaned_session_needs():
     from fleet_tui.ui.event_words import sentence
+    from fleet_tui.wire import EventView
 
-    lost = {"kind": "status", "session": "claude", "message": "lost: ...", "data": {"status": "lost"}}
+    lost = EventView(kind="status", session="claude", message="lost: ...", data={"status": "lost"})
     assert sentence(lost) == "claude was lost with the last fleet server (R restores it)"
-    orphaned = {"kind": "status", "session": "aider", "message": "orphaned: ...", "data": {"status": "orphaned"}}
+    orphaned = EventView(kind="status", session="aider", message="orphaned: ...", data={"status": "orphaned"})
     assert sentence(orphaned) == "aider still runs, outside any terminal (x kills it, R replaces it)"

@@ -121,14 +121,14 @@ async def test_fan_out_compare_diff_and_squash_merge_the_best_on_a_real_fleet(de
         await until(pilot, lambda: [pane.session for pane in app.query(TerminalPane)] == sessions)
 
         def finished(name: str) -> bool:
-            return app.sessions[name]["status"] in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
+            return app.sessions[name].status in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
 
         await until(pilot, lambda: all(finished(name) for name in sessions))
 
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.result is not None)
         compare = app.screen
-        assert [a["session"] for a in compare.result["attempts"]] == sessions, "passing tests rank first"
+        assert [a.session for a in compare.result.attempts] == sessions, "passing tests rank first"
         table = compare.query_one(DataTable)
         assert [str(cell) for cell in table.get_row("r1-careful")][-1] == "pass"
         assert [str(cell) for cell in table.get_row("r1-hasty")][-1] == "FAIL"
@@ -144,7 +144,7 @@ async def test_fan_out_compare_diff_and_squash_merge_the_best_on_a_real_fleet(de
 
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, MergeScreen) and app.screen.summary is not None)
-        assert app.screen.summary["discard"] == ["r1-hasty"]
+        assert app.screen.summary.discard == ["r1-hasty"]
         await pilot.click("#squash")
         await pilot.click("#confirm")
         await until(pilot, lambda: not isinstance(app.screen, (MergeScreen, CompareScreen)))

@@ -58,7 +58,7 @@ async def shell_with_numbers(pilot, app: FleetApp, count: int = 3000) -> Termina
     """A shell that printed 1..count, the pane focused in NAV mode."""
     await until_ready(pilot, 1)
     pane = app.query_one(TerminalPane)
-    await until(pilot, lambda: app.sessions[pane.session]["cols"] == pane.size.width)
+    await until(pilot, lambda: app.sessions[pane.session].cols == pane.size.width)
     await run_in_shell(pilot, app, f"seq 1 {count}")
     await until(pilot, lambda: pane.mirror.history.pushed >= count - pane.size.height
                 and any(line.strip() == str(count) for line in pane.mirror.text()))
@@ -93,7 +93,7 @@ async def test_scroll_mode_holds_the_view_while_output_arrives_and_q_returns_liv
 
         # The agent keeps printing, slowly, while the user reads back; until the test says stop (a fixed
         # number of ticks could all be out before a busy machine got to the waits that need more).
-        stop = Path(app.sessions[pane.session]["worktree"]) / "stop"
+        stop = Path(app.sessions[pane.session].worktree) / "stop"
         await run_in_shell(pilot, app, "for i in $(seq 1 3000); do [ -e stop ] && break; echo tick$i; sleep 0.08; "
                                        "done; echo ticks-$((40+2))-over")
         await until(pilot, lambda: "tick1" in "\n".join(pane.mirror.text()))

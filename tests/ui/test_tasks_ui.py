@@ -22,7 +22,8 @@ DIFF = "diff --git a/greet.py b/greet.py\n--- a/greet.py\n+++ b/greet.py\n@@ -1 
 
 
 def a_task(task_id: str, state: str, session: str | None, **extra: Any) -> dict[str, Any]:
-    return {"id": task_id, "text": f"the work of {task_id} [not markup]", "state": state, "session": session,
+    return {"id": task_id, "text": f"the work of {task_id} [not markup]", "role": "developer", "state": state,
+            "session": session,
             "stage_name": {"gate": "human gate", "running": "check tests", "blocked": "check tests"}.get(state, state),
             "agent": session, "created": time.time() - 120, "priority": "normal", "hold": extra.pop("hold", ""),
             "stages": ["do developer", "check tests", "review by reviewer", "human gate", "merge (squash)"],
@@ -34,7 +35,7 @@ class TaskFleet(RecordedFleet):
 
     def __init__(self) -> None:
         super().__init__(pipelines=["feature"])
-        self.tasks = [
+        self.task_list = [
             a_task("t2", "gate", "codex-1", hold="gate", reason="waiting for a person",
                    checks={"tests": {"passed": True, "duration": 0.4, "output": ""},
                            "lint": {"passed": False, "duration": 0.2, "output": "E501 line too long\n"}},
@@ -42,27 +43,27 @@ class TaskFleet(RecordedFleet):
                    risk=["touches migrations/0002.py"]),
             a_task("t1", "running", "claude-1"),
         ]
-        for task in self.tasks:
+        for task in self.task_list:
             self.sessions[task["session"]]["task"] = task["id"]
 
     async def attach(self, *, focus: str | None = None) -> None:
         await super().attach(focus=focus)
-        self.push({"t": "tasks", "tasks": copy.deepcopy(self.tasks)})
+        self.push({"t": "tasks", "tasks": copy.deepcopy(self.task_list)})
 
     def cmd_diff(self, session: str, path: str | None = None) -> dict[str, Any]:
         return {"diff": DIFF}
 
     def cmd_task(self, text: str, **args: Any) -> dict[str, Any]:
-        queued = a_task(f"t{len(self.tasks) + 1}", "queued", None, step="waiting for a session")
+        queued = a_task(f"t{len(self.task_list) + 1}", "queued", None, step="waiting for a session")
         queued["text"] = text
-        self.tasks.append(queued)
-        self.push({"t": "tasks", "tasks": copy.deepcopy(self.tasks)})
+        self.task_list.append(queued)
+        self.push({"t": "tasks", "tasks": copy.deepcopy(self.task_list)})
         return queued
 
     def cmd_approve(self, task: str, **args: Any) -> dict[str, Any]:
-        found = next(t for t in self.tasks if t["id"] == task)
+        found = next(t for t in self.task_list if t["id"] == task)
         found.update(state="running", stage_name="merge (squash)", hold="")
-        self.push({"t": "tasks", "tasks": copy.deepcopy(self.tasks)})
+        self.push({"t": "tasks", "tasks": copy.deepcopy(self.task_list)})
         return found
 
 
@@ -90,7 +91,7 @@ async def test_tasks_panel_pane_titles_and_the_gate_screen():
         await pilot.press("a")
         await pilot.pause()
         gate = app.screen
-        assert isinstance(gate, GateScreen) and gate.task_info["id"] == "t2"
+        assert isinstance(gate, GateScreen) and gate.task_info.id == "t2"
         for _ in range(50):
             if gate.diff is not None:
                 break
@@ -110,7 +111,7 @@ async def test_tasks_panel_pane_titles_and_the_gate_screen():
                 break
             await pilot.pause(0.02)
         assert not isinstance(app.screen, GateScreen)
-        assert fleet.calls_of("approve") == [{"task": "t2", "override": False}]
+        assert fleet.calls_of("approve") == [{"task": "t2"}], "no override (a default, so not sent)"
         await pilot.pause(0.3)
         assert not panel.has_class("-waiting") and panel.border_title == "tasks"
 

@@ -74,7 +74,7 @@ async def test_prompt_bar_opens_again_and_keeps_its_counts(fleet):
             await pilot.pause()
         assert app.query_one(PromptBar).is_open
         assert [c.count for c in app.query(AgentCounter)] == [3] + [1] * (len(counters) - 1)
-        assert len(app.query(AgentCounter)) == len(fleet.agents)
+        assert len(app.query(AgentCounter)) == len(fleet.agent_list)
 
 
 # ---------------------------------------------------------------- 2. focus always lands somewhere live
@@ -253,7 +253,7 @@ async def test_palette_offers_pane_actions_and_says_what_detach_means(fleet):
         assert "keeps running" in commands["Detach"].help
         assert "Stop every agent" in commands["Stop the fleet and quit"].help
         fleet.set_status("claude-1", "paused")
-        await until(pilot, lambda: app.focused_pane.info["status"] == "paused", "paused")
+        await until(pilot, lambda: app.focused_pane.info.status == "paused", "paused")
         commands = {command.title for command in app.get_system_commands(app.screen)}
         assert "Resume claude-1" in commands and "Pause claude-1" not in commands
         zoom = next(c for c in app.get_system_commands(app.screen) if c.title == "Zoom claude-1")
@@ -358,8 +358,9 @@ async def test_compare_fills_the_screen_with_the_selected_attempt(fleet):
 ])
 def test_events_read_as_sentences(event, words):
     from fleet_tui.ui.event_words import sentence
+    from fleet_tui.wire import EventView
 
-    assert sentence(event) == words
+    assert sentence(EventView.model_validate(event)) == words
 
 
 def test_help_covers_every_grid_key():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -12,6 +10,7 @@ from textual.widgets.option_list import Option
 
 from fleet_tui.ui.screens.dialog import DialogScreen
 from fleet_tui.ui.widgets.key_hints import KeyHints
+from fleet_tui.wire import AgentInfo
 
 
 class AgentPicker(DialogScreen[str | None]):
@@ -25,7 +24,7 @@ class AgentPicker(DialogScreen[str | None]):
     AUTO_FOCUS = "OptionList"
     BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
 
-    def __init__(self, agents: list[dict[str, Any]]) -> None:
+    def __init__(self, agents: list[AgentInfo]) -> None:
         super().__init__()
         self.agents = agents
 
@@ -34,7 +33,7 @@ class AgentPicker(DialogScreen[str | None]):
             yield Label("Start a new session of", id="question")
             yield OptionList(
                 *(
-                    Option(f"[b]{agent['name']}[/]  [dim]{agent.get('role') or ''}[/]", id=agent["name"])
+                    Option(f"[b]{agent.name}[/]  [dim]{agent.role or ''}[/]", id=agent.name)
                     for agent in self.agents
                 ),
                 id="agents",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,16 +14,18 @@ from fleet_tui.comparetable import _duration
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
 from fleet_tui.ui.screens.dialog import DialogScreen
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
+from fleet_tui.wire import AttemptRow, CheckView, CompareAnswer, MergeAnswer
 
 
-def check_cell(check: dict[str, Any] | None, colours: dict[str, str]) -> Text:
+def check_cell(check: CheckView | None, colours: dict[str, str]) -> Text:
     if not check:
         return Text("-", style="dim")
-    if check.get("timed_out"):
+    if check.timed_out:
         return Text("timeout", style=f"bold {colours['warning']}")
-    return Text("pass", style=colours["success"]) if check.get("passed") else Text("FAIL", style=f"bold {colours['error']}")
+    return Text("pass", style=colours["success"]) if check.passed else Text("FAIL", style=f"bold {colours['error']}")
 
 
 class CompareScreen(Screen):
@@ -73,7 +73,7 @@ class CompareScreen(Screen):
     def __init__(self, run: str | None = None) -> None:
         super().__init__()
         self.run_id = run
-        self.result: dict[str, Any] | None = None
+        self.result: CompareAnswer | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare"):
@@ -94,44 +94,44 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         table.loading = True
         try:
-            self.result = await self.app.client.call("compare", run=self.run_id)
+            result = await client_of(self.app).compare(self.run_id)
         except FleetError as error:
             self.notify(str(error), severity="error")
             self.query_one("#run-title", Label).update(Text(str(error), style="bold"))
             return
         finally:
             table.loading = False
-        self.run_id = self.result["run"]
-        self.show(self.result)
+        self.result = result
+        self.run_id = result.run
+        self.show(result)
 
-    def show(self, result: dict[str, Any]) -> None:
+    def show(self, result: CompareAnswer) -> None:
         self.query_one("#run-title", Label).update(Text.assemble(
-            (f"run {result['run']} ", "bold"), (repr(result["prompt"]), "italic"),
-            (f"   base {result['base_branch']} @ {result['base_commit'][:10]}", "dim")))
+            (f"run {result.run} ", "bold"), (repr(result.prompt), "italic"),
+            (f"   base {result.base_branch} @ {result.base_commit[:10]}", "dim")))
         moved = self.query_one("#base-moved", Label)
-        moved.display = bool(result.get("base_moved"))
-        moved.update(f"⚠ {result['base_branch']} has moved since the run began: the checks ran on the old base.")
-        self.query_one("#ranking-rule", Label).update(Text.assemble(("ranking: ", "bold"), result["ranking_rule"]))
+        moved.display = result.base_moved
+        moved.update(f"⚠ {result.base_branch} has moved since the run began: the checks ran on the old base.")
+        self.query_one("#ranking-rule", Label).update(Text.assemble(("ranking: ", "bold"), result.ranking_rule))
         table = self.query_one(DataTable)
         selected = self.selected
         table.clear(columns=True)
-        check_names = result.get("check_names", [])
+        check_names = result.check_names
         colours = rich_colours(self.app.get_css_variables())
         table.add_columns("#", "attempt", "agent", "status", "active", "cost", "files", "+/-", *check_names)
-        for attempt in result["attempts"]:
-            checks = attempt.get("checks", {})
-            cost = attempt.get("cost")
+        for attempt in result.attempts:
+            cost = attempt.cost
             table.add_row(
-                Text(str(attempt["rank"]), style="bold"), attempt["session"], attempt["agent"], attempt["status"],
-                _duration(attempt.get("duration")), f"${cost:.2f}" if cost is not None else "-",
-                str(attempt.get("files_changed", 0)),
-                Text.assemble((f"+{attempt.get('added', 0)}", colours["success"]), "/",
-                              (f"-{attempt.get('removed', 0)}", colours["error"])),
-                *(check_cell(checks.get(name), colours) for name in check_names),
-                key=attempt["session"],
+                Text(str(attempt.rank), style="bold"), attempt.session, attempt.agent, attempt.status,
+                _duration(attempt.duration), f"${cost:.2f}" if cost is not None else "-",
+                str(attempt.files_changed),
+                Text.assemble((f"+{attempt.added}", colours["success"]), "/",
+                              (f"-{attempt.removed}", colours["error"])),
+                *(check_cell(attempt.checks.get(name), colours) for name in check_names),
+                key=attempt.session,
             )
-        if selected is not None and selected["session"] in table.rows:
-            table.move_cursor(row=table.get_row_index(selected["session"]))
+        if selected is not None and selected.session in table.rows:
+            table.move_cursor(row=table.get_row_index(selected.session))
         table.focus()
         self.show_detail()
 
@@ -143,12 +143,12 @@ class CompareScreen(Screen):
             self.query_one("#detail-text", Static).update(attempt_detail(attempt, rich_colours(self.app.get_css_variables())))
 
     @property
-    def selected(self) -> dict[str, Any] | None:
-        if not self.result or not self.result["attempts"]:
+    def selected(self) -> AttemptRow | None:
+        if not self.result or not self.result.attempts:
             return None
         table = self.query_one(DataTable)
-        row = min(table.cursor_row, len(self.result["attempts"]) - 1)
-        return self.result["attempts"][row]
+        row = min(table.cursor_row, len(self.result.attempts) - 1)
+        return self.result.attempts[row]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("diff", "output", "merge") and self.selected is None:
@@ -163,7 +163,7 @@ class CompareScreen(Screen):
         from fleet_tui.ui.screens.diff import DiffScreen
 
         if self.result and self.selected:
-            self.app.push_screen(DiffScreen(self.result["attempts"], self.selected["session"]))
+            self.app.push_screen(DiffScreen(self.result.attempts, self.selected.session))
 
     def action_output(self) -> None:
         if self.selected:
@@ -176,44 +176,45 @@ class CompareScreen(Screen):
         if attempt is None:
             return
 
-        def merged(result: dict[str, Any] | None) -> None:
+        def merged(result: MergeAnswer | None) -> None:
             if result is not None:
                 self.dismiss()
 
-        self.app.push_screen(MergeScreen(attempt["session"]), merged)
+        self.app.push_screen(MergeScreen(attempt.session), merged)
 
 
 CHECK_TAIL_LINES = 4  # of each check's output, in the detail; `o` shows all of it
 
 
-def attempt_detail(attempt: dict[str, Any], colours: dict[str, str]) -> Text:
+def attempt_detail(attempt: AttemptRow, colours: dict[str, str]) -> Text:
     text = Text()
-    text.append(f"{attempt['session']}", style="bold")
-    text.append(f"  {attempt['agent']} · {attempt['status']} · ")
+    text.append(f"{attempt.session}", style="bold")
+    text.append(f"  {attempt.agent} · {attempt.status} · ")
     text.append("wall ", style="dim")
-    text.append(_duration(attempt.get("wall")))
+    text.append(_duration(attempt.wall))
     text.append("  active ", style="dim")
-    text.append(_duration(attempt.get("active", attempt.get("duration"))))
-    cost = attempt.get("cost")
+    # A comparison saved before active time was measured has only the duration.
+    text.append(_duration(attempt.active if "active" in attempt.model_fields_set else attempt.duration))
+    cost = attempt.cost
     if cost is not None:
         text.append("  cost ", style="dim")
         text.append(f"${cost:.2f}")
     text.append("\n")
-    files = attempt.get("files", [])
+    files = attempt.files
     text.append(f"{plural(len(files), 'file')} changed, ", style="bold")
-    text.append(f"+{attempt.get('added', 0)}", style=colours["success"])
+    text.append(f"+{attempt.added}", style=colours["success"])
     text.append("/")
-    text.append(f"-{attempt.get('removed', 0)}\n", style=colours["error"])
+    text.append(f"-{attempt.removed}\n", style=colours["error"])
     for changed in files:
-        text.append(f"  {changed['status'][:1]} ", style="dim")
-        text.append(changed["path"])
-        text.append(f"  +{changed['added']}", style=colours["success"])
-        text.append(f"/-{changed['removed']}\n", style=colours["error"])
-    for name, check in attempt.get("checks", {}).items():
+        text.append(f"  {changed.status[:1]} ", style="dim")
+        text.append(changed.path)
+        text.append(f"  +{changed.added}", style=colours["success"])
+        text.append(f"/-{changed.removed}\n", style=colours["error"])
+    for name, check in attempt.checks.items():
         text.append_text(check_cell(check, colours))
         text.append(f"  {name}", style="bold")
-        text.append(f"  exit {check.get('exit_code')}, {check.get('duration', 0):.1f}s\n", style="dim")
-        lines = [line for line in (check.get("output") or "").splitlines() if line.strip()]
+        text.append(f"  exit {check.exit_code}, {check.duration:.1f}s\n", style="dim")
+        lines = [line for line in check.output.splitlines() if line.strip()]
         for line in lines[-CHECK_TAIL_LINES:] or ["(no output)"]:
             text.append(f"    {line}\n", style="dim")
     return text
@@ -240,21 +241,21 @@ class CheckOutputScreen(DialogScreen[None]):
 
     BINDINGS = [Binding("escape,q,o", "dismiss(None)", "close")]
 
-    def __init__(self, attempt: dict[str, Any]) -> None:
+    def __init__(self, attempt: AttemptRow) -> None:
         super().__init__()
         self.attempt = attempt
 
     def compose(self) -> ComposeResult:
         with Vertical(id="output-dialog"):
-            yield Label(Text(f"checks of {self.attempt['session']}", style="bold"))
+            yield Label(Text(f"checks of {self.attempt.session}", style="bold"))
             with VerticalScroll():
-                checks = self.attempt.get("checks", {})
+                checks = self.attempt.checks
                 colours = rich_colours(self.app.get_css_variables())
                 if not checks:
                     yield Static("No checks are configured (checks: in fleet.yaml).")
                 for name, check in checks.items():
                     yield Static(Text.assemble(check_cell(check, colours), f"  {name}  ",
-                                               (f"exit {check.get('exit_code')}, {check.get('duration', 0):.1f}s",
+                                               (f"exit {check.exit_code}, {check.duration:.1f}s",
                                                 "dim")), classes="check-title")
-                    yield Static(Text(check.get("output") or "(no output)"), classes="check-output")
+                    yield Static(Text(check.output or "(no output)"), classes="check-output")
         yield KeyHints()

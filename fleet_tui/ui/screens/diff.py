@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,8 +13,10 @@ from textual.widgets.option_list import Option
 
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.widgets.diff_view import DiffView, split_files
 from fleet_tui.ui.widgets.key_hints import KeyHints
+from fleet_tui.wire import AttemptRow
 
 ALL_FILES = "\0all"  # the option id of "every file at once"; no path can contain NUL
 
@@ -48,14 +48,14 @@ class DiffScreen(Screen):
         Binding("right_square_bracket", "attempt(1)", "next attempt", key_display="]"),
     ]
 
-    def __init__(self, attempts: list[dict[str, Any]], session: str) -> None:
+    def __init__(self, attempts: list[AttemptRow], session: str) -> None:
         super().__init__()
         self.attempts = attempts
-        self.index = next((i for i, a in enumerate(attempts) if a["session"] == session), 0)
+        self.index = next((i for i, a in enumerate(attempts) if a.session == session), 0)
         self.diffs: dict[str, dict[str, str]] = {}  # session -> path -> diff; a run's diffs do not change
 
     @property
-    def attempt(self) -> dict[str, Any]:
+    def attempt(self) -> AttemptRow:
         return self.attempts[self.index]
 
     def compose(self) -> ComposeResult:
@@ -71,23 +71,22 @@ class DiffScreen(Screen):
     @work(exclusive=True, group="diff")
     async def load(self) -> None:
         attempt = self.attempt
-        session = attempt["session"]
+        session = attempt.session
         total = len(self.attempts)
         self.query_one("#diff-title", Label).update(Text.assemble(
-            (f"{session}", "bold"), f"  {attempt['agent']}  #{attempt['rank']} of {total}  ",
-            (f"{plural(attempt.get('files_changed', 0), 'file')}  +{attempt.get('added', 0)}/-{attempt.get('removed', 0)}",
-             "dim")))
+            (f"{session}", "bold"), f"  {attempt.agent}  #{attempt.rank} of {total}  ",
+            (f"{plural(attempt.files_changed, 'file')}  +{attempt.added}/-{attempt.removed}", "dim")))
         files = self.query_one("#files", OptionList)
         files.clear_options()
         files.add_options([Option(Text("all files", style="italic"), id=ALL_FILES), *(
-            Option(Text.assemble((f"{f['status'][:1]} ", "dim"), f["path"],
-                                 (f"  +{f['added']}/-{f['removed']}", "dim")), id=f["path"])
-            for f in attempt.get("files", []))])
+            Option(Text.assemble((f"{f.status[:1]} ", "dim"), f.path,
+                                 (f"  +{f.added}/-{f.removed}", "dim")), id=f.path)
+            for f in attempt.files)])
         if session not in self.diffs:
             view = self.query_one(DiffView)
             view.loading = True
             try:
-                diff = (await self.app.client.call("diff", session=session))["diff"]
+                diff = (await client_of(self.app).diff(session)).diff
             except FleetError as error:
                 self.notify(str(error), severity="error")
                 diff = ""
@@ -100,7 +99,7 @@ class DiffScreen(Screen):
 
     @on(OptionList.OptionHighlighted, "#files")
     def _file_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        diffs = self.diffs.get(self.attempt["session"])
+        diffs = self.diffs.get(self.attempt.session)
         if diffs is None:
             return
         path = event.option.id or ALL_FILES

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.syntax import Syntax
@@ -15,13 +16,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from fleet_tui.errors import FleetError
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.toggles import ShapedCheckbox
+from fleet_tui.wire import TaskView
+
+if TYPE_CHECKING:
+    from fleet_tui.client import FleetApi
 
 OUTPUT_LINES = 12  # of a failing check's output
 
 
-class GateScreen(ModalScreen[dict[str, Any] | None]):
+class GateScreen(ModalScreen[TaskView | None]):
     """Dismisses with the task as the server left it after approve/reject, or None when cancelled."""
 
     DEFAULT_CSS = """
@@ -51,7 +57,7 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
     """
     BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
 
-    def __init__(self, task: dict[str, Any]) -> None:
+    def __init__(self, task: TaskView) -> None:
         super().__init__()
         self.task_info = task
         self.diff: str | None = None  # once loaded
@@ -59,7 +65,7 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         task = self.task_info
         with Vertical(id="gate-dialog"):
-            yield Label(Text(f"{task['id']}: {task.get('stage_name', '')} — {task.get('reason') or task.get('step')}",
+            yield Label(Text(f"{task.id}: {task.stage_name} — {task.reason or task.step}",
                              style="bold"), id="gate-question")
             with VerticalScroll(id="gate-body"):
                 yield Static(id="gate-summary")
@@ -73,7 +79,7 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#gate-refusal").display = False
-        self.query_one("#gate-override").display = self.task_info.get("hold") == "checks"
+        self.query_one("#gate-override").display = self.task_info.hold == "checks"
         self.query_one("#gate-summary", Static).update(self.describe())
         self.query_one("#gate-cancel", Button).focus()
         self.load_diff()
@@ -83,23 +89,22 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
         colours = rich_colours(self.app.get_css_variables())
         text = Text()
         text.append("Task: ", style="bold")
-        text.append(" ".join(task.get("text", "").split()) + "\n")
-        text.append(f"Work: {task.get('session') or '-'}   stages: {' → '.join(task.get('stages', []))}\n",
-                    style="dim")
-        for row in task.get("ranking") or []:
+        text.append(" ".join(task.text.split()) + "\n")
+        text.append(f"Work: {task.session or '-'}   stages: {' → '.join(task.stages)}\n", style="dim")
+        for row in task.ranking:
             text.append(f"  #{row['rank']} {row['session']}: {row['checks_passed']}/{row['checks_total']} checks, "
                         f"+{row['added']}/-{row['removed']}\n")
         text.append("\nChecks\n", style="bold")
-        if not task.get("checks"):
+        if not task.checks:
             text.append("  none ran\n", style="dim")
-        for name, check in (task.get("checks") or {}).items():
+        for name, check in task.checks.items():
             passed = check.get("passed")
             text.append(f"  {'✔' if passed else '✘'} {name}", style=colours["success" if passed else "error"])
             text.append(f" ({check.get('duration', 0)}s)\n", style="dim")
             if not passed:
                 for line in (check.get("output") or "").rstrip().splitlines()[-OUTPUT_LINES:]:
                     text.append(f"      {line}\n", style="dim")
-        verdict = task.get("verdict")
+        verdict = task.verdict
         text.append("\nVerdict\n", style="bold")
         if verdict:
             ok = verdict.get("approved")
@@ -109,21 +114,21 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
                 text.append(f"    {line}\n")
         else:
             text.append("  no review\n", style="dim")
-        if task.get("risk"):
+        if task.risk:
             text.append("\nRisk: ", style=f"bold {colours['warning']}")
-            text.append("; ".join(task["risk"]) + "\n")
+            text.append("; ".join(task.risk) + "\n")
         text.append("\nDiff\n", style="bold")
         return text
 
     @work(exclusive=True, group="gate")
     async def load_diff(self) -> None:
         box = self.query_one("#gate-diff", Static)
-        session = self.task_info.get("session")
+        session = self.task_info.session
         if not session:
             box.update(Text("  no attempt chosen yet", style="dim"))
             return
         try:
-            diff = (await self.app.client.call("diff", session=session))["diff"]
+            diff = (await client_of(self.app).diff(session)).diff
         except FleetError as error:
             box.update(Text(f"  the diff is not available: {error}", style="dim"))
             return
@@ -137,20 +142,21 @@ class GateScreen(ModalScreen[dict[str, Any] | None]):
 
     @on(Button.Pressed, "#gate-approve")
     def _approve(self) -> None:
-        self.answer("approve", override=self.query_one("#gate-override", ShapedCheckbox).value)
+        override = self.query_one("#gate-override", ShapedCheckbox).value
+        self.answer("approve", lambda client: client.approve(self.task_info.id, override=override))
 
     @on(Button.Pressed, "#gate-reject")
     def _reject(self) -> None:
-        self.answer("reject", reason="rejected in the TUI")
+        self.answer("reject", lambda client: client.reject(self.task_info.id, reason="rejected in the TUI"))
 
     @work(exclusive=True, group="gate-answer")
-    async def answer(self, cmd: str, **args: Any) -> None:
+    async def answer(self, cmd: str, request: Callable[[FleetApi], Awaitable[TaskView]]) -> None:
         try:
-            task = await self.app.client.call(cmd, task=self.task_info["id"], **args)
+            task = await request(client_of(self.app))
         except FleetError as error:
             refusal = self.query_one("#gate-refusal", Label)
             refusal.update(str(error))
             refusal.display = True
             return
-        self.notify(f"{'approved' if cmd == 'approve' else 'rejected'} {task['id']}")
+        self.notify(f"{'approved' if cmd == 'approve' else 'rejected'} {task.id}")
         self.dismiss(task)

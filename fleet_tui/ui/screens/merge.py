@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,14 +12,16 @@ from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Stat
 from fleet_tui.errors import FleetError
 from fleet_tui.text import plural
 from fleet_tui.ui.screens.dialog import DialogScreen
+from fleet_tui.ui.server_client import client_of
 from fleet_tui.ui.theme import rich_colours
 from fleet_tui.ui.widgets.key_hints import KeyHints
 from fleet_tui.ui.widgets.toggles import ShapedCheckbox, ShapedRadioButton
+from fleet_tui.wire import MergeAnswer, MergeSummary
 
 STRATEGIES = ("merge", "squash", "rebase")
 
 
-class MergeScreen(DialogScreen[dict[str, Any] | None]):
+class MergeScreen(DialogScreen[MergeAnswer | None]):
     """Dismisses with the server's merge result, or None when cancelled."""
 
     DEFAULT_CSS = """
@@ -72,7 +72,7 @@ class MergeScreen(DialogScreen[dict[str, Any] | None]):
     def __init__(self, session: str) -> None:
         super().__init__()
         self.session = session
-        self.summary: dict[str, Any] | None = None
+        self.summary: MergeSummary | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -121,7 +121,7 @@ class MergeScreen(DialogScreen[dict[str, Any] | None]):
         summary_box = self.query_one("#summary")
         summary_box.loading = True
         try:
-            summary = await self.app.client.call("merge_summary", session=self.session)
+            summary = await client_of(self.app).merge_summary(self.session)
         except FleetError as error:
             self.refuse(str(error))
             return
@@ -131,33 +131,33 @@ class MergeScreen(DialogScreen[dict[str, Any] | None]):
         self.query_one("#summary-text", Static).update(self.describe(summary))
         # A predicted conflict would be refused anyway: don't offer the button.
         confirm = self.query_one("#confirm", Button)
-        confirm.disabled = bool(summary.get("conflicts"))
+        confirm.disabled = bool(summary.conflicts)
         if not confirm.disabled and self.focused in (None, self.query_one("#cancel")):
             self.set_focus(confirm)  # what the eye goes to is what enter does
 
-    def describe(self, summary: dict[str, Any]) -> Text:
+    def describe(self, summary: MergeSummary) -> Text:
         colours = rich_colours(self.app.get_css_variables())
         text = Text()
-        text.append(f"{summary['branch']} → {summary['base']}\n", style="bold")
-        commits, files = len(summary.get("commits", [])), summary.get("files_changed", 0)
+        text.append(f"{summary.branch} → {summary.base}\n", style="bold")
+        commits, files = len(summary.commits), summary.files_changed
         text.append(f"{plural(commits, 'commit')}, {plural(files, 'file')}, ")
-        text.append(f"+{summary.get('added', 0)}", style=colours["success"])
+        text.append(f"+{summary.added}", style=colours["success"])
         text.append("/")
-        text.append(f"-{summary.get('removed', 0)}\n", style=colours["error"])
-        for commit in summary.get("commits", [])[:8]:
-            text.append(f"  {commit['commit'][:8]} ", style="dim")
-            text.append(f"{commit['subject']}\n")
-        for path in summary.get("files", [])[:12]:
+        text.append(f"-{summary.removed}\n", style=colours["error"])
+        for commit in summary.commits[:8]:
+            text.append(f"  {commit.commit[:8]} ", style="dim")
+            text.append(f"{commit.subject}\n")
+        for path in summary.files[:12]:
             text.append(f"  {path}\n", style=colours["accent"])
-        if summary.get("base_moved"):
-            text.append(f"⚠ {summary['base']} has moved since the run began: the checks ran on the old base.\n",
+        if summary.base_moved:
+            text.append(f"⚠ {summary.base} has moved since the run began: the checks ran on the old base.\n",
                         style=f"bold {colours['warning']}")
-        if summary.get("conflicts"):
-            text.append(f"✗ will conflict in {', '.join(summary['conflicts'])}: the merge would be refused.\n",
+        if summary.conflicts:
+            text.append(f"✗ will conflict in {', '.join(summary.conflicts)}: the merge would be refused.\n",
                         style=f"bold {colours['error']}")
-        if summary.get("discard") and not self.query_one("#keep", Checkbox).value:
+        if summary.discard and not self.query_one("#keep", Checkbox).value:
             text.append("then discard: ", style="bold")
-            text.append(", ".join(summary["discard"]) + "\n")
+            text.append(", ".join(summary.discard) + "\n")
         return text
 
     def refuse(self, message: str) -> None:
@@ -186,12 +186,12 @@ class MergeScreen(DialogScreen[dict[str, Any] | None]):
         confirm = self.query_one("#confirm", Button)
         confirm.disabled = True
         try:
-            result = await self.app.client.call("merge", session=self.session,
-                                                strategy=strategy.id if strategy else "merge", keep=keep)
+            chosen = strategy.id if strategy is not None and strategy.id else "merge"
+            result = await client_of(self.app).merge(self.session, strategy=chosen, keep=keep)
         except FleetError as error:
             confirm.disabled = False
             self.refuse(str(error))
             return
-        discarded = f"; discarded {', '.join(result['discarded'])}" if result.get("discarded") else ""
-        self.notify(f"merged {self.session} into {result['base']} ({result['strategy']}){discarded}")
+        discarded = f"; discarded {', '.join(result.discarded)}" if result.discarded else ""
+        self.notify(f"merged {self.session} into {result.base} ({result.strategy}){discarded}")
         self.dismiss(result)

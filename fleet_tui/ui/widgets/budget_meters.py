@@ -6,6 +6,8 @@ from typing import Any
 
 from textual.widgets import Static
 
+from fleet_tui.wire import SessionView
+
 WARNING_AT = 0.8
 METERS = (("time", "time"), ("cpu", "cpu"), ("memory", "mem"), ("tokens", "tok"), ("cost", "$"))
 
@@ -63,8 +65,8 @@ def budget_bar(budget: dict[str, Any]) -> str:
     return f"{label} {bar(fraction)} [{meter_colour(fraction)}]{fraction:.0%}[/]"
 
 
-def meters_markup(session: dict[str, Any]) -> str:
-    budget = session.get("budget") or {}
+def meters_markup(session: SessionView) -> str:
+    budget = session.budget
     cells = []
     for meter, label in METERS:
         values = budget.get(meter)
@@ -73,7 +75,7 @@ def meters_markup(session: dict[str, Any]) -> str:
         fraction = values.get("fraction")
         figure = amount(meter, values.get("used") or 0.0)
         cells.append(f"{label} {bar(fraction, 3)} [{meter_colour(fraction)}]{figure}[/]")
-    return f"[b]{session['name']}[/]\n  " + "  ".join(cells[:3]) + "\n  " + "  ".join(cells[3:])
+    return f"[b]{session.name}[/]\n  " + "  ".join(cells[:3]) + "\n  " + "  ".join(cells[3:])
 
 
 class BudgetMeters(Static):
@@ -98,7 +100,7 @@ class BudgetMeters(Static):
         if text != self.border_subtitle:  # a border change repaints the panel: only when it changed
             self.border_subtitle = text
 
-    def update_sessions(self, sessions: list[dict[str, Any]]) -> None:
+    def update_sessions(self, sessions: list[SessionView]) -> None:
         markup = "\n".join(meters_markup(session) for session in sessions) or "no sessions"
         shown = str(self.content)
         if markup == shown:

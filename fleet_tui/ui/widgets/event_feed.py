@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
-from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,6 +15,7 @@ from textual.strip import Strip
 
 from fleet_tui.text import ellipsize
 from fleet_tui.ui.event_words import KIND_MARKS, sentence
+from fleet_tui.wire import EventView
 
 MAX_EVENTS = 2000
 
@@ -69,13 +69,13 @@ class EventFeed(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.events: list[dict[str, Any]] = []
-        self._visible: list[dict[str, Any]] = []  # newest first
+        self.events: list[EventView] = []
+        self._visible: list[EventView] = []  # newest first
 
-    def _shows(self, event: dict[str, Any]) -> bool:
-        return self.session_filter is None or event.get("session") == self.session_filter
+    def _shows(self, event: EventView) -> bool:
+        return self.session_filter is None or event.session == self.session_filter
 
-    def add_event(self, event: dict[str, Any]) -> None:
+    def add_event(self, event: EventView) -> None:
         self.events.append(event)
         if len(self.events) > MAX_EVENTS:
             del self.events[: len(self.events) - MAX_EVENTS]
@@ -97,10 +97,10 @@ class EventFeed(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self._visible))
         self.refresh()
 
-    def line_text(self, event: dict[str, Any]) -> tuple[str, str, str]:
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("ts", 0)))
-        kind = event.get("kind", "?")
-        failed = kind == "check" and not (event.get("data") or {}).get("passed", True)
+    def line_text(self, event: EventView) -> tuple[str, str, str]:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
+        kind = event.kind or "?"
+        failed = kind == "check" and not event.data.get("passed", True)
         return stamp, "✗" if failed else KIND_MARKS.get(kind, "·"), sentence(event)
 
     def render_line(self, y: int) -> Strip:
@@ -113,7 +113,7 @@ class EventFeed(ScrollView, can_focus=True):
         event = self._visible[index]
         stamp, mark, text = self.line_text(event)
         colours = self.app.theme_variables
-        colour = colours.get(KIND_COLOURS.get(event.get("kind", ""), "foreground-muted"), "")
+        colour = colours.get(KIND_COLOURS.get(event.kind, "foreground-muted"), "")
         kind_style = colour_style(colour) if colour else Style()
         muted = colours.get("foreground-muted")
         stamp_style = colour_style(muted) if muted else Style(dim=True)

@@ -6,7 +6,7 @@ sessions, whether to ask first), so the bar never talks to the server.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -16,6 +16,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Select, TextArea
+
+from fleet_tui.wire import AgentInfo
 
 SEND_HINT = "ctrl+s send · enter new line · esc close"
 
@@ -138,8 +140,8 @@ class PromptBar(Vertical):
     def is_open(self) -> bool:
         return self.has_class("-open")
 
-    def open(self, agents: list[dict[str, Any]], *, running: int, marked: int, roles: list[str],
-             pipelines: list[str] = ()) -> None:
+    def open(self, agents: list[AgentInfo], *, running: int, marked: int, roles: list[str],
+             pipelines: Sequence[str] = ()) -> None:
         """Show the bar with targets that make sense right now, keeping what was typed.
 
         Besides sending, it can queue a task (core.pipeline): for a role the fleet has, or through
@@ -151,7 +153,7 @@ class PromptBar(Vertical):
         if marked:
             options.append((f"marked panes ({marked})", "marked"))
         options += [(f"role {role}", f"role:{role}") for role in roles]
-        task_roles = sorted({agent["role"] for agent in agents if agent.get("role")})
+        task_roles = sorted({agent.role for agent in agents if agent.role})
         options += [(f"a task for role {role}", f"task:{role}") for role in task_roles]
         options += [(f"a task through pipeline {name}", f"pipeline:{name}") for name in pipelines]
         target = self.query_one("#target", Select)
@@ -160,7 +162,7 @@ class PromptBar(Vertical):
         values = [value for _, value in options]
         # Marking panes says where the next prompt goes.
         target.value = "marked" if marked else previous if previous in values else "new"
-        self._sync_counters([agent["name"] for agent in agents])
+        self._sync_counters([agent.name for agent in agents])
         self._show_counters(target.value)
         self.add_class("-open")
         self.query_one(TextArea).focus()

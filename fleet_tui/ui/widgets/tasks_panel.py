@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
 from fleet_tui.ui.theme import rich_colours
+from fleet_tui.wire import TaskView
 
 FINISHED = ("done", "failed", "rejected")
 RECENT_FINISHED = 3  # finished tasks still shown, newest first
@@ -19,8 +19,8 @@ LOOKS = {
 }
 
 
-def waiting_for_a_person(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [t for t in tasks if t.get("state") in ("gate", "blocked")]
+def waiting_for_a_person(tasks: list[TaskView]) -> list[TaskView]:
+    return [t for t in tasks if t.state in ("gate", "blocked")]
 
 
 def age(seconds: float) -> str:
@@ -52,12 +52,12 @@ class TasksPanel(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.tasks: list[dict[str, Any]] = []
+        self.tasks: list[TaskView] = []
 
-    def update_tasks(self, tasks: list[dict[str, Any]]) -> None:
+    def update_tasks(self, tasks: list[TaskView]) -> None:
         """The server's list: waiting for a person first, then the queue in order, then finished ones."""
-        active = [t for t in tasks if t.get("state") not in FINISHED]
-        finished = [t for t in tasks if t.get("state") in FINISHED][:RECENT_FINISHED]
+        active = [t for t in tasks if t.state not in FINISHED]
+        finished = [t for t in tasks if t.state in FINISHED][:RECENT_FINISHED]
         self.tasks = active + finished
         waiting = waiting_for_a_person(tasks)
         self.set_class(bool(self.tasks), "-has-tasks")
@@ -70,13 +70,12 @@ class TasksPanel(Static):
         now = time.time()
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, task in enumerate(self.tasks):
-            symbol, colour = LOOKS.get(task.get("state", ""), ("?", "foreground"))
+            symbol, colour = LOOKS.get(task.state, ("?", "foreground"))
             if i:
                 text.append("\n")
-            text.append(f"{task['id']} ", style="bold")
-            text.append(f"{symbol} {task.get('stage_name', '')}", style=colours.get(colour, ""))
-            agent = task.get("agent")
-            text.append(f" · {agent}" if agent else "", style="dim")
-            text.append(f" · {age(now - task.get('created', now))}\n", style="dim")
-            text.append(f"  {' '.join(task.get('text', '').split())}", style="")
+            text.append(f"{task.id} ", style="bold")
+            text.append(f"{symbol} {task.stage_name}", style=colours.get(colour, ""))
+            text.append(f" · {task.agent}" if task.agent else "", style="dim")
+            text.append(f" · {age(now - task.created)}\n", style="dim")
+            text.append(f"  {' '.join(task.text.split())}", style="")
         return text

@@ -6,7 +6,6 @@ import re
 import textwrap
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from rich.color import Color as RichColor
 from rich.markup import escape
@@ -29,6 +28,7 @@ from fleet_tui.ui import keymap
 from fleet_tui.ui.scrollback import WHEEL_LINES, HistoryCache, HistorySource, ScrollState, Selection, Span, line_text
 from fleet_tui.ui.theme import status_variable
 from fleet_tui.ui.widgets.budget_meters import budget_bar
+from fleet_tui.wire import SessionView
 
 STATUS_SYMBOLS = {
     Status.STARTING: "◌",
@@ -231,12 +231,13 @@ class TerminalPane(Widget, can_focus=True):
             super().__init__()
             self.pane = pane
 
-    def __init__(self, mirror: ScreenMirror, info: dict[str, Any], *, leader: str,
-                 history: HistorySource | None = None) -> None:
+    def __init__(self, mirror: ScreenMirror, info: SessionView, *, leader: str,
+                 history: HistorySource | None = None, task_text: str = "") -> None:
         # Mounted with its status class already set: one styling pass instead of two.
-        super().__init__(id=pane_id(mirror.session), classes=status_class(info.get("status", Status.STARTING)))
+        super().__init__(id=pane_id(mirror.session), classes=status_class(info.status or Status.STARTING))
         self.mirror = mirror
         self.info = info
+        self.task_text = task_text  # the text of the task it works on, in its title
         self.leader = leader
         self._strips: dict[int, tuple[tuple, Strip]] = {}
         self._drawn: dict[int, tuple[Strip, DrawnLine]] = {}  # by row: Textual's finished strip, wrapped
@@ -257,14 +258,14 @@ class TerminalPane(Widget, can_focus=True):
 
     @property
     def live(self) -> bool:
-        return self.info.get("status") not in FINISHED
+        return self.info.status not in FINISHED
 
     @property
     def scrolled(self) -> bool:
         return self.scroll is not None
 
     def on_mount(self) -> None:
-        self.update_info(self.info)
+        self.update_info(self.info, self.task_text)
 
     # ------------------------------------------------------------------ drawing
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -294,7 +295,7 @@ class TerminalPane(Widget, can_focus=True):
             return self._render_scrolled(self.scroll, y, width, base)
         mirror = self.mirror
         if y >= len(mirror.lines):
-            hint = RESTING_HINTS.get(self.info.get("status", ""))
+            hint = RESTING_HINTS.get(self.info.status)
             if hint and not mirror.lines:
                 return self._hint_line(hint, y, width, base)
             return Strip.blank(width, base)
@@ -328,11 +329,13 @@ class TerminalPane(Widget, can_focus=True):
         if regions:  # refresh() with no regions would redraw everything
             self.refresh(*regions)
 
-    def update_info(self, info: dict[str, Any]) -> None:
-        """New session details (status, branch, budget) from a sessions message."""
-        before = self.info.get("status")
+    def update_info(self, info: SessionView, task_text: str | None = None) -> None:
+        """New session details (status, branch, budget) from a sessions message; the task's text when known."""
+        before = self.info.status
         self.info = info
-        status = info.get("status", Status.STARTING)
+        if task_text is not None:
+            self.task_text = task_text
+        status = info.status or Status.STARTING
         if status != before and not self.mirror.lines:
             self.refresh()  # the hint in place of a screen says what to do in this status
         for name in STATUS_SYMBOLS:
@@ -340,19 +343,19 @@ class TerminalPane(Widget, can_focus=True):
         symbol = STATUS_SYMBOLS.get(status, "?")
         variable = "$" + status_variable(status)
         mark = "[$accent]✚[/] " if self.marked else ""
-        port = f" :{info['port']}" if info.get("port") else ""  # the session's $PORT, for its dev server
+        port = f" :{info.port}" if info.port else ""  # the session's $PORT, for its dev server
         # Waiting is a badge, not just a colour: it stays while the agent waits, focused or not.
         label = f"{symbol} {status_label(status)}"
         badge = f"[$background on {variable}] {label} [/]" if status == Status.WAITING else f"[{variable}]{label}[/]"
         title = f"{mark}{badge} [b]{self.session}[/]{port}"
-        if info.get("task"):  # the task it works on (core.pipeline)
-            text = " ".join(str(info.get("task_text") or "").split())
+        if info.task:  # the task it works on (core.pipeline)
+            text = " ".join(self.task_text.split())
             text = text if len(text) <= 32 else text[:31] + "…"
-            title += f" [$accent]▸ {info['task']}[/]" + (f" {escape(text)}" if text else "")
+            title += f" [$accent]▸ {info.task}[/]" + (f" {escape(text)}" if text else "")
         if self.scroll is not None:  # first, so a narrow pane cuts the name rather than this
             title = f"[reverse $accent] ⇡ {self.scroll.indicator()} [/] {title}"
-        bar = budget_bar(info.get("budget") or {})
-        subtitle = f"{info.get('branch') or ''}  {bar}".strip()
+        bar = budget_bar(info.budget)
+        subtitle = f"{info.branch}  {bar}".strip()
         # Setting a border title repaints the whole pane; sessions messages come five times a second.
         if (title, subtitle) != self._titles:
             self._titles = (title, subtitle)
