@@ -13,6 +13,7 @@ from fleet_tui.core.session import Session
 from fleet_tui.core.status import Status
 
 PROMPT_ENTER_DELAY = 0.08  # agents drop an Enter that arrives glued to the typed text
+PROMPT_DRAWN_TIMEOUT = 1.5  # the longest an Enter waits for the agent to draw what was typed
 PROMPT_READY_TIMEOUT = 90.0
 READY_POLL_SECONDS = 0.2
 QUIET_READY_SECONDS = 0.3  # an agent without a `ready` pattern is ready once quiet this long
@@ -27,8 +28,24 @@ async def type_prompt(session: Session, text: str) -> None:
         session.type(encode_paste(text, True))
     else:
         session.type(text.replace("\n", " ").encode())
-    await asyncio.sleep(PROMPT_ENTER_DELAY)
+    await _drawn(session, since=session.clock())
     session.write(b"\r")
+
+
+async def _drawn(session: Session, since: float) -> None:
+    """Until the agent has drawn what was typed and paused PROMPT_ENTER_DELAY (or the timeout).
+
+    An Enter that comes before the agent has handled the paste is taken as part of it: Gemini
+    CLI makes it a newline in the prompt, and a loaded machine can take longer than any fixed
+    pause to get there.
+    """
+    deadline = since + PROMPT_DRAWN_TIMEOUT
+    await asyncio.sleep(PROMPT_ENTER_DELAY)
+    while session.alive and session.clock() < deadline:
+        quiet = session.clock() - session.output_at
+        if session.output_at > since and quiet >= PROMPT_ENTER_DELAY:
+            return
+        await asyncio.sleep(0.02)
 
 
 async def wait_until_ready(session: Session, spec: AgentSpec, *, on_trust_answered: Callable[[], object],
