@@ -406,7 +406,6 @@ class Fleet:
             rows=rows,
             on_change=self.on_screen_change,
             on_exit=self._session_exited,
-            on_look_due=self.ticker.look_later,
         )
         try:
             session.start()
@@ -530,7 +529,12 @@ class Fleet:
 
     # -- input ----------------------------------------------------------------------
     def input(self, name: str, data: bytes) -> None:
-        self.get(name).type(data)
+        self._type(self.get(name), data)
+
+    def _type(self, session: Session, data: bytes) -> None:
+        session.type(data)
+        if session.pacer.due(time.monotonic()):  # a key that answers a dialog or interrupts: look now
+            self.ticker.detect(session)
 
     def keys(self, name: str, keys: list[str]) -> None:
         session = self.get(name)
@@ -539,7 +543,7 @@ class Fleet:
             data = b"".join(encode_key(key, modes) for key in keys)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        session.type(data)
+        self._type(session, data)
 
     async def send(self, name: str, text: str) -> None:
         """Type text into a running session, then submit it."""

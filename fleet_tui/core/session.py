@@ -78,7 +78,6 @@ class Session:
         on_change: Callable[["Session"], None] = lambda s: None,
         on_exit: Callable[["Session"], None] = lambda s: None,
         hooks: HookChannel | None = None,
-        on_look_due: Callable[["Session", float], None] = lambda s, delay: None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.record = record
@@ -111,7 +110,6 @@ class Session:
         self._reset_layers()
         self._on_change = on_change
         self._on_exit = on_exit
-        self._on_look_due = on_look_due
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -167,10 +165,7 @@ class Session:
         now = self.clock()
         self.detector.on_output(now)
         self._on_change(self)
-        delay = self.pacer.output(now)
-        if delay is not None:
-            # A dialog shows as a burst of output, then quiet: look at the screen once it settles.
-            self._on_look_due(self, delay)
+        self.pacer.output(now)  # a dialog is a burst of output, then quiet: read it once it settles
 
     def _respond(self, reply: str) -> None:
         # The child asked the terminal something (DA1, cursor position...): answer it.
@@ -199,9 +194,7 @@ class Session:
         now = self.clock()
         self.detector.on_input(now, data)
         if data in ANSWER_KEYS or data in INTERRUPT_KEYS:
-            delay = self.pacer.again(now, 0.0)  # a dialog answered, a turn interrupted: look now
-            if delay is not None:
-                self._on_look_due(self, delay)
+            self.pacer.again(now, 0.0)  # a dialog answered, a turn interrupted: look at the next round
 
     def resize(self, cols: int, rows: int) -> None:
         cols, rows = max(2, min(cols, 500)), max(2, min(rows, 300))
@@ -267,9 +260,7 @@ class Session:
             # A title that flickers idle between two busy states (Claude's, just before its
             # permission dialog draws) ends a turn only once it held (the preset's title_idle_settle).
             status, reason, self.layer = Status.WORKING, f"settling ({reason})", self.layer
-            delay = self.pacer.again(now, self.screen_since + self.detector.title_idle_settle - now)
-            if delay is not None:
-                self._on_look_due(self, delay)
+            self.pacer.again(now, self.screen_since + self.detector.title_idle_settle - now)
         if not self.turn_open and status == Status.WORKING and self.status in (Status.IDLE, Status.DONE) \
                 and self.layer in ("title", "osc", "screen"):
             # The agent itself shows a new turn no prompt of ours started (one typed in the pane,

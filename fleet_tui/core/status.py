@@ -232,77 +232,55 @@ def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: floa
 
 
 # The screen layer looks when output settles, not on a fixed round: a dialog is a burst of output
-# followed by quiet (the agent waits), so it reads as waiting within ~SETTLE of its last byte.
-LOOK_SETTLE = 0.04  # quiet this long after output: the burst is over, look
+# followed by quiet (the agent waits), so it reads as waiting soon after its last byte. The check
+# rides on the server's 50 ms hook round (one float comparison per session), so it costs no
+# timers or wake-ups of its own.
+LOOK_SETTLE = 0.06  # quiet this long after output: the burst is over, look (longer than a 20 Hz ticker)
 LOOK_LONGEST = 0.25  # an agent that never stops streaming is still looked at this often
 LOOK_GAP = 0.1  # at most one output-driven look per this long per session (a busy agent stays cheap)
-# (a status tick skips a session whose look is pending, so a streaming agent costs ~1/LOOK_GAP looks a second)
 
 
 class LookPacer:
-    """When to read a session's screen after its output: debounced, never more often than LOOK_GAP.
-
-    The fleet sets a timer for the seconds `output()` or `again()` answer and calls `due()` when
-    it fires; every look, whatever caused it, is reported to `looked()`, so a timer that finds
-    nothing new costs nothing.
+    """When a session's screen is worth reading because of its output: once the output settled
+    (LOOK_SETTLE), or LOOK_LONGEST after the first byte no look has seen, never more often than
+    LOOK_GAP; or when a look is asked for (`again`). Every look, whatever caused it, is reported
+    to `looked()`, so output a status tick already saw asks for nothing.
     """
 
     def __init__(self) -> None:
-        self.timer_at: float | None = None  # when the one live timer fires
         self.first_unread: float | None = None  # the first output no look has seen
         self.last_output = float("-inf")
         self.last_look = float("-inf")
-        self.again_at: float | None = None  # a look asked for at this time, new output or not
         self.last_paced = float("-inf")  # the last look this pacer called for
+        self.again_at: float | None = None  # a look asked for at this time, new output or not
 
     @property
     def pending(self) -> bool:
-        """A timer is set: the screen will be looked at within LOOK_LONGEST anyway."""
-        return self.timer_at is not None
+        """Output no look has seen yet: the screen will be read within LOOK_LONGEST anyway."""
+        return self.first_unread is not None
 
-    def output(self, now: float) -> float | None:
-        """Output arrived: seconds until a timer should fire, or None when the live one will do."""
+    def output(self, now: float) -> None:
         self.last_output = now
         if self.first_unread is None:
             self.first_unread = now
-        return self._schedule(now)
 
-    def again(self, now: float, after: float) -> float | None:
-        """Look again `after` seconds from now (a verdict waiting to settle), new output or not."""
+    def again(self, now: float, after: float) -> None:
+        """Look again `after` seconds from now (a verdict waiting to settle, a key that answers)."""
         self.again_at = now + after if self.again_at is None else min(self.again_at, now + after)
-        return self._schedule(now)
 
-    def due(self, now: float) -> float | None:
-        """A timer fired: 0.0 to look now, seconds until the next timer, None for nothing to do."""
-        if self.timer_at is None or now < self.timer_at - 0.002:
-            return None  # an earlier timer took over from this one
-        self.timer_at = None
-        at = self._next_look()
-        if at is None:
-            return None
-        if at <= now + 0.002:
+    def due(self, now: float) -> bool:
+        """A look is due now; the caller looks (and reports it to `looked`)."""
+        if self.again_at is not None and now >= self.again_at:
             self.again_at = None
             self.last_paced = now
-            return 0.0
-        self.timer_at = at
-        return at - now
+            return True
+        if self.first_unread is None or now - self.last_paced < LOOK_GAP:
+            return False
+        if now - self.last_output >= LOOK_SETTLE or now - self.first_unread >= LOOK_LONGEST:
+            self.last_paced = now
+            return True
+        return False
 
     def looked(self, now: float) -> None:
         self.last_look = now
         self.first_unread = None
-
-    def _next_look(self) -> float | None:
-        at = None
-        if self.first_unread is not None and self.last_output > self.last_look:
-            settled = min(self.last_output + LOOK_SETTLE, self.first_unread + LOOK_LONGEST)
-            at = max(settled, self.last_paced + LOOK_GAP)
-        if self.again_at is not None:
-            at = self.again_at if at is None else min(at, self.again_at)
-        return at
-
-    def _schedule(self, now: float) -> float | None:
-        at = self._next_look()
-        if at is None or (self.timer_at is not None and self.timer_at <= at + 0.002):
-            return None
-        self.timer_at = at
-        return max(0.0, at - now)

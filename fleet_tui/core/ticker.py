@@ -58,31 +58,10 @@ class Ticker:
     def __init__(self, host: TickHost) -> None:
         self.host = host
         self.bus = host.bus
-        self.running = False  # tick_forever has started: output-driven looks are scheduled
-
-    def look_later(self, session: Session, delay: float) -> None:
-        """Read the session's screen once its output settles (core.status.LookPacer): a dialog
-        reads as waiting within ~50 ms of its last byte, not at the next tick."""
-        if self.running:
-            asyncio.get_running_loop().call_later(delay, self._paced_look, session)
-        else:
-            session.pacer.timer_at = None  # no status rounds yet: nothing is scheduled
-
-    def _paced_look(self, session: Session) -> None:
-        if self.host.sessions.get(session.name) is not session:
-            return
-        wait = session.pacer.due(time.monotonic())
-        if wait:
-            asyncio.get_running_loop().call_later(wait, self._paced_look, session)
-        elif wait is not None:
-            try:
-                self.detect(session)
-            except Exception as error:  # one bad look must not stop the others
-                self.bus.emit(EventKind.ERROR, f"internal error reading a status: {error!r}")
 
     async def hooks_forever(self) -> None:
-        """An agent's hook event (or the answer to a key typed) shows within HOOK_POLL_SECONDS,
-        not at the next status tick."""
+        """An agent's hook event, the answer to a key typed, or a dialog its output drew shows
+        within HOOK_POLL_SECONDS (of the output settling), not at the next status tick."""
         while True:
             await asyncio.sleep(HOOK_POLL_SECONDS)
             try:
@@ -90,15 +69,15 @@ class Ticker:
                 for session in list(self.host.sessions.values()):
                     typed = session.detector.last_input
                     # After keys typed in the pane (a dialog answered, a turn interrupted) the
-                    # screen is looked at as often as the hooks, for a second.
+                    # screen is looked at as often as the hooks, for a second; after output, once
+                    # it settles (LookPacer).
                     if (session.hooks is not None and session.hooks.pending()) or (
-                            typed is not None and now - typed < TYPED_WATCH_SECONDS):
+                            typed is not None and now - typed < TYPED_WATCH_SECONDS) or session.pacer.due(now):
                         self.detect(session)
             except Exception as error:  # one bad event must not stop the others
                 self.bus.emit(EventKind.ERROR, f"internal error reading hook events: {error!r}")
 
     async def tick_forever(self) -> None:
-        self.running = True
         n = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)

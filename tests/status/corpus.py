@@ -9,8 +9,8 @@ first screen, the approving key, the model's last byte, the interrupting key, th
 
 `replay()` feeds a recording into a real Session (its emulator, detector, hook channel and
 turn logic, with the recording's clock) and looks at the status when the fleet server would:
-every status tick (unless an output-driven look is pending), every hook poll that finds an event, after keys typed, and when output
-settles (LookPacer). `score()` compares the status sampled every 20 ms with the labels.
+every status tick (unless output not yet looked at is pending), and on the 50 ms hook round
+when a hook event came, keys were typed, or output settled (LookPacer). `score()` compares the status sampled every 20 ms with the labels.
 """
 
 from __future__ import annotations
@@ -107,12 +107,11 @@ def replay(recording: Recording, hooks: bool = True) -> Replay:
         if hooks and spec.preset is not None and spec.preset.hooks.via != "none":
             channel = HookChannel(Path(folder) / "hooks", spec.preset.hooks.events, spec.preset.hooks.ignore,
                                   clock=clock)
-        looks: list[float] = []  # when a paced look is due (the fleet's call_later timers)
         session = _ReplayedSession(
             SessionRecord(recording.agent, recording.agent, "b", folder, "0"), argv=["replay"], env={},
             status_rules=spec.status_rules, budget=Budget(), usage_format="none",
             usage_log=Path(folder) / "usage.jsonl", cols=recording.meta["cols"], rows=recording.meta["rows"],
-            hooks=channel, on_look_due=lambda s, delay: looks.append(clock.now + delay), clock=clock)
+            hooks=channel, clock=clock)
         session.detector.started = clock.now
         result = Replay(recording, hooks)
         events = sorted(recording.events, key=lambda e: e[0])
@@ -124,19 +123,11 @@ def replay(recording: Recording, hooks: bool = True) -> Replay:
                 _apply(session, channel, events[index])
                 index += 1
             now = clock.now
-            due = [at for at in looks if at <= now + 1e-9]
-            if due:
-                looks[:] = [at for at in looks if at > now + 1e-9]
-                for _ in due:
-                    wait = session.pacer.due(now)
-                    if wait:
-                        looks.append(now + wait)
-                    elif wait is not None:
-                        session.detect_status()
             if now >= next_poll - 1e-9:
                 next_poll += HOOK_POLL
                 typed = session.detector.last_input
-                if (channel is not None and channel.pending()) or (typed is not None and now - typed < TYPED_WATCH):
+                if (channel is not None and channel.pending()) or (typed is not None and now - typed < TYPED_WATCH) \
+                        or session.pacer.due(now):
                     session.detect_status()
             if now >= next_tick - 1e-9:
                 next_tick += TICK
@@ -164,6 +155,8 @@ def _apply(session: Session, channel: HookChannel | None, event: list) -> None:
         session._output(data)
     elif kind == "i":
         session.type(data.encode())
+        if session.pacer.due(session.clock()):  # as the fleet does for a key that answers or interrupts
+            session.detect_status()
     elif kind == "w":
         session.write(data.encode())
     elif kind == "p":
