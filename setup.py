@@ -4,6 +4,14 @@ Everything else is declared in pyproject.toml. optional=True: without a C compil
 Python headers the install still succeeds and Terminal uses its pure-Python path.
 """
 
+import hashlib
+from pathlib import Path
+
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("fleet_tui.core._fastterm", ["fleet_tui/core/_fastterm.c"], optional=True)])
+SOURCE = "fleet_tui/core/_fastterm.c"
+# The module remembers the source it was built from, so terminal.py can refuse a stale build.
+digest = hashlib.sha256(Path(__file__).with_name("fleet_tui").joinpath("core", "_fastterm.c").read_bytes()).hexdigest()
+
+setup(ext_modules=[Extension("fleet_tui.core._fastterm", [SOURCE], optional=True,
+                             define_macros=[("FASTTERM_SOURCE", f'"{digest}"')])])

@@ -24,6 +24,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#ifndef FASTTERM_SOURCE
+#define FASTTERM_SOURCE "unknown"
+#endif
 #include <structmember.h>  /* T_OBJECT_EX: how __slots__ fields are stored */
 
 /* Interned attribute and method names. */
@@ -1422,5 +1426,12 @@ PyInit__fastterm(void)
     for (int c = 0; c < 256; c++)
         if ((latin1[c] = PyUnicode_FromOrdinal(c)) == NULL)
             return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* The source this was built from (setup.py's hash of this file): an editable install whose
+       .so is older than its .c is found stale and not used (terminal.py). */
+    if (m != NULL && PyModule_AddStringConstant(m, "source", FASTTERM_SOURCE) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

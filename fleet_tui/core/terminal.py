@@ -19,14 +19,17 @@ the fallback.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import re
+import sys
 import unicodedata
 from collections import deque
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import count, groupby, islice
+from pathlib import Path
 from typing import Any, Callable
 
 from fleet_tui.protocol import (
@@ -192,6 +195,15 @@ class History(Sequence):
 _DEFAULT = (None, None, 0)
 _epochs = count(1)
 
+def _built_from_this_source(module: Any) -> bool:
+    """False for a build of another _fastterm.c than the one beside it (a wheel ships no .c)."""
+    source = Path(__file__).with_name("_fastterm.c")
+    try:
+        return getattr(module, "source", "") == hashlib.sha256(source.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return True
+
+
 # The compiled fast path of feed(), if it was built and not switched off.
 _fastterm: Any = None  # a C module: no types to check against
 if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
@@ -199,7 +211,11 @@ if os.environ.get("FLEET_PURE_PYTHON", "") in ("", "0"):
         _fastterm = importlib.import_module("fleet_tui.core._fastterm")
     except ImportError:  # installed without a C compiler: the pure-Python path
         _fastterm = None
-    else:
+    if _fastterm is not None and not _built_from_this_source(_fastterm):
+        sys.stderr.write("fleet-tui: the compiled terminal loop is older than _fastterm.c (an editable install "
+                         "not rebuilt): using the pure-Python one; run `pip install -e .` again\n")
+        _fastterm = None
+    if _fastterm is not None:
         _fastterm.setup(tuple(_SGR_ATTR_ON.get(code, 0) for code in range(30)),
                         tuple(_SGR_ATTR_OFF.get(code, 0) for code in range(30)), _NARROW, _DEFAULT, globals(), _Row)
 FAST_PATH = _fastterm is not None

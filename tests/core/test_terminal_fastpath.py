@@ -40,6 +40,14 @@ def test_pure_python_switch_is_honoured():
     assert out.strip() == "False"
 
 
+@needs_fast_path
+def test_a_build_of_another_source_is_not_used():
+    """An editable install keeps its old .so when _fastterm.c changes: that build must not run."""
+    assert terminal._built_from_this_source(terminal._fastterm)
+    stale = type("Stale", (), {"source": "0" * 64})
+    assert not terminal._built_from_this_source(stale)
+
+
 class Pair:
     """Two Terminals fed the same data: one on the C path, one on the Python path."""
 
