@@ -340,17 +340,17 @@ class FleetServer:
         return wire.PingAnswer(pid=os.getpid(), root=str(self.root), version=__version__,
                                protocol=protocol.PROTOCOL_VERSION)
 
-    async def status(self, client: ClientConnection, request: wire.Status) -> Any:
+    async def status(self, client: ClientConnection, request: wire.Status) -> wire.StatusAnswer:
         return wire.StatusAnswer(sessions=self.fleet.status(), base=self.fleet.base_branch)
 
-    async def explain(self, client: ClientConnection, request: wire.Explain) -> Any:
+    async def explain(self, client: ClientConnection, request: wire.Explain) -> wire.ExplainAnswer:
         return self.fleet.explain(request.session)
 
-    async def agents(self, client: ClientConnection, request: wire.Agents) -> Any:
+    async def agents(self, client: ClientConnection, request: wire.Agents) -> wire.AgentsAnswer:
         self.fleet.reload_config()
-        return {"agents": self.fleet.agents_info()}
+        return wire.AgentsAnswer(agents=self.fleet.agents_info())
 
-    async def config(self, client: ClientConnection, request: wire.Config) -> Any:
+    async def config(self, client: ClientConnection, request: wire.Config) -> wire.ClientSettings:
         return self.fleet.client_settings()
 
     async def start(self, client: ClientConnection, request: wire.Start) -> wire.StartAnswer:
@@ -401,7 +401,7 @@ class FleetServer:
                     for n in self.fleet.runs[run_id]["sessions"] for s in [self.fleet.sessions.get(n)]]
         return wire.RunStateAnswer(run=run_id, finished=self.fleet.run_finished(run_id), sessions=sessions)
 
-    async def kill(self, client: ClientConnection, request: wire.Kill) -> Any:
+    async def kill(self, client: ClientConnection, request: wire.Kill) -> wire.KillAnswer:
         return await self.fleet.kill(request.session)
 
     async def pause(self, client: ClientConnection, request: wire.Pause) -> None:
@@ -413,9 +413,9 @@ class FleetServer:
     async def restart(self, client: ClientConnection, request: wire.Restart) -> wire.RestartAnswer:
         return wire.RestartAnswer(session=(await self.fleet.restart(request.session)).name)
 
-    async def restore(self, client: ClientConnection, request: wire.Restore) -> Any:
+    async def restore(self, client: ClientConnection, request: wire.Restore) -> wire.RestoreAnswer:
         self.fleet.reload_config()
-        return {"results": await self.fleet.restore(request.sessions or [])}
+        return wire.RestoreAnswer(results=await self.fleet.restore(request.sessions or []))
 
     async def log(self, client: ClientConnection, request: wire.Log) -> Any:
         entries = self.store.read()
@@ -425,12 +425,12 @@ class FleetServer:
         entries = entries[-request.limit:] if request.limit else entries
         return {"events": [{k: v for k, v in e.items() if k not in ("prev", "hash")} for e in entries]}
 
-    async def fanout(self, client: ClientConnection, request: wire.Fanout) -> Any:
+    async def fanout(self, client: ClientConnection, request: wire.Fanout) -> wire.FanoutAnswer:
         self.fleet.reload_config()
         return await self.fleet.fanout(request.prompt, agents=request.agents, count=request.count,
                                        sessions=request.sessions, role=request.role)
 
-    async def compare(self, client: ClientConnection, request: wire.Compare) -> Any:
+    async def compare(self, client: ClientConnection, request: wire.Compare) -> wire.CompareAnswer:
         if request.last:
             return self.fleet.last_compare(request.run)
         self.fleet.reload_config()
@@ -441,28 +441,29 @@ class FleetServer:
         diff = await asyncio.to_thread(diff_text, self.root, record.base_commit, record.branch, request.path)
         return wire.DiffAnswer(diff=diff)
 
-    async def merge_summary(self, client: ClientConnection, request: wire.MergeSummaryRequest) -> Any:
+    async def merge_summary(self, client: ClientConnection, request: wire.MergeSummaryRequest) -> wire.MergeSummary:
         return await self.fleet.merge_summary(request.session)
 
-    async def merge(self, client: ClientConnection, request: wire.Merge) -> Any:
+    async def merge(self, client: ClientConnection, request: wire.Merge) -> wire.MergeAnswer:
         return await self.fleet.merge(request.session, request.strategy, request.keep)
 
-    async def merge_branch_summary(self, client: ClientConnection, request: wire.MergeBranchSummary) -> Any:
+    async def merge_branch_summary(self, client: ClientConnection,
+                                   request: wire.MergeBranchSummary) -> wire.MergeSummary:
         return await self.fleet.merge_branch_summary(request.branch)
 
-    async def merge_branch(self, client: ClientConnection, request: wire.MergeBranch) -> Any:
+    async def merge_branch(self, client: ClientConnection, request: wire.MergeBranch) -> wire.MergeAnswer:
         return await self.fleet.merge_branch(request.branch, request.label, request.strategy)
 
     async def discard(self, client: ClientConnection, request: wire.Discard) -> None:
         await self.fleet.discard(request.session, request.keep_branch)
 
-    async def worktrees(self, client: ClientConnection, request: wire.Worktrees) -> Any:
-        return {"worktrees": await self.fleet.worktrees(), "base": self.fleet.base_branch}
+    async def worktrees(self, client: ClientConnection, request: wire.Worktrees) -> wire.WorktreesAnswer:
+        return wire.WorktreesAnswer(worktrees=await self.fleet.worktrees(), base=self.fleet.base_branch)
 
-    async def prune(self, client: ClientConnection, request: wire.Prune) -> Any:
-        return {"results": await self.fleet.prune(request.paths, request.confirmed or [])}
+    async def prune(self, client: ClientConnection, request: wire.Prune) -> wire.PruneAnswer:
+        return wire.PruneAnswer(results=await self.fleet.prune(request.paths, request.confirmed or []))
 
-    async def worktree_disk(self, client: ClientConnection, request: wire.WorktreeDisk) -> Any:
+    async def worktree_disk(self, client: ClientConnection, request: wire.WorktreeDisk) -> wire.DiskAnswer:
         return await self.fleet.worktree_disk()
 
     async def task(self, client: ClientConnection, request: wire.SubmitTask) -> Any:

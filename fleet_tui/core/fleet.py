@@ -39,7 +39,8 @@ from fleet_tui.core.fleet_state import FleetState
 from fleet_tui.core.prompt_delivery import type_prompt, wait_until_ready
 from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
-from fleet_tui.wire import AgentInfo, ClientSettings, CompareAnswer, ExplainAnswer, KillAnswer, RestoreResult, SessionView
+from fleet_tui.wire import (AgentInfo, ClientSettings, CompareAnswer, DiskAnswer, ExplainAnswer, FanoutAnswer, KillAnswer,
+                            MergeAnswer, MergeSummary, PruneResult, RestoreResult, SessionView, WorktreeView)
 from fleet_tui.presets import known_presets, load_preset, preset_files_signature
 
 DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
@@ -59,7 +60,7 @@ class Fleet:
         self.sessions: dict[str, Session] = {}
         self.last_plan: dict[str, StartPlan] = {}  # how each session's agent was last started
         self.ports = PortRegistry()
-        self._disk: tuple[float, dict[str, int]] | None = None  # (when measured, figures)
+        self._disk: tuple[float, DiskAnswer] | None = None  # (when measured, figures)
         self._litter_for: tuple | None = None  # what the exclude file's block was made from
         self._reserved_names: set[str] = set()  # sessions whose worktrees are being made
         self._worktree_adds = asyncio.Lock()
@@ -602,7 +603,7 @@ class Fleet:
 
     # -- runs: fan-out, compare, merge, discard (runs.py) ----------------------------
     async def fanout(self, prompt: str, *, agents: list[str] | None = None, count: int = 1,
-                     sessions: list[str] | None = None, role: str | None = None) -> dict[str, Any]:
+                     sessions: list[str] | None = None, role: str | None = None) -> FanoutAnswer:
         return await self.run_ops.fanout(prompt, agents=agents, count=count, sessions=sessions, role=role)
 
     def latest_run(self) -> str:
@@ -620,16 +621,16 @@ class Fleet:
     def last_compare(self, run_id: str | None = None) -> CompareAnswer:
         return self.run_ops.last_compare(run_id)
 
-    async def merge_summary(self, name: str) -> dict[str, Any]:
+    async def merge_summary(self, name: str) -> MergeSummary:
         return await self.run_ops.merge_summary(name)
 
-    async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
+    async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> MergeAnswer:
         return await self.run_ops.merge(name, strategy, keep)
 
-    async def merge_branch_summary(self, branch: str) -> dict[str, Any]:
+    async def merge_branch_summary(self, branch: str) -> MergeSummary:
         return await self.run_ops.merge_branch_summary(branch)
 
-    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> dict[str, Any]:
+    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> MergeAnswer:
         return await self.run_ops.merge_branch(branch, label, strategy)
 
     async def end_leftover_checks(self) -> None:
@@ -651,12 +652,12 @@ class Fleet:
         created = {name: record.created for name, record in self.records.items()}
         return self.root, self.base_branch, recorded, running, created
 
-    async def worktrees(self) -> list[dict[str, Any]]:
+    async def worktrees(self) -> list[WorktreeView]:
         """Every worktree the fleet made: size, age, branch, merged or not, uncommitted work."""
         reports = await asyncio.to_thread(inventory.survey, *self._survey_args())
-        return [report.to_dict() for report in reports]
+        return [WorktreeView.model_validate(report.to_dict()) for report in reports]
 
-    async def prune(self, paths: list[str], confirmed: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    async def prune(self, paths: list[str], confirmed: list[str] | tuple[str, ...] = ()) -> list[PruneResult]:
         """Remove the fleet's worktrees at `paths`; one that could lose work only if in `confirmed`.
 
         Looked at again here, not trusted from the client's listing: a path that is no
@@ -664,14 +665,14 @@ class Fleet:
         A branch with commits the base lacks is kept, so only the checkout goes.
         """
         reports = {report.path: report for report in await asyncio.to_thread(inventory.survey, *self._survey_args())}
-        results = []
+        results: list[PruneResult] = []
         for path in paths:
             report = reports.get(path)
             if report is None:
-                results.append({"path": path, "removed": False, "reason": "not a worktree this fleet made; left alone"})
+                results.append(PruneResult(path=path, removed=False, reason="not a worktree this fleet made; left alone"))
                 continue
             if report.risk and path not in confirmed:
-                results.append({"path": path, "session": report.session, "removed": False, "reason": report.risk})
+                results.append(PruneResult(path=path, session=report.session, removed=False, reason=report.risk))
                 continue
             keep_branch = not report.merged
             record = self.records.get(report.session or "")
@@ -686,19 +687,19 @@ class Fleet:
                     op.outcome = f"{path} was pruned"
                 self.bus.emit(EventKind.DISCARDED, "stale worktree pruned" + (", branch kept" if keep_branch else
                               " with its branch"), name, branch=report.branch, path=path)
-            results.append({"path": path, "session": report.session, "removed": True,
-                            "branch_kept": report.branch if keep_branch else None, "size": report.size})
+            results.append(PruneResult(path=path, session=report.session, removed=True,
+                                       branch_kept=report.branch if keep_branch else None, size=report.size))
         return results
 
-    async def worktree_disk(self) -> dict[str, int]:
+    async def worktree_disk(self) -> DiskAnswer:
         """Disk used by the fleet's worktrees; walked off the event loop, at most every DISK_CACHE_SECONDS."""
         now = time.monotonic()
         if self._disk is None or now - self._disk[0] > DISK_CACHE_SECONDS:
             recorded = self._recorded_worktrees()
 
-            def measure() -> dict[str, int]:
+            def measure() -> DiskAnswer:
                 found = [item.entry.path for item in inventory.fleet_worktrees(self.root, recorded)]
-                return {"bytes": inventory.disk_usage(*found), "worktrees": len(found)}
+                return DiskAnswer(bytes=inventory.disk_usage(*found), worktrees=len(found))
 
             self._disk = (now, await asyncio.to_thread(measure))
         return self._disk[1]

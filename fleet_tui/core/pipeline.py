@@ -364,7 +364,7 @@ class TaskRunner:
         self._set(task, "running", f"fanning out to {len(picks)} sessions")
         before = time.monotonic()
         result = await self.fleet.fanout(self.fleet.config.prompts.fill("task", task=task.text), agents=picks)
-        task.run, task.fanout, task.fanout_done, task.session = result["run"], list(result["sessions"]), [], None
+        task.run, task.fanout, task.fanout_done, task.session = result.run, list(result.sessions), [], None
         for name in task.fanout:
             self._tag(name, task.id)
             prompted = self._prompted.get(name, -1.0) >= before
@@ -655,9 +655,9 @@ class TaskRunner:
             return
         finally:
             self._releasing.difference_update([name, *task.fanout])
-        task.merged = result["commit"]
-        self._emit(EventKind.STAGE, task, f"merged {name} into {result['base']} ({stage.merge}, "
-                   f"{result['commit'][:10]})", session=name, phase="merged", commit=result["commit"])
+        task.merged = result.commit
+        self._emit(EventKind.STAGE, task, f"merged {name} into {result.base} ({stage.merge}, "
+                   f"{result.commit[:10]})", session=name, phase="merged", commit=result.commit)
         self._stage_ended(task, "merged")
 
     # -- after a restart ----------------------------------------------------------------------

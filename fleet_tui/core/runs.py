@@ -25,7 +25,7 @@ from fleet_tui.core.session import Session, SessionRecord
 from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.text import plural
-from fleet_tui.wire import AttemptRow, CheckView, CompareAnswer, FileChange
+from fleet_tui.wire import AttemptRow, CheckView, CompareAnswer, FanoutAnswer, FileChange, MergeAnswer, MergeSummary
 
 COMPARE_OUTPUT_BYTES = 8 * 1024 * 1024  # all checks' output in one compare answer (the limit is 16 MB)
 # Where attempts fetched from other machines land: refs/heads/machines/<machine>/<session>.
@@ -83,7 +83,7 @@ class Runs:
         return f"r{max(numbers, default=0) + 1}"
 
     async def fanout(self, prompt: str, *, agents: list[str] | None = None, count: int = 1,
-                     sessions: list[str] | None = None, role: str | None = None) -> dict[str, Any]:
+                     sessions: list[str] | None = None, role: str | None = None) -> FanoutAnswer:
         """Start a run: the prompt goes to N new sessions (agents, repeats allowed) or to running ones.
 
         New sessions all branch from the same base commit, so their attempts compare fairly.
@@ -120,7 +120,7 @@ class Runs:
         self.state.save_runs()
         self.bus.emit(EventKind.FANOUT, f"run {run_id}: prompt sent to {len(run['sessions'])} sessions "
                       f"({', '.join(run['sessions'])})", None, run=run_id, sessions=run["sessions"], prompt=prompt)
-        return {"run": run_id, "sessions": run["sessions"], "base_commit": base_commit}
+        return FanoutAnswer(run=run_id, sessions=run["sessions"], base_commit=base_commit)
 
     def latest_run(self) -> str:
         if not self.state.runs:
@@ -226,7 +226,7 @@ class Runs:
         """The run's latest comparison as it was saved, without running anything again."""
         return CompareAnswer.model_validate(compare_store.load(self.state_dir, self.run(run_id)["id"]))
 
-    async def merge_summary(self, name: str) -> dict[str, Any]:
+    async def merge_summary(self, name: str) -> MergeSummary:
         self.state.record_of(name)
         async with self.host.git_ops.claim(f"preparing the merge of {name}", [name], refuses=False):
             record = self.state.record_of(name)
@@ -235,12 +235,12 @@ class Runs:
         summary = await asyncio.to_thread(merge.merge_summary, self.root, base, record.branch, record.base_commit)
         others = [n for n in self.state.runs.get(record.run or "", {}).get("sessions", [])
                   if n != name and n in self.state.records]
-        return {**summary, "session": name, "base": base, "discard": others}
+        return MergeSummary.model_validate({**summary, "session": name, "base": base, "discard": others})
 
     def _base_of(self, record: SessionRecord) -> str:
         return self.state.runs.get(record.run, {}).get("base_branch", self.host.base_branch) if record.run else self.host.base_branch
 
-    async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> dict[str, Any]:
+    async def merge(self, name: str, strategy: str = "merge", keep: bool = False) -> MergeAnswer:
         """Merge an attempt into the base branch, then clean up the rest of its run unless kept.
 
         One git-changing request at a time (see gitops): a second merge of the same run, or any
@@ -264,19 +264,18 @@ class Runs:
             result = await self._land(journal)
             discarded = await self._after_landing(journal, result.files)
             op.outcome = self._merge_outcome(journal, discarded)
-        return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files,
-                "discarded": discarded}
+        return MergeAnswer(base=base, strategy=strategy, commit=result.commit, files=result.files, discarded=discarded)
 
-    async def merge_branch_summary(self, branch: str) -> dict[str, Any]:
+    async def merge_branch_summary(self, branch: str) -> MergeSummary:
         """merge_summary for a branch that is no session of this fleet (an attempt fetched from another machine)."""
         _fetched_only(branch)
         base = self.host.base_branch
         since = await asyncio.to_thread(gitrepo.run_git, self.root, "merge-base", f"refs/heads/{base}",
                                         f"refs/heads/{branch}")
         summary = await asyncio.to_thread(merge.merge_summary, self.root, base, branch, since)
-        return {**summary, "base": base}
+        return MergeSummary.model_validate({**summary, "base": base})
 
-    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> dict[str, Any]:
+    async def merge_branch(self, branch: str, label: str, strategy: str = "merge") -> MergeAnswer:
         """Land a fetched attempt's branch on the base branch with merge_attempt's guarantees (a
         conflict or a dirty base changes nothing); `label` names the attempt in the event."""
         _fetched_only(branch)
@@ -291,7 +290,7 @@ class Runs:
             result = await self._land(journal)
             await self._after_landing(journal, result.files)
             op.outcome = self._merge_outcome(journal, [])
-        return {"base": base, "strategy": strategy, "commit": result.commit, "files": result.files}
+        return MergeAnswer(base=base, strategy=strategy, commit=result.commit, files=result.files)
 
     async def _land(self, journal: mergejournal.MergeJournal) -> MergeResult:
         """Put the attempt on the base branch, journaled: written before git moves anything, so a
