@@ -243,10 +243,7 @@ class AgentsFleet:
             self.tmux.start(n, info["worktree"], env, argv)
 
     def close(self) -> None:
-        pid = self.cli.server_pid()
-        self.cli.run("down", check=False)
-        if pid and psutil.pid_exists(pid):
-            psutil.Process(pid).kill()
+        self.cli.shut_down()
         self.tmux.kill()
         # Codex leaves a daemon in a session of its own; end whatever still runs with one of our HOMEs.
         kill_processes_with_home([*self.homes.values(), *self.tmux_homes.values()])

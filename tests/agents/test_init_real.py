@@ -54,9 +54,6 @@ def test_init_lists_the_installed_clis_start_accepts_it_and_it_is_never_overwrit
         assert "Traceback" not in again.stderr
         assert (cli.repo / "fleet.yaml").read_bytes() == before
     finally:
-        pid = cli.server_pid()
-        cli.run("down", check=False)
-        if pid and psutil.pid_exists(pid):
-            psutil.Process(pid).kill()
+        cli.shut_down()
         kill_processes_with_home([home])  # Codex leaves a daemon in a session of its own
         shutil.rmtree(runtime, ignore_errors=True)

@@ -106,8 +106,5 @@ def test_tui_in_tmux_steer_detach_reattach_kill(tmp_path):
         tui.wait("killed")  # the TUI shows it too
     finally:
         tui.close()
-        pid = cli.server_pid()
-        cli.run("down", check=False)
-        if pid and psutil.pid_exists(pid):
-            psutil.Process(pid).kill()
+        cli.shut_down()
         shutil.rmtree(runtime, ignore_errors=True)

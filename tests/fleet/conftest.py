@@ -105,6 +105,13 @@ class FleetCli:
             time.sleep(0.1)
         raise AssertionError(f"{name} never became {status}: {info}")
 
+    def shut_down(self) -> None:
+        """`down`, then kill the server if it outlived that (a test's teardown: never fails)."""
+        pid = self.server_pid()
+        self.run("down", check=False)
+        if pid and psutil.pid_exists(pid):
+            psutil.Process(pid).kill()
+
     def server_pid(self) -> int | None:
         pid_file = self.repo / ".git" / "fleet" / "server.pid"
         return int(pid_file.read_text()) if pid_file.exists() else None
@@ -122,7 +129,4 @@ def runtime_dir():
 def fleet(tmp_path, runtime_dir):
     cli = FleetCli(make_repo(tmp_path / "repo"), runtime_dir)
     yield cli
-    pid = cli.server_pid()
-    cli.run("down", check=False)
-    if pid and psutil.pid_exists(pid):
-        psutil.Process(pid).kill()
+    cli.shut_down()

@@ -73,10 +73,7 @@ def events(cli: FleetCli) -> list[dict]:
 def racing(tmp_path, runtime_dir):
     cli = FleetCli(make_repo(tmp_path / "repo", RACE_FLEET), runtime_dir)
     yield cli
-    pid = cli.server_pid()
-    cli.run("down", check=False)
-    if pid and psutil.pid_exists(pid):
-        psutil.Process(pid).kill()
+    cli.shut_down()
 
 
 def test_down_during_a_merge_lets_it_finish_and_says_so(racing):

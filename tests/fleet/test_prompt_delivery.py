@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import textwrap
 
-import psutil
 import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
@@ -43,10 +42,7 @@ def slow(tmp_path, runtime_dir):
     fleet_yaml = f"agents:\n  slow:\n    command: [python3, {tmp_path / 'slow_drawer.py'}]\n"
     cli = FleetCli(make_repo(tmp_path / "repo", fleet_yaml), runtime_dir)
     yield cli
-    pid = cli.server_pid()
-    cli.run("down", check=False)
-    if pid and psutil.pid_exists(pid):
-        psutil.Process(pid).kill()
+    cli.shut_down()
 
 
 def test_the_enter_waits_for_the_agent_to_draw_the_prompt(slow):

@@ -9,7 +9,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
@@ -105,10 +104,7 @@ def make_tasks_fleet(tmp_path: Path, runtime_dir: Path, extra: str = ""):
     cli = FleetCli(repo, runtime_dir)
     cli.env["FLEET_DEMO_SPEED"] = "40"
     yield cli
-    pid = cli.server_pid()
-    cli.run("down", check=False)
-    if pid and psutil.pid_exists(pid):
-        psutil.Process(pid).kill()
+    cli.shut_down()
 
 
 def task(cli: FleetCli, task_id: str) -> dict:
