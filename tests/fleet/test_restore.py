@@ -81,8 +81,12 @@ def _all_pids(folder: Path) -> list[int]:
 
 
 def _kill(pid: int) -> None:
+    _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: int) -> None:
     try:
-        psutil.Process(pid).kill()
+        psutil.Process(pid).send_signal(sig)
     except psutil.NoSuchProcess:
         pass
 
@@ -214,7 +218,11 @@ def test_reboot_every_session_comes_back_in_its_worktree(crashy):
     victims = [pid for s in before.values() for pid in psutil.Process(s["pid"]).children(recursive=True)]
     victims = [p.pid for p in victims] + [s["pid"] for s in before.values()] + list(hardy_pids(crashy))
     victims.append(crashy.server_pid())
-    for pid in victims:  # the server and every agent process at once, as power loss would
+    # The server and every agent process at once, as power loss would: all stopped first, so
+    # the server never sees an agent die (it would record the exit, and that is no reboot).
+    for pid in [victims[-1], *victims[:-1]]:
+        _signal(pid, signal.SIGSTOP)
+    for pid in victims:
         _kill(pid)
     wait_gone(victims)
 
