@@ -22,13 +22,14 @@ QUIET_READY_SECONDS = 0.3  # an agent without a `ready` pattern is ready once qu
 async def type_prompt(session: Session, text: str) -> None:
     """Type `text` into the session, then submit it with Enter."""
     modes = session.terminal.modes()
+    typed_at = session.clock()  # before typing: an agent may draw it before we look again
     if modes.get("bracketed_paste"):
         # As one paste: a CLI that guesses pastes from fast typing (Codex) would otherwise take
         # the Enter that follows as part of the paste when a loaded machine delivers both at once.
         session.type(encode_paste(text, True))
     else:
         session.type(text.replace("\n", " ").encode())
-    await _drawn(session, since=session.clock())
+    await _drawn(session, since=typed_at)
     session.write(b"\r")
 
 
