@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,8 @@ from fleet_tui.ui.app import FleetApp  # noqa: E402
 from fleet_tui.ui.screens.compare import CompareScreen  # noqa: E402
 from fleet_tui.ui.screens.diff import DiffScreen  # noqa: E402
 
-OUT = ROOT / "screenshots"
+# FLEET_SCREENSHOTS_OUT: elsewhere than the repository (the test that keeps this script working).
+OUT = Path(os.environ.get("FLEET_SCREENSHOTS_OUT") or ROOT / "screenshots")
 SIZE = (160, 48)
 SPEED = "8"  # fast, yet slow enough to catch the agents mid-run
 # careful asks before it edits, so the grid shows an agent waiting for the user.
@@ -43,11 +45,12 @@ agents:
 
 
 async def until(pilot, condition) -> None:
-    for _ in range(600):  # a minute at most: a stuck demo fails loudly instead of hanging
+    deadline = time.monotonic() + 120  # a stuck demo fails loudly instead of hanging
+    while time.monotonic() < deadline:
         if condition():
             return
         await pilot.pause(0.1)
-    statuses = {name: info["status"] for name, info in pilot.app.sessions.items()}
+    statuses = {name: info.status for name, info in pilot.app.sessions.items()}
     raise TimeoutError(f"the demo never got there: {statuses}")
 
 
@@ -71,7 +74,7 @@ async def drive(repo: Path) -> list[Path]:
         for char in "fix the median bug":
             await pilot.press("space" if char == " " else char)
         await pilot.press("ctrl+s")
-        statuses = lambda: {info["status"] for info in app.sessions.values()}  # noqa: E731
+        statuses = lambda: {info.status for info in app.sessions.values()}  # noqa: E731
         await until(pilot, lambda: "waiting" in statuses() or "working" in statuses())
         await pilot.pause(0.5)
         save(app, "grid", written)
@@ -89,11 +92,11 @@ async def drive(repo: Path) -> list[Path]:
         await pilot.press("z")
 
         def finished(name: str) -> bool:
-            return app.sessions[name]["status"] in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
+            return app.sessions[name].status in ("idle", "done") and "Cost: $" in "\n".join(app.mirrors[name].text())
 
         def asking() -> list[str]:
             return [name for name, info in app.sessions.items()
-                    if info["status"] == "waiting" and "Do you want" in "\n".join(app.mirrors[name].text())]
+                    if info.status == "waiting" and "Do you want" in "\n".join(app.mirrors[name].text())]
 
         # Answer each approval as a user would: focus the pane, steer, enter, the leader.
         for _ in range(300):
@@ -144,7 +147,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "fleet_tui", "down"], cwd=repo, capture_output=True, timeout=60)
         shutil.rmtree(tmp, ignore_errors=True)
     for path in written:
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
