@@ -27,9 +27,12 @@ async def type_prompt(session: Session, text: str) -> None:
         # As one paste: a CLI that guesses pastes from fast typing (Codex) would otherwise take
         # the Enter that follows as part of the paste when a loaded machine delivers both at once.
         session.type(encode_paste(text, True))
+        # A program that takes pastes can be slow to handle one; an Enter before it has is
+        # part of the paste. One that does not (a plain command) need not draw anything.
+        await _drawn(session, since=typed_at)
     else:
         session.type(text.replace("\n", " ").encode())
-    await _drawn(session, since=typed_at)
+        await asyncio.sleep(PROMPT_ENTER_DELAY)
     session.write(b"\r")
 
 
