@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -43,9 +45,13 @@ def repo(tmp_path, monkeypatch) -> Path:
     subprocess.run([sys.executable, "-m", "fleet_tui", "down"], cwd=root, capture_output=True, timeout=30)
 
 
-async def until(pilot, condition) -> None:
-    """Let the app run until `condition()` holds; pytest-timeout bounds the wait."""
+async def until(pilot, condition, timeout: float = 45) -> None:
+    """Let the app run until `condition()` holds; after `timeout` s fail, naming the wait
+    (pytest-timeout's own report shows no line of the test)."""
+    deadline = time.monotonic() + timeout
     while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened in {timeout:.0f} s: {inspect.getsource(condition).strip()}")
         await pilot.pause(0.05)
 
 
