@@ -33,6 +33,7 @@ FLEET_YAML = textwrap.dedent(
 def repo(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the port registry stays the test's
+    monkeypatch.delenv("PS1", raising=False)  # an activated venv's (CI's) would be the shell's prompt
     (tmp_path / "run").mkdir()
     root = tmp_path / "repo"
     root.mkdir()
