@@ -46,8 +46,8 @@ async def _drawn(session: Session, since: float) -> None:
     deadline = since + PROMPT_DRAWN_TIMEOUT
     await asyncio.sleep(PROMPT_ENTER_DELAY)
     while session.alive and session.clock() < deadline:
-        quiet = session.clock() - session.output_at
-        if session.output_at > since and quiet >= PROMPT_ENTER_DELAY:
+        drawn_at = session.detector.any_output  # the last output, echo included
+        if drawn_at is not None and drawn_at > since and session.clock() - drawn_at >= PROMPT_ENTER_DELAY:
             return
         await asyncio.sleep(0.02)
 

@@ -94,7 +94,6 @@ class Session:
         self.terminal = Terminal(cols, rows, respond=self._respond)
         self.detector = StatusDetector(status_rules, started=clock())
         self.pacer = LookPacer()
-        self.output_at = 0.0  # self.clock() of its last output
         self.meter = BudgetMeter(budget, time.time())
         self.proc: PtyProcess | None = None
         self.sampler: TreeSampler | None = None
@@ -141,7 +140,6 @@ class Session:
         self.terminal = Terminal(self.terminal.cols, self.terminal.rows, respond=self._respond)
         self.detector = StatusDetector(self.status_rules, started=self.clock())
         self.pacer = LookPacer()
-        self.output_at = 0.0  # self.clock() of its last output
         self._reset_layers()
         self._rows = None
         self.status, self.reason, self.exit_code = Status.STARTING, "just started", None
@@ -164,7 +162,7 @@ class Session:
     def _output(self, text: str) -> None:
         self.terminal.feed(text)
         self._rows = None  # the screen changed: read it again at the next status round
-        now = self.output_at = self.clock()
+        now = self.clock()
         self.detector.on_output(now)
         self._on_change(self)
         self.pacer.output(now)  # a dialog is a burst of output, then quiet: read it once it settles
