@@ -13,6 +13,8 @@ import psutil
 from fleet_tui.paths import socket_path
 import pytest
 
+from tests.fleet.conftest import wait_for_child
+
 pytestmark = pytest.mark.real
 
 
@@ -45,7 +47,7 @@ def test_start_status_screen_steer_kill_audit_down(fleet):
     fleet.wait_screen("shell", "fleet-42")
     # Keys: ctrl+c interrupts a running command through the pty's line discipline.
     fleet.run("send", "shell", "sleep 30; echo not-interrupted")
-    time.sleep(0.3)
+    wait_for_child(sessions["shell"]["pid"], ["sleep", "30"])
     fleet.run("keys", "shell", "ctrl+c")
     fleet.run("send", "shell", "echo after-$((1+1))")
     screen = fleet.wait_screen("shell", "after-2")
