@@ -25,9 +25,10 @@ from fleet_tui.core import compare, gitrepo
 from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.status import Status
-from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Priority, SessionView, Task, TaskStore, agent_with_room,
-                                  queue_order, route)
+from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Approval, CheckOutcome, Priority, RankedAttempt,
+                                  SessionView, Task, TaskStore, Verdict, agent_with_room, queue_order, route)
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.wire import TaskView
 from fleet_tui.pipeline_config import VERDICT_FILE, Stage
 
 OUTPUT_TAIL = 4000  # characters of a failing check's output an agent is shown
@@ -64,6 +65,8 @@ class TaskRunner:
     # -- life ---------------------------------------------------------------------------
     def start(self) -> None:
         self.bus.listeners.append(self._on_event)
+        for problem in self.store.problems:
+            self.bus.emit(EventKind.ERROR, problem)
         for task in self.store.active():
             self._resume(task)
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_quiet_turns())
@@ -121,7 +124,7 @@ class TaskRunner:
             raise UsageError(f"no task {task_id!r} (tasks: {', '.join(self.store.tasks) or 'none yet'})")
         return task
 
-    def views(self) -> list[dict[str, Any]]:
+    def views(self) -> list[TaskView]:
         """Every task, those waiting for a person first, then the active ones in queue order, then the rest."""
         tasks = list(self.store.tasks.values())
         waiting = [t for t in tasks if t.state in ("gate", "blocked")]
@@ -129,11 +132,11 @@ class TaskRunner:
         finished = sorted([t for t in tasks if not t.active], key=lambda t: -t.updated)
         return [self.view(t) for t in waiting + active + finished]
 
-    def view(self, task: Task) -> dict[str, Any]:
+    def view(self, task: Task) -> TaskView:
         stages = self.stages(task)
         stage = stages[task.stage].describe() if task.stage < len(stages) else "finished"
-        return {**task.view(), "stage_name": stage, "stages": [s.describe() for s in stages],
-                "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)}
+        return TaskView.model_validate({**task.model_dump(), "stage_name": stage, "stages": [s.describe() for s in stages],
+                                        "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)})
 
     def approve(self, task_id: str, by: str | None = None, override: bool = False, pick: str | None = None) -> Task:
         task = self.get(task_id)
@@ -141,17 +144,16 @@ class TaskRunner:
         if task.state not in ("gate", "blocked"):
             raise UsageError(f"task {task.id} is not waiting for approval (it is {task.state}: {task.step})")
         if pick is not None:
-            names = [row["session"] for row in task.ranking] or task.fanout
+            names = [row.session for row in task.ranking] or task.fanout
             if pick not in names:
                 raise UsageError(f"{pick!r} is not one of task {task.id}'s attempts ({', '.join(names) or 'none'})")
             task.session = pick
         if task.hold == "checks" and not override:
             raise UsageError(f"task {task.id}'s checks fail ({task.reason}); pass --override to go on anyway")
-        approval = {"by": by, "at": time.time(), "stage": task.stage, "hold": task.hold, "pick": pick,
-                    "override": task.hold in ("checks", "review")}
-        task.approvals.append(approval)
+        task.approvals.append(Approval(by=by, at=time.time(), stage=task.stage, hold=task.hold, pick=pick,
+                                       override=task.hold in ("checks", "review")))
         if task.hold in ("checks", "review"):
-            failing = [n for n, c in task.checks.items() if not c.get("passed")] if task.hold == "checks" else []
+            failing = [n for n, c in task.checks.items() if not c.passed] if task.hold == "checks" else []
             task.overridden += failing or [f"review {task.stage}"]
             what = f"failing checks ({', '.join(failing)})" if failing else f"the reviewer ({task.reason})"
             self._emit(EventKind.OVERRIDE, task, f"{by} overrode {what}", by=by, what=task.hold, checks=failing)
@@ -494,19 +496,19 @@ class TaskRunner:
                    ).get(record.name, {})
         task.checks = {}
         for name, result in results.items():
-            task.checks[name] = {"passed": result.passed, "exit_code": result.exit_code,
-                                 "timed_out": result.timed_out, "duration": round(result.duration, 2),
-                                 "output": result.output[-OUTPUT_TAIL:]}
+            task.checks[name] = CheckOutcome(passed=result.passed, exit_code=result.exit_code,
+                                             timed_out=result.timed_out, duration=round(result.duration, 2),
+                                             output=result.output[-OUTPUT_TAIL:])
             self._emit(EventKind.CHECK, task, f"check {name} {'passed' if result.passed else 'FAILED'} "
                        f"in {result.duration:.1f}s", session=record.name, check=name, passed=result.passed)
-        failing = [name for name, c in task.checks.items() if not c["passed"]]
+        failing = [name for name, c in task.checks.items() if not c.passed]
         if not failing:
             self._stage_ended(task, "checks passed")
             return
         retries = stage.retry or 0
         if task.check_attempts < retries:
             task.check_attempts += 1
-            report = "\n\n".join(f"$ {name} (exit code {task.checks[name]['exit_code']})\n{task.checks[name]['output']}"
+            report = "\n\n".join(f"$ {name} (exit code {task.checks[name].exit_code})\n{task.checks[name].output}"
                                  for name in failing)
             self._set(task, "running", f"{record.name} fixing {', '.join(failing)} "
                       f"(retry {task.check_attempts} of {retries})")
@@ -528,7 +530,7 @@ class TaskRunner:
         diff = await asyncio.to_thread(compare.diff_text, root, record.base_commit, record.branch)
         if len(diff) > DIFF_LIMIT:
             diff = diff[:DIFF_LIMIT] + f"\n... ({len(diff) - DIFF_LIMIT} more characters)"
-        checks = "\n".join(f"{n}: {'passed' if c['passed'] else 'FAILED'}" for n, c in task.checks.items()) or "none"
+        checks = "\n".join(f"{n}: {'passed' if c.passed else 'FAILED'}" for n, c in task.checks.items()) or "none"
         template = "review" if stage.kind == "review" else "gate_agent"
         prompt = self.fleet.config.prompts.fill(template, task=task.text, diff=diff, checks=checks,
                                                 verdict_file=VERDICT_FILE, approve_when=stage.verdict_word)
@@ -558,14 +560,14 @@ class TaskRunner:
         approved = lines[0] == stage.verdict_word
         notes = "\n".join(lines[1:] if lines[0].split()[0].upper() in ("CHANGES", "REJECT") or approved
                           else lines).strip()
-        task.verdict = {"by": name, "approved": approved, "first_line": lines[0], "notes": notes, "at": time.time()}
+        task.verdict = Verdict(by=name or "", approved=approved, first_line=lines[0], notes=notes, at=time.time())
         self._emit(EventKind.VERDICT, task, f"{name}: {'APPROVED' if approved else 'asks for changes'}"
                    + (f": {_preview(notes)}" if notes else ""), session=name, approved=approved, notes=notes)
         await self._drop_reviewer(task)
         if approved:
             if stage.kind == "gate":
-                task.approvals.append({"by": f"agent {name}", "at": time.time(), "stage": task.stage,
-                                       "hold": "gate", "pick": None, "override": False})
+                task.approvals.append(Approval(by=f"agent {name}", at=time.time(), stage=task.stage, hold="gate",
+                                               pick=None, override=False))
             self._stage_ended(task, f"approved by {name}")
         elif stage.kind == "gate":
             self._hold(task, "blocked", "review", f"gate agent {name} refused: {_preview(notes)}; approve "
@@ -610,11 +612,11 @@ class TaskRunner:
     async def _compare(self, task: Task) -> None:
         self._set(task, "running", f"comparing run {task.run}")
         result = await self.fleet.compare(task.run)
-        task.ranking = [{"session": a.session, "rank": a.rank, "checks_passed": a.checks_passed,
-                         "checks_total": a.checks_total, "added": a.added, "removed": a.removed}
+        task.ranking = [RankedAttempt(session=a.session, rank=a.rank, checks_passed=a.checks_passed,
+                                      checks_total=a.checks_total, added=a.added, removed=a.removed)
                         for a in result.attempts]
         if task.ranking:
-            task.session = task.ranking[0]["session"]
+            task.session = task.ranking[0].session
         self._stage_ended(task, f"compared; best is {task.session}")
 
     def risks(self, task: Task) -> list[str]:
@@ -640,8 +642,7 @@ class TaskRunner:
         await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work on task {task.id}")
         task.risk = await asyncio.to_thread(self.risks, task)
         # Only a person's approval at a gate answers a risk; an override is what may have caused it.
-        if task.risk and not any(a["hold"] in ("gate", "risk") and not a["by"].startswith("agent ")
-                                 for a in task.approvals):
+        if task.risk and not any(a.hold in ("gate", "risk") and a.by_person for a in task.approvals):
             self._hold(task, "gate", "risk", f"risky ({'; '.join(task.risk)}): a person must approve: "
                        f"`fleet-tui approve {task.id}`")
             return
