@@ -26,7 +26,8 @@ from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.status import Status
 from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Approval, CheckOutcome, Priority, RankedAttempt,
-                                  SessionView, Task, TaskStore, Verdict, agent_with_room, queue_order, route)
+                                  SessionView, Task, TaskStore, Verdict, agent_with_room, fan_out_agents, queue_order,
+                                  route)
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.wire import TaskView
 from fleet_tui.pipeline_config import VERDICT_FILE, Stage
@@ -281,7 +282,7 @@ class TaskRunner:
         sessions, agents = self._views()
         try:
             if stage.kind == "do" and (stage.count or 1) > 1:
-                await self._fan_out(task, stage, agents)
+                await self._fan_out(task, stage, sessions, agents)
             elif stage.kind == "do":
                 where = route(self._role_of(task, stage), sessions, agents, self.store.bound_sessions())
                 if where is None:
@@ -359,11 +360,17 @@ class TaskRunner:
         while session.alive and session.status not in FREE_STATUSES and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
 
-    async def _fan_out(self, task: Task, stage: Stage, agents: list[AgentView]) -> None:
+    async def _fan_out(self, task: Task, stage: Stage, sessions: list[SessionView], agents: list[AgentView]) -> None:
         role = self._role_of(task, stage)
-        names = [a.name for a in agents if a.role == role]
-        picks = [names[i % len(names)] for i in range(stage.count or 1)]
-        self._set(task, "running", f"fanning out to {len(picks)} sessions")
+        wanted = stage.count or 1
+        picks = fan_out_agents(role, wanted, sessions, agents, self.store.bound_sessions())
+        if not picks:
+            full = ", ".join(f"{a.name} {sum(1 for s in sessions if s.alive and s.agent == a.name)}/{a.max_sessions}"
+                             for a in agents if a.role == role)
+            self._set(task, "queued", f"waiting for room to start {role} sessions (running/max_sessions: {full})")
+            return
+        short = f" of {wanted}: max_sessions leaves room for {len(picks)}" if len(picks) < wanted else ""
+        self._set(task, "running", f"fanning out to {len(picks)} sessions{short}")
         before = time.monotonic()
         result = await self.fleet.fanout(self.fleet.config.prompts.fill("task", task=task.text), agents=picks)
         task.run, task.fanout, task.fanout_done, task.session = result.run, list(result.sessions), [], None
@@ -371,9 +378,9 @@ class TaskRunner:
             self._tag(name, task.id)
             prompted = self._prompted.get(name, -1.0) >= before
             self.turns[name] = Turn(task.id, "fanout", time.monotonic() if prompted else None)
-        self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}",
-                   run=task.run, sessions=task.fanout)
-        self._set(task, "running", f"{len(task.fanout)} attempts working")
+        self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}{short}",
+                   run=task.run, sessions=task.fanout, asked=wanted)
+        self._set(task, "running", f"{len(task.fanout)} attempts working{short}")
 
     # -- turns ----------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:

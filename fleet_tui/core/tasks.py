@@ -241,5 +241,22 @@ def agent_with_room(role: str, sessions: list[SessionView], agents: list[AgentVi
     return min(room, key=lambda a: ((load or {}).get(a.name, 0), _size(running, a.name), a.name)).name
 
 
+def fan_out_agents(role: str, count: int, sessions: list[SessionView], agents: list[AgentView],
+                   bound: set[str]) -> list[str]:
+    """The agents to start a fan-out's new sessions of, one name per session: up to `count`, as many
+    as `max_sessions` leaves room for, each the least-loaded of the role counting those picked before."""
+    running = [s for s in sessions if s.alive]
+    load = {a.name: sum(1 for s in running if s.agent == a.name and s.name in bound) for a in agents}
+    picks: list[str] = []
+    for i in range(count):
+        agent = agent_with_room(role, running, agents, load)
+        if agent is None:
+            break
+        picks.append(agent)
+        running.append(SessionView(f"(attempt {i + 1})", agent, role, Status.STARTING, True))
+        load[agent] = load.get(agent, 0) + 1
+    return picks
+
+
 def _size(running: list[SessionView], agent: str) -> int:
     return sum(1 for s in running if s.agent == agent)
