@@ -695,9 +695,9 @@ class TaskRunner:
         if task.state != "running":
             return
         if task.owed:
-            for name, then in list(task.owed.items()):
+            for session, then in list(task.owed.items()):
                 if task.active:
-                    self._resume_turn(task, name, then)
+                    self._resume_turn(task, session, then)
             return
         if task.reviewer:
             self._spawn(self._discard(task.reviewer))
