@@ -668,7 +668,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             print("no fleet server is running for this repository")
             return 0
         raise
-    print(f"fleet server stopped ({stopped} running sessions killed)")
+    print(f"fleet server stopped ({stopped} running session{'' if stopped == 1 else 's'} killed)")
     return 0
 
 

@@ -239,7 +239,7 @@ class FleetServer:
 
     def _send_tasks(self) -> None:
         self._tasks_timer = None
-        message = {"t": "tasks", "tasks": self.tasks.views()}
+        message = {"t": "tasks", "tasks": [view.wire() for view in self.tasks.views()]}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -480,23 +480,23 @@ class FleetServer:
     async def worktree_disk(self, client: ClientConnection, request: wire.WorktreeDisk) -> wire.DiskAnswer:
         return await self.fleet.worktree_disk()
 
-    async def task(self, client: ClientConnection, request: wire.SubmitTask) -> Any:
+    async def task(self, client: ClientConnection, request: wire.SubmitTask) -> wire.TaskView:
         self.fleet.reload_config()
         return self.tasks.view(self.tasks.submit(request.text, request.role, request.pipeline, request.priority))
 
-    async def list_tasks(self, client: ClientConnection, request: wire.Tasks) -> Any:
-        return {"tasks": self.tasks.views()}
+    async def list_tasks(self, client: ClientConnection, request: wire.Tasks) -> wire.TasksAnswer:
+        return wire.TasksAnswer(tasks=self.tasks.views())
 
-    async def approve(self, client: ClientConnection, request: wire.Approve) -> Any:
+    async def approve(self, client: ClientConnection, request: wire.Approve) -> wire.TaskView:
         return self.tasks.view(self.tasks.approve(request.task, request.by, request.override, request.pick))
 
-    async def reject(self, client: ClientConnection, request: wire.Reject) -> Any:
+    async def reject(self, client: ClientConnection, request: wire.Reject) -> wire.TaskView:
         return self.tasks.view(self.tasks.reject(request.task, request.by, request.reason))
 
     async def attach(self, client: ClientConnection, request: wire.Attach) -> None:
         client.attached, client.focus = True, request.focus
         client.send({"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]})
-        client.send({"t": "tasks", "tasks": self.tasks.views()})
+        client.send({"t": "tasks", "tasks": [view.wire() for view in self.tasks.views()]})
         for name in self.fleet.sessions:
             client.mark(name, None)
         for event in list(self.bus.recent)[-100:]:

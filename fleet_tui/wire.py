@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from fleet_tui.core.tasks import Task
+from fleet_tui.core.tasks import CheckOutcome, Task
 
 
 class Answer(BaseModel):
@@ -83,12 +83,8 @@ class FileChange(Answer):
     removed: int = 0
 
 
-class CheckView(Answer):
-    passed: bool
-    exit_code: int | None = None
-    duration: float = 0.0
-    timed_out: bool = False
-    output: str = ""
+class CheckView(CheckOutcome, Answer):
+    """A check's result in an attempt's worktree: the task queue's own model, read tolerantly."""
 
 
 class AttemptRow(Answer):

@@ -25,9 +25,11 @@ from fleet_tui.core import compare, gitrepo
 from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.status import Status
-from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Priority, SessionView, Task, TaskStore, agent_with_room,
-                                  queue_order, route)
+from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Approval, CheckOutcome, Priority, RankedAttempt,
+                                  SessionView, Task, TaskStore, Verdict, agent_with_room, fan_out_agents, queue_order,
+                                  route)
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.wire import TaskView
 from fleet_tui.pipeline_config import VERDICT_FILE, Stage
 
 OUTPUT_TAIL = 4000  # characters of a failing check's output an agent is shown
@@ -64,6 +66,8 @@ class TaskRunner:
     # -- life ---------------------------------------------------------------------------
     def start(self) -> None:
         self.bus.listeners.append(self._on_event)
+        for problem in self.store.problems:
+            self.bus.emit(EventKind.ERROR, problem)
         for task in self.store.active():
             self._resume(task)
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_quiet_turns())
@@ -121,7 +125,7 @@ class TaskRunner:
             raise UsageError(f"no task {task_id!r} (tasks: {', '.join(self.store.tasks) or 'none yet'})")
         return task
 
-    def views(self) -> list[dict[str, Any]]:
+    def views(self) -> list[TaskView]:
         """Every task, those waiting for a person first, then the active ones in queue order, then the rest."""
         tasks = list(self.store.tasks.values())
         waiting = [t for t in tasks if t.state in ("gate", "blocked")]
@@ -129,11 +133,11 @@ class TaskRunner:
         finished = sorted([t for t in tasks if not t.active], key=lambda t: -t.updated)
         return [self.view(t) for t in waiting + active + finished]
 
-    def view(self, task: Task) -> dict[str, Any]:
+    def view(self, task: Task) -> TaskView:
         stages = self.stages(task)
         stage = stages[task.stage].describe() if task.stage < len(stages) else "finished"
-        return {**task.view(), "stage_name": stage, "stages": [s.describe() for s in stages],
-                "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)}
+        return TaskView.model_validate({**task.model_dump(), "stage_name": stage, "stages": [s.describe() for s in stages],
+                                        "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)})
 
     def approve(self, task_id: str, by: str | None = None, override: bool = False, pick: str | None = None) -> Task:
         task = self.get(task_id)
@@ -141,17 +145,16 @@ class TaskRunner:
         if task.state not in ("gate", "blocked"):
             raise UsageError(f"task {task.id} is not waiting for approval (it is {task.state}: {task.step})")
         if pick is not None:
-            names = [row["session"] for row in task.ranking] or task.fanout
+            names = [row.session for row in task.ranking] or task.fanout
             if pick not in names:
                 raise UsageError(f"{pick!r} is not one of task {task.id}'s attempts ({', '.join(names) or 'none'})")
             task.session = pick
         if task.hold == "checks" and not override:
             raise UsageError(f"task {task.id}'s checks fail ({task.reason}); pass --override to go on anyway")
-        approval = {"by": by, "at": time.time(), "stage": task.stage, "hold": task.hold, "pick": pick,
-                    "override": task.hold in ("checks", "review")}
-        task.approvals.append(approval)
+        task.approvals.append(Approval(by=by, at=time.time(), stage=task.stage, hold=task.hold, pick=pick,
+                                       override=task.hold in ("checks", "review")))
         if task.hold in ("checks", "review"):
-            failing = [n for n, c in task.checks.items() if not c.get("passed")] if task.hold == "checks" else []
+            failing = [n for n, c in task.checks.items() if not c.passed] if task.hold == "checks" else []
             task.overridden += failing or [f"review {task.stage}"]
             what = f"failing checks ({', '.join(failing)})" if failing else f"the reviewer ({task.reason})"
             self._emit(EventKind.OVERRIDE, task, f"{by} overrode {what}", by=by, what=task.hold, checks=failing)
@@ -279,7 +282,7 @@ class TaskRunner:
         sessions, agents = self._views()
         try:
             if stage.kind == "do" and (stage.count or 1) > 1:
-                await self._fan_out(task, stage, agents)
+                await self._fan_out(task, stage, sessions, agents)
             elif stage.kind == "do":
                 where = route(self._role_of(task, stage), sessions, agents, self.store.bound_sessions())
                 if where is None:
@@ -357,11 +360,17 @@ class TaskRunner:
         while session.alive and session.status not in FREE_STATUSES and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
 
-    async def _fan_out(self, task: Task, stage: Stage, agents: list[AgentView]) -> None:
+    async def _fan_out(self, task: Task, stage: Stage, sessions: list[SessionView], agents: list[AgentView]) -> None:
         role = self._role_of(task, stage)
-        names = [a.name for a in agents if a.role == role]
-        picks = [names[i % len(names)] for i in range(stage.count or 1)]
-        self._set(task, "running", f"fanning out to {len(picks)} sessions")
+        wanted = stage.count or 1
+        picks = fan_out_agents(role, wanted, sessions, agents, self.store.bound_sessions())
+        if not picks:
+            full = ", ".join(f"{a.name} {sum(1 for s in sessions if s.alive and s.agent == a.name)}/{a.max_sessions}"
+                             for a in agents if a.role == role)
+            self._set(task, "queued", f"waiting for room to start {role} sessions (running/max_sessions: {full})")
+            return
+        short = f" of {wanted}: max_sessions leaves room for {len(picks)}" if len(picks) < wanted else ""
+        self._set(task, "running", f"fanning out to {len(picks)} sessions{short}")
         before = time.monotonic()
         result = await self.fleet.fanout(self.fleet.config.prompts.fill("task", task=task.text), agents=picks)
         task.run, task.fanout, task.fanout_done, task.session = result.run, list(result.sessions), [], None
@@ -369,9 +378,9 @@ class TaskRunner:
             self._tag(name, task.id)
             prompted = self._prompted.get(name, -1.0) >= before
             self.turns[name] = Turn(task.id, "fanout", time.monotonic() if prompted else None)
-        self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}",
-                   run=task.run, sessions=task.fanout)
-        self._set(task, "running", f"{len(task.fanout)} attempts working")
+        self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}{short}",
+                   run=task.run, sessions=task.fanout, asked=wanted)
+        self._set(task, "running", f"{len(task.fanout)} attempts working{short}")
 
     # -- turns ----------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -494,19 +503,19 @@ class TaskRunner:
                    ).get(record.name, {})
         task.checks = {}
         for name, result in results.items():
-            task.checks[name] = {"passed": result.passed, "exit_code": result.exit_code,
-                                 "timed_out": result.timed_out, "duration": round(result.duration, 2),
-                                 "output": result.output[-OUTPUT_TAIL:]}
+            task.checks[name] = CheckOutcome(passed=result.passed, exit_code=result.exit_code,
+                                             timed_out=result.timed_out, duration=round(result.duration, 2),
+                                             output=result.output[-OUTPUT_TAIL:])
             self._emit(EventKind.CHECK, task, f"check {name} {'passed' if result.passed else 'FAILED'} "
                        f"in {result.duration:.1f}s", session=record.name, check=name, passed=result.passed)
-        failing = [name for name, c in task.checks.items() if not c["passed"]]
+        failing = [name for name, c in task.checks.items() if not c.passed]
         if not failing:
             self._stage_ended(task, "checks passed")
             return
         retries = stage.retry or 0
         if task.check_attempts < retries:
             task.check_attempts += 1
-            report = "\n\n".join(f"$ {name} (exit code {task.checks[name]['exit_code']})\n{task.checks[name]['output']}"
+            report = "\n\n".join(f"$ {name} (exit code {task.checks[name].exit_code})\n{task.checks[name].output}"
                                  for name in failing)
             self._set(task, "running", f"{record.name} fixing {', '.join(failing)} "
                       f"(retry {task.check_attempts} of {retries})")
@@ -528,7 +537,7 @@ class TaskRunner:
         diff = await asyncio.to_thread(compare.diff_text, root, record.base_commit, record.branch)
         if len(diff) > DIFF_LIMIT:
             diff = diff[:DIFF_LIMIT] + f"\n... ({len(diff) - DIFF_LIMIT} more characters)"
-        checks = "\n".join(f"{n}: {'passed' if c['passed'] else 'FAILED'}" for n, c in task.checks.items()) or "none"
+        checks = "\n".join(f"{n}: {'passed' if c.passed else 'FAILED'}" for n, c in task.checks.items()) or "none"
         template = "review" if stage.kind == "review" else "gate_agent"
         prompt = self.fleet.config.prompts.fill(template, task=task.text, diff=diff, checks=checks,
                                                 verdict_file=VERDICT_FILE, approve_when=stage.verdict_word)
@@ -558,14 +567,14 @@ class TaskRunner:
         approved = lines[0] == stage.verdict_word
         notes = "\n".join(lines[1:] if lines[0].split()[0].upper() in ("CHANGES", "REJECT") or approved
                           else lines).strip()
-        task.verdict = {"by": name, "approved": approved, "first_line": lines[0], "notes": notes, "at": time.time()}
+        task.verdict = Verdict(by=name or "", approved=approved, first_line=lines[0], notes=notes, at=time.time())
         self._emit(EventKind.VERDICT, task, f"{name}: {'APPROVED' if approved else 'asks for changes'}"
                    + (f": {_preview(notes)}" if notes else ""), session=name, approved=approved, notes=notes)
         await self._drop_reviewer(task)
         if approved:
             if stage.kind == "gate":
-                task.approvals.append({"by": f"agent {name}", "at": time.time(), "stage": task.stage,
-                                       "hold": "gate", "pick": None, "override": False})
+                task.approvals.append(Approval(by=f"agent {name}", at=time.time(), stage=task.stage, hold="gate",
+                                               pick=None, override=False))
             self._stage_ended(task, f"approved by {name}")
         elif stage.kind == "gate":
             self._hold(task, "blocked", "review", f"gate agent {name} refused: {_preview(notes)}; approve "
@@ -610,11 +619,11 @@ class TaskRunner:
     async def _compare(self, task: Task) -> None:
         self._set(task, "running", f"comparing run {task.run}")
         result = await self.fleet.compare(task.run)
-        task.ranking = [{"session": a.session, "rank": a.rank, "checks_passed": a.checks_passed,
-                         "checks_total": a.checks_total, "added": a.added, "removed": a.removed}
+        task.ranking = [RankedAttempt(session=a.session, rank=a.rank, checks_passed=a.checks_passed,
+                                      checks_total=a.checks_total, added=a.added, removed=a.removed)
                         for a in result.attempts]
         if task.ranking:
-            task.session = task.ranking[0]["session"]
+            task.session = task.ranking[0].session
         self._stage_ended(task, f"compared; best is {task.session}")
 
     def risks(self, task: Task) -> list[str]:
@@ -640,8 +649,7 @@ class TaskRunner:
         await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work on task {task.id}")
         task.risk = await asyncio.to_thread(self.risks, task)
         # Only a person's approval at a gate answers a risk; an override is what may have caused it.
-        if task.risk and not any(a["hold"] in ("gate", "risk") and not a["by"].startswith("agent ")
-                                 for a in task.approvals):
+        if task.risk and not any(a.hold in ("gate", "risk") and a.by_person for a in task.approvals):
             self._hold(task, "gate", "risk", f"risky ({'; '.join(task.risk)}): a person must approve: "
                        f"`fleet-tui approve {task.id}`")
             return

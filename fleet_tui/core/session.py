@@ -106,6 +106,7 @@ class Session:
         # The tick and a compare may measure at once: usage readers count each new log line once.
         self._measuring = threading.Lock()
         self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
+        self._title, self._title_says = "", None  # the window title as of the last output, and its meaning
         self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
         self._on_change = on_change
@@ -169,6 +170,14 @@ class Session:
         self.detector.on_output(now)
         self._on_change(self)
         self.pacer.output(now)  # a dialog is a burst of output, then quiet: read it once it settles
+        title = self.terminal.title
+        if title != self._title:
+            # A title that now says something else (Gemini's "◇  Ready" at the end of a turn) is
+            # looked at on the next round, not once the output settles; a spinner frame is not.
+            said = self.detector.title_says(title)
+            if said != self._title_says:
+                self.pacer.again(now, 0.0)
+            self._title, self._title_says = title, said
 
     def _respond(self, reply: str) -> None:
         # The child asked the terminal something (DA1, cursor position...): answer it.

@@ -67,6 +67,9 @@ ANSWER_KEYS = {b"\r", b"\n", b"y", b"Y", b"n", b"N", *(str(d).encode() for d in 
 INTERRUPT_KEYS = {b"\x1b", b"\x03"}
 # A dialog still drawn this long after an answering key is being taken away: the agent works.
 ANSWER_GRACE = 0.5
+# A turn cancelled by its interrupt key reads idle this long while the CLI redraws; a CLI that
+# still says working after it did not take the key.
+CANCEL_GRACE = 1.0
 
 
 class StatusDetector:
@@ -78,6 +81,8 @@ class StatusDetector:
         self.region = int(rules.get("region") or DEFAULT_REGION)
         self.waiting = [p for p in rules.get("waiting") or [] if p.strip()]
         self.working = [p for p in rules.get("working") or [] if p.strip()]
+        self.interrupt_hint = [p for p in rules.get("interrupt_hint") or [] if p.strip()]
+        self.hint_since: float | None = None  # since when an interrupt hint has been on screen
         self.osc_state = bool(rules.get("osc_state"))
         self.titles = [(status, re.compile(rules[key]), key)
                        for status, key in ((Status.WAITING, "title_waiting"), (Status.WORKING, "title_working"),
@@ -126,6 +131,10 @@ class StatusDetector:
                 if phrase in row:
                     return self._by("dialog", Status.WAITING, f'screen row {number} "{_short(phrase)}" matches waiting')
 
+        cancelled = self._cancelled(now, rows)
+        if cancelled:
+            return self._by("interrupt", Status.IDLE, cancelled)
+
         if self.osc_state and self._marker in _OSC_MEANING:
             return self._by("osc", _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}")
 
@@ -161,6 +170,29 @@ class StatusDetector:
         if quiet < self.idle_after:
             return self._by("activity", Status.WORKING, f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
         return self._by("activity", Status.IDLE, f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)")
+
+    def _cancelled(self, now: float, rows: list[tuple[int, str]]) -> str:
+        """Why the turn reads cancelled ("" if not): Escape or Ctrl-C typed while the screen said
+        that key cancels (Gemini's "esc to cancel"), a moment ago; the CLI redraws ~0.2 s later."""
+        if not self.interrupt_hint:
+            return ""
+        hint = next(((n, p) for n, row in rows for p in self.interrupt_hint if p in row), None)
+        if hint is None:
+            self.hint_since = None
+            return ""
+        if self.hint_since is None:
+            self.hint_since = now
+        key = self.last_interrupt
+        if key is None or key < self.hint_since or now - key >= CANCEL_GRACE:
+            return ""
+        return f'interrupted {now - key:.1f} s ago while screen row {hint[0]} said "{_short(hint[1])}"'
+
+    def title_says(self, title: str) -> Status | None:
+        """What the window title alone says (None: no title rule matches it)."""
+        for status, pattern, _ in self.titles:
+            if pattern.search(title):
+                return status
+        return None
 
     def _by(self, signal: str, status: Status, reason: str) -> tuple[Status, str]:
         self.signal = signal
@@ -203,7 +235,7 @@ def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: floa
     a new turn after an end-of-turn hook that has no start-of-turn hook.
     """
     screen_status, screen_reason = screen
-    screen_layer = "screen" if signal in ("dialog", "input box") else signal
+    screen_layer = "screen" if signal in ("dialog", "input box", "interrupt") else signal
     if signal == "dialog" and screen_status == Status.WAITING and last_answer is not None \
             and last_answer >= screen_since and now - last_answer < ANSWER_GRACE:
         # Answered in the pane (Enter, a choice): the agent takes the dialog away and goes on.
@@ -271,8 +303,9 @@ class LookPacer:
     def due(self, now: float) -> bool:
         """A look is due now; the caller looks (and reports it to `looked`)."""
         if self.again_at is not None and now >= self.again_at:
+            # Asked for (rare: a key, a title that changed its meaning): it does not hold back the
+            # look at the output that follows (Claude's dialog draws ~80 ms after its title turns).
             self.again_at = None
-            self.last_paced = now
             return True
         if self.first_unread is None or now - self.last_paced < LOOK_GAP:
             return False

@@ -291,3 +291,27 @@ def test_agent_gate_refuses_and_the_queue_keeps_priority_order(tasks_fleet):
     events = story(cli, "t1")
     assert [e["data"]["approved"] for e in events if e["kind"] == "verdict"] == [False]
     assert events[-1]["message"] == "t1: rejected: rejected by " + events[-2]["data"]["by"] + ": no docstring"
+
+
+def test_a_fan_out_starts_no_more_sessions_than_max_sessions_allows(tasks_fleet):
+    cli = tasks_fleet
+    text = (cli.repo / "fleet.yaml").read_text()
+    (cli.repo / "fleet.yaml").write_text(text.replace("max_sessions: 2", "max_sessions: 1"))
+    cli.run("start", "dev", "-n", "1")  # a session of the user's: it takes the agent's only place
+    held = cli.status()[0]["name"]
+    cli.run("task", "add a greet function", "--pipeline", "hotfix")
+    deadline = time.monotonic() + 30
+    while "waiting for room to start developer sessions" not in task(cli, "t1")["step"]:
+        assert time.monotonic() < deadline, task(cli, "t1")
+        time.sleep(0.2)
+    waiting = task(cli, "t1")
+    assert waiting["state"] == "queued" and "dev 1/1" in waiting["step"] and not waiting["fanout"]
+    assert [s["name"] for s in cli.status()] == [held], "no session started beyond the limit"
+    cli.run("kill", held)
+    blocked = wait_task(cli, "t1", "blocked")
+    assert len(blocked["fanout"]) == 1 and len(blocked["ranking"]) == 1
+    assert blocked["session"] == blocked["fanout"][0]
+    text = cli.run("log", "--task", "t1").stdout
+    assert "of 2: max_sessions leaves room for 1" in text
+    alive = [s["name"] for s in cli.status() if s["agent"] == "dev" and s["status"] not in ("killed", "stopped", "exited")]
+    assert alive == blocked["fanout"]

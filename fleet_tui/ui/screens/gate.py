@@ -92,25 +92,25 @@ class GateScreen(ModalScreen[TaskView | None]):
         text.append(" ".join(task.text.split()) + "\n")
         text.append(f"Work: {task.session or '-'}   stages: {' → '.join(task.stages)}\n", style="dim")
         for row in task.ranking:
-            text.append(f"  #{row['rank']} {row['session']}: {row['checks_passed']}/{row['checks_total']} checks, "
-                        f"+{row['added']}/-{row['removed']}\n")
+            text.append(f"  #{row.rank} {row.session}: {row.checks_passed}/{row.checks_total} checks, "
+                        f"+{row.added}/-{row.removed}\n")
         text.append("\nChecks\n", style="bold")
         if not task.checks:
             text.append("  none ran\n", style="dim")
         for name, check in task.checks.items():
-            passed = check.get("passed")
+            passed = check.passed
             text.append(f"  {'✔' if passed else '✘'} {name}", style=colours["success" if passed else "error"])
-            text.append(f" ({check.get('duration', 0)}s)\n", style="dim")
+            text.append(f" ({check.duration}s)\n", style="dim")
             if not passed:
-                for line in (check.get("output") or "").rstrip().splitlines()[-OUTPUT_LINES:]:
+                for line in check.output.rstrip().splitlines()[-OUTPUT_LINES:]:
                     text.append(f"      {line}\n", style="dim")
         verdict = task.verdict
         text.append("\nVerdict\n", style="bold")
         if verdict:
-            ok = verdict.get("approved")
-            text.append(f"  {verdict.get('by')}: {'APPROVED' if ok else verdict.get('first_line', 'changes')}\n",
+            ok = verdict.approved
+            text.append(f"  {verdict.by}: {'APPROVED' if ok else verdict.first_line or 'changes'}\n",
                         style=colours["success" if ok else "warning"])
-            for line in (verdict.get("notes") or "").splitlines():
+            for line in verdict.notes.splitlines():
                 text.append(f"    {line}\n")
         else:
             text.append("  no review\n", style="dim")
