@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.markup import escape
 from rich.segment import Segment
@@ -15,7 +16,7 @@ from rich.style import Style
 from textual import events
 from textual._styles_cache import StylesCache
 from textual.color import Color
-from textual.filter import LineFilter
+from textual.filter import ANSIToTruecolor, DimFilter, LineFilter, Monochrome, NoColor
 from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -103,6 +104,9 @@ def _colour(colour: protocol.Color) -> RichColor | None:
 
 
 CURSOR_STYLE = Style(reverse=True)
+# Textual's line filters that change each segment's style by that style alone (and the background):
+# a pane can filter each run style once instead of every segment of every row.
+STYLE_FILTERS = (ANSIToTruecolor, DimFilter, Monochrome, NoColor)
 
 
 def line_strip(line: protocol.Line, width: int, cursor_x: int | None, base: Style) -> Strip:
@@ -158,6 +162,21 @@ class PaneFrame:
     side_cells: int  # cells of left and right together
     filters: tuple[LineFilter, ...]  # the app's, applied to every finished row
     background: Color
+    base: Style  # the pane's own style, under every run's
+    # Rows drawn run by run (_run_segments), when every filter maps a segment's style alone:
+    # the border cells filtered, and each run style's finished, filtered style.
+    by_style: bool
+    filtered_left: tuple[Segment, ...]
+    filtered_right: tuple[Segment, ...]
+    styles: dict[tuple, Style]  # by (fg, bg, attrs); None: the blank padding
+
+
+def filtered_style(style: Style, filters: tuple[LineFilter, ...], background: Color) -> Style:
+    """`style` after the app's line filters, which (see STYLE_FILTERS) look at each segment's style alone."""
+    segments = [Segment(" ", style)]
+    for line_filter in filters:
+        segments = line_filter.apply(segments, background)
+    return segments[0].style or Style()
 
 
 class TerminalPane(Widget, can_focus=True):
@@ -350,6 +369,20 @@ class TerminalPane(Widget, can_focus=True):
             if not 0 <= content_y < content_height:
                 lines.append(self._border_row(y, width))
                 continue
+            line = self._screen_line(content_y) if frame.by_style else None
+            if line is not None:
+                cached = rows.get(y)
+                if cached is not None and cached[0] is line and cached[1] is frame:
+                    lines.append(cached[2])
+                    continue
+                segments = self._run_segments(line, content_width, frame)
+            else:
+                segments = None
+            if segments is not None:
+                drawn = DrawnLine([*frame.filtered_left, *segments, *frame.filtered_right], width)
+                rows[y] = (line, frame, drawn)
+                lines.append(drawn)
+                continue
             content = self._content_line(content_y, content_width)
             cached = rows.get(y)
             if cached is not None and cached[0] is content and cached[1] is frame:
@@ -358,13 +391,45 @@ class TerminalPane(Widget, can_focus=True):
             segments = [*frame.left, *content, *frame.right]
             for line_filter in frame.filters:
                 segments = line_filter.apply(segments, frame.background)
-            line = DrawnLine(segments, width)
-            rows[y] = (content, frame, line)
-            lines.append(line)
+            drawn = DrawnLine(segments, width)
+            rows[y] = (content, frame, drawn)
+            lines.append(drawn)
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             lines = [line.crop(x1, x2) for line in lines]
         return lines
+
+    def _screen_line(self, y: int) -> protocol.Line | None:
+        """Row y of the live screen when it is drawn as its runs alone (no scroll view, hint or cursor)."""
+        mirror = self.mirror
+        if self.scroll is not None or y >= len(mirror.lines):
+            return None
+        if mirror.cursor_y == y and mirror.cursor_visible and self.has_focus and self.live:
+            return None
+        return mirror.lines[y]
+
+    @staticmethod
+    def _run_segments(line: protocol.Line, width: int, frame: PaneFrame) -> list[Segment] | None:
+        """The line's runs as finished segments (base style, run style, filters), padded to `width`
+        cells; None when it is wider (cutting it is left to Strip)."""
+        styles, base = frame.styles, frame.base
+        segments = []
+        used = 0
+        for text, fg, bg, attrs in line:
+            key = (fg, bg, attrs)
+            style = styles.get(key)
+            if style is None:
+                style = styles[key] = filtered_style(base + run_style(fg, bg, attrs), frame.filters, frame.background)
+            segments.append(Segment(text, style))
+            used += cell_len(text)
+        if used > width:
+            return None
+        if used < width:
+            blank = styles.get(None)
+            if blank is None:
+                blank = styles[None] = filtered_style(base, frame.filters, frame.background)
+            segments.append(Segment(" " * (width - used), blank))
+        return segments
 
     def _border_row(self, y: int, width: int) -> Strip:
         """A top or bottom border row (with the pane's titles) as Textual draws it, asked for again
@@ -411,8 +476,17 @@ class TerminalPane(Widget, can_focus=True):
             return None
         left, right = tuple(segments[:at]), tuple(segments[at + 1:])
         left_cells = sum(segment.cell_length for segment in left)
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        by_style = all(isinstance(line_filter, STYLE_FILTERS) for line_filter in filters)
+        filtered_left, filtered_right = left, right
+        for line_filter in filters:
+            filtered_left = tuple(line_filter.apply(list(filtered_left), background))
+            filtered_right = tuple(line_filter.apply(list(filtered_right), background))
         self._frame = PaneFrame(size, top, styles.gutter.bottom, left, right, left_cells,
-                                left_cells + sum(segment.cell_length for segment in right), filters, background)
+                                left_cells + sum(segment.cell_length for segment in right), filters, background,
+                                base, by_style, filtered_left, filtered_right, {})
         return self._frame
 
     def render_line(self, y: int) -> Strip:
