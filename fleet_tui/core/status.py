@@ -3,12 +3,14 @@
 Signals are layered and the first one that speaks decides:
 
 1. an exact waiting phrase (permission prompt, trust dialog) on the bottom rows;
-2. the CLI's own OSC 7501 state markers (Codex);
-3. the window title (several CLIs animate it while working);
-4. an exact working indicator ("esc to interrupt") on the bottom rows;
-5. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
-6. starting: before any output, and until the input box (`ready`) first shows;
-7. output activity: output in the last 1.5 s means working, else idle.
+2. Escape or Ctrl-C typed while the bottom rows say it cancels (`interrupt_hint`): idle, for a moment;
+3. the CLI's own OSC 7501 state markers (Codex);
+4. the window title (several CLIs animate it while working; one saying idle waits for `ready`);
+5. an exact working indicator ("esc to interrupt") on the bottom rows;
+6. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
+7. starting: before any output, and until the input box (`ready`) first shows;
+8. output activity: output in the last 1.5 s means working, else idle (before any prompt or key,
+   once the input box shows, it is the CLI drawing itself: idle).
 
 Rules come from the preset's `status` section, so they change without code.
 Paused, exited, killed and over_budget belong to the process layer, not here.
