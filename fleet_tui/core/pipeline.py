@@ -238,9 +238,9 @@ class TaskRunner:
                    phase="hold", hold=hold)
 
     def _finish(self, task: Task, state: str, why: str) -> None:
-        for name in (task.session, task.reviewer, *task.fanout):
+        for name in (task.session, task.reviewer, *task.fanout, *task.owed):
             if name:
-                self.turns.pop(name, None)
+                self._settle(name)
                 self._tag(name, None)
         if task.reviewer and state != "done":
             self._spawn(self._discard(task.reviewer))
@@ -325,9 +325,23 @@ class TaskRunner:
         else:
             self._bind(task, name)
         prompted = self._prompted.get(name, -1.0) >= before
-        self.turns[name] = Turn(task.id, then, time.monotonic() if prompted else None)
-        self.store.save()
+        self._owe(task, name, then, time.monotonic() if prompted else None)
         return name
+
+    def _owe(self, task: Task, name: str, then: str, prompted_at: float | None) -> None:
+        """`name` owes `task` a turn: when its prompt went in is kept here, what the turn's end
+        means in the task file too, so a restarted server knows whose turn a task waits for."""
+        self.turns[name] = Turn(task.id, then, prompted_at)
+        task.owed[name] = then
+        self.store.save()
+
+    def _settle(self, name: str) -> Turn | None:
+        """`name` owes no turn any more: it ended, or the session is gone."""
+        turn = self.turns.pop(name, None)
+        for task in self.store.active():
+            if task.owed.pop(name, None) is not None:
+                self.store.save()
+        return turn
 
     def _bind(self, task: Task, name: str) -> None:
         task.session = name
@@ -342,7 +356,7 @@ class TaskRunner:
     async def _prompt(self, task: Task, name: str, text: str, then: str) -> None:
         """Type a prompt into the task's session (started again if it stopped) and await its turn."""
         await self._ensure_running(name)
-        self.turns[name] = Turn(task.id, then, time.monotonic())
+        self._owe(task, name, then, time.monotonic())
         await self.fleet.send(name, text)
 
     async def _ensure_running(self, name: str) -> None:
@@ -377,7 +391,7 @@ class TaskRunner:
         for name in task.fanout:
             self._tag(name, task.id)
             prompted = self._prompted.get(name, -1.0) >= before
-            self.turns[name] = Turn(task.id, "fanout", time.monotonic() if prompted else None)
+            self._owe(task, name, "fanout", time.monotonic() if prompted else None)
         self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}{short}",
                    run=task.run, sessions=task.fanout, asked=wanted)
         self._set(task, "running", f"{len(task.fanout)} attempts working{short}")
@@ -403,6 +417,8 @@ class TaskRunner:
                     self._turn_ended(name)
             if status in FREE_STATUSES:
                 self._kick()
+            elif status in (Status.LOST, Status.STOPPED) and name not in self.fleet.sessions:
+                self._lost(name, "ended (it ran on from the last fleet server)")  # an orphan's processes are gone
             elif status == Status.OVER_BUDGET:
                 self._lost(name, "went over its budget")
         elif event.kind == EventKind.BUDGET_EXCEEDED:
@@ -435,7 +451,7 @@ class TaskRunner:
                     self._turn_ended(name)
 
     def _turn_ended(self, name: str) -> None:
-        turn = self.turns.pop(name, None)
+        turn = self._settle(name)
         task = self.store.get(turn.task) if turn else None
         if turn is None or task is None or not task.active:
             return
@@ -460,7 +476,7 @@ class TaskRunner:
         task = next((t for t in self.store.active() if name in (t.session, t.reviewer, *t.fanout)), None)
         if task is None or (name not in self.turns and name != task.reviewer):
             return  # it owed no turn (say, the task waits at a gate): its worktree and branch are all it needs
-        self.turns.pop(name, None)
+        self._settle(name)
         if name in task.fanout:
             if name not in task.fanout_done:
                 self._emit(EventKind.TASK, task, f"attempt {name} {why}; the others go on", session=name)
@@ -476,6 +492,7 @@ class TaskRunner:
         self._tag(name, None)
         if name == task.reviewer:
             task.reviewer = None
+            self._spawn(self._discard(name))  # a reviewer's worktree holds nothing but its verdict
             self._emit(EventKind.TASK, task, f"reviewer {name} {why}: a new reviewer takes over "
                        f"(retry {task.requeues} of {limit})", session=name)
             self._enter_stage(task)
@@ -595,7 +612,7 @@ class TaskRunner:
     async def _drop_reviewer(self, task: Task) -> None:
         name, task.reviewer = task.reviewer, None
         if name:
-            self.turns.pop(name, None)
+            self._settle(name)
             await self._discard(name)
 
     async def _discard(self, name: str) -> None:
@@ -670,8 +687,17 @@ class TaskRunner:
 
     # -- after a restart ----------------------------------------------------------------------
     def _resume(self, task: Task) -> None:
-        """The server stopped mid-task: its sessions are gone, so the running stage starts again."""
+        """The server stopped mid-task. A session that owed the task a turn keeps it: one still
+        running is waited for; one whose processes run on from the last server (orphaned, its
+        screen out of reach) holds the task until it ends; one that is gone hands the task back
+        like any session that died mid-task. A stage that owed no turn (checks, compare, merge,
+        a session being started) starts again."""
         if task.state != "running":
+            return
+        if task.owed:
+            for session, then in list(task.owed.items()):
+                if task.active:
+                    self._resume_turn(task, session, then)
             return
         if task.reviewer:
             self._spawn(self._discard(task.reviewer))
@@ -684,6 +710,23 @@ class TaskRunner:
             task.session, task.fanout, task.fanout_done = None, [], []
         self._emit(EventKind.TASK, task, f"resumed after a server restart at stage {task.stage + 1}")
         self._enter_stage(task)
+
+    def _resume_turn(self, task: Task, name: str, then: str) -> None:
+        session = self.fleet.sessions.get(name)
+        if session is not None and session.alive:
+            self.turns[name] = Turn(task.id, then, time.monotonic(),
+                                    seen_working=session.status in (Status.WORKING, Status.WAITING))
+            self._emit(EventKind.TASK, task, f"after a server restart, still waiting for {name}'s turn",
+                       session=name)
+        elif name in self.fleet.orphans:
+            self.turns[name] = Turn(task.id, then, None)  # nothing to watch: only its end or a kill moves the task
+            self._set(task, "running", f"{name} runs on from the last fleet server, out of reach: the task waits "
+                      f"for it to end (`fleet-tui kill {name}` hands the task back)")
+            self._emit(EventKind.TASK, task, f"{name} still runs from the last fleet server: the task stays with it",
+                       session=name)
+        else:
+            self.turns[name] = Turn(task.id, then, None)
+            self._lost(name, "stopped with the last fleet server")
 
     # -- events ------------------------------------------------------------------------------
     def _emit(self, kind: EventKind, task: Task, message: str, session: str | None = None, **data: Any) -> None:

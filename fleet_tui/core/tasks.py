@@ -86,6 +86,9 @@ class Task(BaseModel):
     run: str | None = None  # a fan-out stage's run
     fanout: list[str] = Field(default_factory=list)  # a fan-out stage's sessions
     fanout_done: list[str] = Field(default_factory=list)  # ... those whose turn has ended
+    # Sessions that owe the task a turn, and what its end means (advance, recheck, rework, verdict,
+    # fanout): kept so that a restarted server waits for the same turns instead of starting over.
+    owed: dict[str, str] = Field(default_factory=dict)
     hold: str = ""  # what a gate or block waits on: gate, risk, checks, review, merge, error
     created: float = Field(default_factory=time.time)
     updated: float = Field(default_factory=time.time)

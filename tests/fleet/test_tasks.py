@@ -3,12 +3,15 @@ a task through every stage of a pipeline (a check failure fed back, a reviewer a
 a human approval, a merge), a session killed mid-task whose task is re-routed, and the audit story."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
@@ -36,6 +39,7 @@ DEVELOPER = [
      "seconds": 1},
     {"match": "checks failed", "write": {"greet.py": GOOD}, "say": "Fixed the greeting.", "seconds": 1},
     {"match": "sleepy", "say": "Thinking for a long time.", "seconds": 30},
+    {"match": "dozing", "say": "Dozing off for a good while.", "seconds": 2400},
     {"write": {"greet.py": BAD}, "say": "Wrote greet().", "seconds": 1},
 ]
 REVIEWER = [
@@ -315,3 +319,80 @@ def test_a_fan_out_starts_no_more_sessions_than_max_sessions_allows(tasks_fleet)
     assert "of 2: max_sessions leaves room for 1" in text
     alive = [s["name"] for s in cli.status() if s["agent"] == "dev" and s["status"] not in ("killed", "stopped", "exited")]
     assert alive == blocked["fanout"]
+
+
+def wait_working(cli: FleetCli, task_id: str) -> dict:
+    """The task, once its session is working on it."""
+    deadline = time.monotonic() + 30
+    info = task(cli, task_id)
+    while not (info.get("session") and cli.session(info["session"])["status"] == "working"):
+        assert time.monotonic() < deadline, info
+        time.sleep(0.2)
+        info = task(cli, task_id)
+    return info
+
+
+def wait_handed_back(cli: FleetCli, task_id: str, victim: str) -> dict:
+    deadline = time.monotonic() + 30
+    while True:
+        now = task(cli, task_id)
+        if now["session"] not in (None, victim) and now["requeues"] == 1:
+            return now
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+
+
+def test_a_task_mid_turn_is_handed_back_once_when_its_session_stopped_with_the_server(tasks_fleet):
+    cli = tasks_fleet
+    cli.run("task", "keep dozing", "--role", "developer")
+    victim = wait_working(cli, "t1")["session"]
+    assert task(cli, "t1")["owed"] == {victim: "advance"}, "the turn it waits for is in the task file"
+    cli.run("down")  # the session stops with the server, mid-turn
+    now = wait_handed_back(cli, "t1", victim)  # any command starts a new server
+    story_text = cli.run("log", "--task", "t1").stdout
+    assert (f"handed back to the queue: {victim} stopped with the last fleet server mid-task (retry 1 of 2)"
+            in story_text)
+    assert "handed back to the queue" in cli.run("log", "-n", "40").stdout, "the feed says so"
+    sessions = {s["name"]: s for s in cli.status()}
+    assert sessions[victim]["status"] == "stopped", "the old session was not started again and re-prompted"
+    assert [n for n, s in sessions.items() if s["task"] == "t1"] == [now["session"]], "one session holds the task"
+    assert now["owed"] == {now["session"]: "advance"}
+    cli.run("reject", "t1")
+
+
+def test_a_task_stays_with_a_session_that_runs_on_after_a_server_crash(tasks_fleet):
+    cli = tasks_fleet
+    # An agent that ignores the hangup its terminal's end sends: it outlives a crashed server.
+    text = (cli.repo / "fleet.yaml").read_text().replace(
+        "agents:\n", "agents:\n  hardy:\n    command: [python3, -u, -c, \"import signal, time; "
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN); time.sleep(600)\"]\n    role: hardy\n    count: 0\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    cli.run("task", "hold on", "--role", "hardy")
+    deadline = time.monotonic() + 30
+    while not (info := task(cli, "t1"))["owed"]:
+        assert time.monotonic() < deadline, info
+        time.sleep(0.2)
+    victim = info["session"]
+    pid = cli.session(victim)["pid"]
+    try:
+        server = cli.server_pid()
+        assert server is not None
+        os.kill(server, signal.SIGKILL)
+        try:
+            psutil.Process(server).wait(10)
+        except psutil.NoSuchProcess:
+            pass
+        again = task(cli, "t1")  # a new server: the agent runs on, out of its reach
+        assert again["session"] == victim and again["requeues"] == 0 and again["state"] == "running", again
+        assert "runs on from the last fleet server" in again["step"]
+        assert psutil.Process(pid).is_running()
+        assert [s["name"] for s in cli.status()] == [victim], "no second session took the task beside it"
+        cli.run("kill", victim)
+        now = wait_handed_back(cli, "t1", victim)
+        assert f"handed back to the queue: {victim} was killed mid-task" in cli.run("log", "--task", "t1").stdout
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert now["owed"] == {now["session"]: "advance"}
+        cli.run("reject", "t1")
+    finally:
+        if psutil.pid_exists(pid):
+            psutil.Process(pid).kill()

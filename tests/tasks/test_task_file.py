@@ -36,7 +36,9 @@ def test_a_task_file_of_the_previous_version_loads_typed_and_is_written_back_the
     assert task.approvals == [Approval(by="bob", at=1700000060.0, stage=2, hold="checks", pick="r1-dev-2",
                                        override=True)]
     store.save()
-    assert json.loads((tmp_path / "tasks.json").read_text()) == OLD_FILE, "same keys, same values"
+    saved = json.loads((tmp_path / "tasks.json").read_text())["tasks"][0]
+    assert {k: saved[k] for k in OLD_FILE["tasks"][0]} == OLD_FILE["tasks"][0], "same keys, same values"
+    assert saved["owed"] == {}, "the one new key: the turns it waits for (none known)"
 
 
 def test_the_wire_json_keeps_the_keys_clients_read():
