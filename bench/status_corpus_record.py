@@ -16,7 +16,7 @@ the first output that puts the dialog on the screen; working from the approving 
 the model's last byte (for aider, which has no end-of-turn request, the input prompt coming
 back); idle from the interrupting key and from each ack.
 
-  python -m bench.status_corpus_record [--agents claude,codex,aider,gemini] [--out tests/status/corpus]
+  python -m bench.status_corpus_record [--agents claude,codex,aider,gemini] [--out tests/status/corpus] [--take 2]
 """
 
 from __future__ import annotations
@@ -319,11 +319,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", default="claude,codex,aider,gemini")
     parser.add_argument("--out", type=Path, default=CORPUS)
+    parser.add_argument("--take", default="", help="a second recording of an agent: saved as AGENT-TAKE.json.gz")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for agent in args.agents.split(","):
         recording = asyncio.run(record(agent))
-        path = args.out / f"{agent}.json.gz"
+        path = args.out / f"{agent}{'-' + args.take if args.take else ''}.json.gz"
         recording.save(path)
         print(f"{agent}: {len(recording.events)} events, {len(recording.labels)} labels, "
               f"{path.stat().st_size // 1024} KB -> {path}")

@@ -27,7 +27,7 @@ def test_the_corpus_holds_every_agent_and_stays_small():
         assert {"working", "waiting", "done", "idle"} <= set(statuses), recording.name
         # The start-up is labelled too: starting from the spawn until the input box shows.
         assert recording.labels[:2] == startup_labels(recording) and recording.labels[0] == (0.0, "starting")
-        if recording.name != "gemini":  # fleet_tui installs no hooks for Gemini CLI (see its preset)
+        if recording.agent != "gemini":  # fleet_tui installs no hooks for Gemini CLI (see its preset)
             assert any(kind == "h" for _, kind, _ in recording.events), f"{recording.name}: no hook events"
 
 
