@@ -338,6 +338,7 @@ class Session:
         self.turn_seen = False
         self.unseen_turn_end = False
         self.prompted_at = self.clock()
+        self.detector.prompted = True
 
     def ack(self) -> bool:
         """Someone looked at the pane: `done` becomes idle. True if it was done."""
