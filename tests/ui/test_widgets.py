@@ -62,6 +62,20 @@ def test_budget_bar_shows_the_tightest_meter_and_its_warning_colour():
     ]
 
 
+def test_meters_read_as_their_markup_would():
+    from textual.content import Content
+
+    from fleet_tui.ui.widgets.budget_meters import meters_content
+    from fleet_tui.wire import SessionView
+
+    session = SessionView.model_construct(name="claude-1", budget={
+        "time": {"used": 42, "limit": 600, "fraction": 0.07}, "cpu": {"used": 3, "fraction": None},
+        "memory": {"used": 1.2e8, "fraction": 0.9}, "tokens": {"used": 1234, "fraction": 1.2}})
+    assert meters_content(session) == Content.from_markup(
+        "[b]claude-1[/]\n  time [$success]▱▱▱[/] [$success]42s[/]  cpu [$foreground-muted]╌╌╌[/] "
+        "[$foreground-muted]3s[/]  mem [$warning]▰▰▰[/] [$warning]120M[/]\n  tok [$error]▰▰▰[/] [$error]1k[/]")
+
+
 def test_shipped_themes_load_with_every_status_and_ui_colour():
     themes = {t.name: t for t in theme.load_themes()}
     assert {"fleet-dark", "fleet-light", "fleet-high-contrast"} <= set(themes)
