@@ -110,6 +110,8 @@ class Session:
         self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
         self._on_change = on_change
+        # Seconds to leave a streaming child's pty unread between reads (see PtyProcess._pace).
+        self.read_pause: Callable[[], float] = lambda: 0.0
         self._on_exit = on_exit
 
     # -- identity ---------------------------------------------------------------
@@ -155,6 +157,7 @@ class Session:
             on_output=self._output,
             on_exit=self._exited,
         )
+        self.proc.read_pause = self.read_pause
         self.sampler = TreeSampler(self.proc.pid, self.marker)
         self.usage = UsageReader.for_format(
             self.usage_format, cwd=Path(self.record.worktree), home=Path.home(), log_path=self.usage_log,
@@ -335,6 +338,7 @@ class Session:
         self.turn_seen = False
         self.unseen_turn_end = False
         self.prompted_at = self.clock()
+        self.detector.prompted = True
 
     def ack(self) -> bool:
         """Someone looked at the pane: `done` becomes idle. True if it was done."""

@@ -3,12 +3,14 @@
 Signals are layered and the first one that speaks decides:
 
 1. an exact waiting phrase (permission prompt, trust dialog) on the bottom rows;
-2. the CLI's own OSC 7501 state markers (Codex);
-3. the window title (several CLIs animate it while working);
-4. an exact working indicator ("esc to interrupt") on the bottom rows;
-5. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
-6. starting: before any output, and until the input box (`ready`) first shows;
-7. output activity: output in the last 1.5 s means working, else idle.
+2. Escape or Ctrl-C typed while the bottom rows say it cancels (`interrupt_hint`): idle, for a moment;
+3. the CLI's own OSC 7501 state markers (Codex);
+4. the window title (several CLIs animate it while working; one saying idle waits for `ready`);
+5. an exact working indicator ("esc to interrupt") on the bottom rows;
+6. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
+7. starting: before any output, and until the input box (`ready`) first shows;
+8. output activity: output in the last 1.5 s means working, else idle (before any prompt or key,
+   once the input box shows, it is the CLI drawing itself: idle).
 
 Rules come from the preset's `status` section, so they change without code.
 Paused, exited, killed and over_budget belong to the process layer, not here.
@@ -101,6 +103,7 @@ class StatusDetector:
         self.last_answer: float | None = None  # a key that answers a dialog (Enter, 1, y ...)
         self.last_interrupt: float | None = None  # Escape or Ctrl-C
         self.ready_seen = False
+        self.prompted = False  # a prompt went in (typed, or given on the command line)
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
 
     def on_input(self, now: float, data: bytes = b"") -> None:
@@ -138,9 +141,11 @@ class StatusDetector:
         if self.osc_state and self._marker in _OSC_MEANING:
             return self._by("osc", _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}")
 
+        starting = self._starting(now, screen_rows)
         if title:
             for status, pattern, key in self.titles:
-                if pattern.search(title):
+                if pattern.search(title) and not (starting and status == Status.IDLE):
+                    # (Gemini titles itself "Ready" ~0.5 s before it draws its input box.)
                     return self._by("title", status, f'title "{_short(title)}" matches {key}')
 
         for number, row in rows:
@@ -153,11 +158,9 @@ class StatusDetector:
                 if self.idle_screen.search(row):
                     return self._by("input box", Status.IDLE, f"screen row {number} matches idle_screen (empty input box)")
 
-        if self.ready is not None and not self.ready_seen:
-            self.ready_seen = any(self.ready.search(row) for row in screen_rows)
-            if not self.ready_seen and now - (self.started if self.first_output is None else self.first_output) < STARTING_GRACE:
-                return self._by("starting", Status.STARTING, "no output yet" if self.first_output is None
-                                else "the input box (ready) has not shown yet")
+        if starting:
+            return self._by("starting", Status.STARTING, "no output yet" if self.first_output is None
+                            else "the input box (ready) has not shown yet")
         if self.last_output is None:
             # Silent is not starting: a process that printed nothing (it waits for its input) is
             # idle after the same quiet period as any other.
@@ -168,8 +171,21 @@ class StatusDetector:
                             f"(idle after {self.idle_after:g} s)")
         quiet = now - self.last_output
         if quiet < self.idle_after:
+            if self.ready_seen and self.last_input is None and not self.prompted:
+                # Nothing asked it anything yet: its output is the CLI drawing itself (Codex
+                # redraws its cursor for ~1 s after its input box shows), not a turn.
+                return self._by("activity", Status.IDLE, f"output {quiet:.1f} s ago, but no prompt yet "
+                                "and the input box is up")
             return self._by("activity", Status.WORKING, f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
         return self._by("activity", Status.IDLE, f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)")
+
+    def _starting(self, now: float, screen_rows: list[str]) -> bool:
+        """The preset's input box (`ready`) has not shown yet, within STARTING_GRACE of the first output."""
+        if self.ready is None or self.ready_seen:
+            return False
+        self.ready_seen = any(self.ready.search(row) for row in screen_rows)
+        since = self.started if self.first_output is None else self.first_output
+        return not self.ready_seen and now - since < STARTING_GRACE
 
     def _cancelled(self, now: float, rows: list[tuple[int, str]]) -> str:
         """Why the turn reads cancelled ("" if not): Escape or Ctrl-C typed while the screen said

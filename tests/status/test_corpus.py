@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.status.corpus import Recording, corpus, replay, score
+from tests.status.corpus import Recording, corpus, replay, score, startup_labels
 
 RECORDINGS = {recording.name: recording for recording in corpus()}
 # Gemini CLI gets no hooks from fleet_tui (its preset says why): its screen is all there is, and it
@@ -25,7 +25,9 @@ def test_the_corpus_holds_every_agent_and_stays_small():
     for recording in RECORDINGS.values():
         statuses = [label for _, label in recording.labels]
         assert {"working", "waiting", "done", "idle"} <= set(statuses), recording.name
-        if recording.name != "gemini":  # fleet_tui installs no hooks for Gemini CLI (see its preset)
+        # The start-up is labelled too: starting from the spawn until the input box shows.
+        assert recording.labels[:2] == startup_labels(recording) and recording.labels[0] == (0.0, "starting")
+        if recording.agent != "gemini":  # fleet_tui installs no hooks for Gemini CLI (see its preset)
             assert any(kind == "h" for _, kind, _ in recording.events), f"{recording.name}: no hook events"
 
 

@@ -3,10 +3,11 @@
 from tests.status.corpus import Recording, replay
 
 TITLE = "\x1b]0;{}\x07"
+INPUT_BOX = " >   Type your message or @path/to/file\r\n"  # Gemini's: it is ready
 
 
 def gemini_like(prompted: bool) -> Recording:
-    events = [[0.1, "o", TITLE.format("◇  Ready (w)") + "> "],
+    events = [[0.1, "o", TITLE.format("◇  Ready (w)") + INPUT_BOX],
               [1.0, "i", "hello"], [1.1, "w", "\r"],
               [1.3, "o", TITLE.format("✦  Working… (w)") + "thinking"],
               [3.0, "o", TITLE.format("◇  Ready (w)") + "answered"]]
@@ -34,7 +35,7 @@ def test_a_typed_line_the_agent_never_shows_working_on_is_no_turn():
 def cancelled_turn(hint: bool, redraw: float = 2.25) -> Recording:
     """Gemini at work ("esc to cancel" on its bottom row), Escape at 2.0, its redraw at `redraw`."""
     spinner = " ⠹ Thinking (esc to cancel, 1s)" if hint else " ⠹ Thinking"
-    events = [[0.1, "o", TITLE.format("◇  Ready (w)") + "> "],
+    events = [[0.1, "o", TITLE.format("◇  Ready (w)") + INPUT_BOX],
               [1.0, "i", "hello"], [1.1, "w", "\r"], [1.1, "p", ""],
               [1.3, "o", TITLE.format("✦  Working… (w)") + "\r\n" + spinner],
               [2.0, "i", "\x1b"]]
@@ -63,7 +64,7 @@ def test_an_escape_the_cli_did_not_take_reads_working_again():
 
 def test_a_title_that_changes_its_meaning_is_read_at_the_next_round_even_while_output_streams():
     # The title turns Ready at 3.0 while the CLI keeps redrawing every 20 ms (no settled output).
-    events = [[0.1, "o", TITLE.format("◇  Ready (w)") + "> "], [1.0, "i", "hello"], [1.1, "w", "\r"],
+    events = [[0.1, "o", TITLE.format("◇  Ready (w)") + INPUT_BOX], [1.0, "i", "hello"], [1.1, "w", "\r"],
               [1.1, "p", ""], [1.3, "o", TITLE.format("✦  Working… (w)") + "thinking"],
               [3.0, "o", TITLE.format("◇  Ready (w)") + "answered"]]
     events += [[round(3.0 + i * 0.02, 2), "o", "\x1b[2K\r> "] for i in range(1, 20)]
