@@ -462,7 +462,7 @@ def test_a_task_whose_merge_the_next_server_finished_after_a_crash_is_done(tasks
 def test_a_fan_out_cut_short_in_its_compare_by_a_crash_is_compared_again_not_redone(tasks_fleet):
     cli = tasks_fleet
     text = (cli.repo / "fleet.yaml").read_text().replace(
-        "checks:\n", "checks:\n  slow: '{python} -c \"import time; time.sleep(8)\"'\n", 1)
+        "checks:\n", "checks:\n  slow: '{python} -c \"import time; time.sleep(5)\"'\n", 1)
     (cli.repo / "fleet.yaml").write_text(text)
     cli.run("task", "add a greet function", "--pipeline", "hotfix")
     deadline = time.monotonic() + 60
