@@ -24,10 +24,6 @@ from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
-from fleet_tui.ui.screens.agent_picker import AgentPicker
-from fleet_tui.ui.screens.compare import CompareScreen
-from fleet_tui.ui.screens.confirm import ConfirmScreen
-from fleet_tui.ui.screens.help import HelpScreen
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
@@ -38,6 +34,9 @@ from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from fleet_tui.wire import AgentInfo, ClientSettings, EventView, SessionView, TaskView
+
+# The dialogs and screens (and the Textual widgets they use) are imported where they open:
+# reattaching needs none of them, and every import delays the first frame.
 
 if TYPE_CHECKING:
     from fleet_tui.client import FleetClient
@@ -104,6 +103,15 @@ class FleetApp(App[int]):
         self._typing_until = 0.0  # monotonic time until which other panes' redraws are held back
         self._held: dict[str, set[int]] = {}  # session -> rows changed while held back
         self._held_timer: Any = None
+        self._choose_theme()
+
+    def _choose_theme(self) -> None:
+        """Set the theme before Textual first parses the CSS: set in on_mount, the change re-parsed
+        every widget's CSS and restyled the whole screen once more while the app opened."""
+        for fleet_theme in theme.load_themes():
+            self.register_theme(fleet_theme)
+        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
+        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -120,10 +128,6 @@ class FleetApp(App[int]):
             yield KeyHints(id="keys")
 
     def on_mount(self) -> None:
-        for fleet_theme in theme.load_themes():
-            self.register_theme(fleet_theme)
-        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
-        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
         self.watch(self, "theme", self._remember_theme, init=False)
         self.query_one("#feed").border_title = "events"
         self.query_one("#meters").border_title = "budgets"
@@ -449,6 +453,8 @@ class FleetApp(App[int]):
         confirm = self.settings.get("confirm_kill", True)
         if confirm:
             question = f"Kill {session}? Its worktree and branch stay until you discard them."
+            from fleet_tui.ui.screens.confirm import ConfirmScreen
+
             self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
         else:
             answered(True)
@@ -474,6 +480,8 @@ class FleetApp(App[int]):
                 self.command(lambda client: client.start([agent]))
 
         if self.agents:
+            from fleet_tui.ui.screens.agent_picker import AgentPicker
+
             self.push_screen(AgentPicker(self.agents), picked)
         else:
             self.notify("No agents are configured in fleet.yaml.", severity="warning")
@@ -532,6 +540,8 @@ class FleetApp(App[int]):
             if yes:
                 self.fan_out(message.prompt, **args)
 
+        from fleet_tui.ui.screens.confirm import ConfirmScreen
+
         question = f"Send this prompt to {len(sessions)} running sessions: {', '.join(sessions)}?"
         self.push_screen(ConfirmScreen(question, yes="Send"), answered)
 
@@ -550,6 +560,8 @@ class FleetApp(App[int]):
             self.notify(f"run {run.run}: sent to {', '.join(run.sessions)}")
 
     def action_compare(self) -> None:
+        from fleet_tui.ui.screens.compare import CompareScreen
+
         self.push_screen(CompareScreen())
 
     def action_approve_gate(self) -> None:
@@ -578,6 +590,8 @@ class FleetApp(App[int]):
         grid_screen.set_class(shown, "-sidebar-off")
 
     def action_show_keys(self) -> None:
+        from fleet_tui.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.leader))
 
@@ -585,6 +599,8 @@ class FleetApp(App[int]):
         self.exit(0)
 
     def action_stop_fleet(self) -> None:
+        from fleet_tui.ui.screens.confirm import ConfirmScreen
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.stop_fleet()
@@ -655,10 +671,11 @@ def with_machines(client: "FleetClient") -> "FleetApi":
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
-    from fleet_tui.config import CONFIG_NAME, load_config
-    from fleet_tui.paths import socket_path
+    from fleet_tui.paths import CONFIG_NAME, socket_path
 
     if not socket_path(root).exists():
+        from fleet_tui.config import load_config  # only here: reattaching to a running fleet reads no fleet.yaml
+
         load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
     async def connect() -> FleetApi:
