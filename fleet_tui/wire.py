@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from fleet_tui.core.tasks import Task
+from fleet_tui.core.tasks import CheckOutcome, Task
 
 
 # defer_build: each model's validator is built when first used, not at import; a client (the TUI
@@ -86,12 +86,8 @@ class FileChange(Answer):
     removed: int = 0
 
 
-class CheckView(Answer):
-    passed: bool
-    exit_code: int | None = None
-    duration: float = 0.0
-    timed_out: bool = False
-    output: str = ""
+class CheckView(CheckOutcome, Answer):
+    """A check's result in an attempt's worktree: the task queue's own model, read tolerantly."""
 
 
 class AttemptRow(Answer):
@@ -583,6 +579,7 @@ class Approve(Request):
     by: str | None = None
     override: bool = False
     pick: str | None = None
+    seen: int | None = None  # the approvals the client saw on the task: refused if someone approved since
 
 
 class Reject(Request):
@@ -591,6 +588,7 @@ class Reject(Request):
     task: str
     by: str | None = None
     reason: str = ""
+    seen: int | None = None  # as for approve: a reject is of the task the client saw
 
 
 class Attach(Request):

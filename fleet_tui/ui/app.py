@@ -59,6 +59,7 @@ RUNNING = ACTION_STATUSES["kill"] - {Status.ORPHANED}  # an orphan runs, but not
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
+OTHER_PANES_BATCH = 0.04  # unfocused panes' redraws are gathered into one frame this often
 SIDEBAR_MIN_WIDTH = 120
 NO_SESSIONS = "No sessions.\n\n/ fans a prompt out to new sessions · n starts an agent · : for every command"
 # The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
@@ -242,13 +243,16 @@ class FleetApp(App[int]):
         return next((t.text for t in self.tasks if t.id == info.task), "")
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
-        now = time.monotonic()
-        if pane.has_focus or now >= self._typing_until:
+        if pane.has_focus:
             pane.screen_changed(rows)
             return
+        # Other panes are drawn together, OTHER_PANES_BATCH apart (later still while typing): the
+        # server spreads their updates over its 0.2 s round, and each frame costs a pass over every
+        # pane the frame's region touches, however few rows changed.
         self._held.setdefault(pane.session, set()).update(rows)
         if self._held_timer is None:
-            self._held_timer = self.set_timer(self._typing_until - now, self._release_held)
+            wait = max(self._typing_until - time.monotonic(), OTHER_PANES_BATCH)
+            self._held_timer = self.set_timer(wait, self._release_held)
 
     def _release_held(self) -> None:
         self._held_timer = None
