@@ -488,10 +488,11 @@ class FleetServer:
         return wire.TasksAnswer(tasks=self.tasks.views())
 
     async def approve(self, client: ClientConnection, request: wire.Approve) -> wire.TaskView:
-        return self.tasks.view(self.tasks.approve(request.task, request.by, request.override, request.pick))
+        return self.tasks.view(self.tasks.approve(request.task, request.by, request.override, request.pick,
+                                                  request.seen))
 
     async def reject(self, client: ClientConnection, request: wire.Reject) -> wire.TaskView:
-        return self.tasks.view(self.tasks.reject(request.task, request.by, request.reason))
+        return self.tasks.view(self.tasks.reject(request.task, request.by, request.reason, request.seen))
 
     async def attach(self, client: ClientConnection, request: wire.Attach) -> None:
         client.attached, client.focus = True, request.focus

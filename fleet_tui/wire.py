@@ -576,6 +576,7 @@ class Approve(Request):
     by: str | None = None
     override: bool = False
     pick: str | None = None
+    seen: int | None = None  # the approvals the client saw on the task: refused if someone approved since
 
 
 class Reject(Request):
@@ -584,6 +585,7 @@ class Reject(Request):
     task: str
     by: str | None = None
     reason: str = ""
+    seen: int | None = None  # as for approve: a reject is of the task the client saw
 
 
 class Attach(Request):

@@ -57,6 +57,7 @@ class TaskRunner:
         self.turns: dict[str, Turn] = {}  # session name -> the turn it owes
         self._prompted: dict[str, float] = {}  # session name -> when its last prompt went in
         self._releasing: set[str] = set()  # sessions we stop ourselves: their end is no loss
+        self._merging: set[str] = set()  # tasks whose merge stage is under way: too late to reject
         self._dispatching = asyncio.Lock()
         self._again = False
         self._jobs: set[asyncio.Task] = set()
@@ -139,18 +140,23 @@ class TaskRunner:
         return TaskView.model_validate({**task.model_dump(), "stage_name": stage, "stages": [s.describe() for s in stages],
                                         "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)})
 
-    def approve(self, task_id: str, by: str | None = None, override: bool = False, pick: str | None = None) -> Task:
+    def approve(self, task_id: str, by: str | None = None, override: bool = False, pick: str | None = None,
+                seen: int | None = None) -> Task:
+        """Let a task waiting at a gate or blocked go on. `seen`: the approvals the approver saw on it;
+        when someone approved it since, this approval is refused (it was about a gate already passed)."""
         task = self.get(task_id)
         by = by or _user()
         if task.state not in ("gate", "blocked"):
             raise UsageError(f"task {task.id} is not waiting for approval (it is {task.state}: {task.step})")
+        self._unchanged_since(task, seen)
         if pick is not None:
             names = [row.session for row in task.ranking] or task.fanout
             if pick not in names:
                 raise UsageError(f"{pick!r} is not one of task {task.id}'s attempts ({', '.join(names) or 'none'})")
-            task.session = pick
         if task.hold == "checks" and not override:
             raise UsageError(f"task {task.id}'s checks fail ({task.reason}); pass --override to go on anyway")
+        if pick is not None:
+            task.session = pick
         task.approvals.append(Approval(by=by, at=time.time(), stage=task.stage, hold=task.hold, pick=pick,
                                        override=task.hold in ("checks", "review")))
         if task.hold in ("checks", "review"):
@@ -167,15 +173,26 @@ class TaskRunner:
             self._stage_ended(task, "approved")
         return task
 
-    def reject(self, task_id: str, by: str | None = None, reason: str = "") -> Task:
+    def reject(self, task_id: str, by: str | None = None, reason: str = "", seen: int | None = None) -> Task:
         task = self.get(task_id)
         by = by or _user()
         if not task.active:
             raise UsageError(f"task {task.id} is already {task.state}")
+        if task.id in self._merging:
+            raise UsageError(f"task {task.id} is being merged right now: too late to reject it")
+        self._unchanged_since(task, seen)
         self._emit(EventKind.APPROVAL, task, f"rejected by {by}" + (f": {reason}" if reason else ""),
                    by=by, approved=False, hold=task.hold, reason=reason)
         self._finish(task, "rejected", f"rejected by {by}" + (f": {reason}" if reason else ""))
         return task
+
+    @staticmethod
+    def _unchanged_since(task: Task, seen: int | None) -> None:
+        if seen is None or seen == len(task.approvals):
+            return
+        who = f" by {task.approvals[-1].by}" if len(task.approvals) > seen else ""
+        raise UsageError(f"task {task.id} was approved{who} since you looked (it is now {task.state}: "
+                         f"{task.step}); look again with `fleet-tui tasks`")
 
     # -- stages ---------------------------------------------------------------------------
     def stages(self, task: Task) -> list[Stage]:
@@ -188,6 +205,8 @@ class TaskRunner:
         return task.role if task.stage == first_do or stage.do is None else stage.do
 
     def _enter_stage(self, task: Task) -> None:
+        if not task.active:
+            return  # rejected (or failed) while a stage was under way
         stages = self.stages(task)
         if task.stage >= len(stages):
             self._finish(task, "done", "every stage passed")
@@ -206,6 +225,7 @@ class TaskRunner:
                 self._set(task, "queued", "waiting for a session")
                 self._kick()
         elif kind == "check":
+            self._set(task, "running", f"running checks: {', '.join(stage.check or [])}")
             self._spawn(self._run_checks(task, stage))
         elif kind == "review" or (kind == "gate" and stage.gate == "agent"):
             self._set(task, "queued", "waiting for a reviewer")
@@ -214,9 +234,13 @@ class TaskRunner:
             self._hold(task, "gate", "gate", "waiting for a person: `fleet-tui approve "
                        f"{task.id}` or `fleet-tui reject {task.id}`")
         else:
+            self._merging.add(task.id)  # from now until the merge is done or refused, a reject is refused
+            self._set(task, "running", f"merging ({stage.merge})")
             self._spawn(self._merge(task, stage))
 
     def _stage_ended(self, task: Task, outcome: str, next_stage: int | None = None) -> None:
+        if not task.active:
+            return
         stage = self.stages(task)[task.stage]
         self._emit(EventKind.STAGE, task, f"stage {task.stage + 1} ended ({stage.describe()}): {outcome}",
                    stage_kind=stage.kind, phase="end", outcome=outcome)
@@ -224,7 +248,7 @@ class TaskRunner:
         self._enter_stage(task)
 
     def _set(self, task: Task, state: str, step: str) -> None:
-        if (task.state, task.step) == (state, step):
+        if not task.active or (task.state, task.step) == (state, step):
             return  # a queued task routed again and still waiting: nothing to save or tell
         task.state, task.step = state, step  # type: ignore[assignment]
         task.touch()
@@ -232,12 +256,16 @@ class TaskRunner:
         self.on_change()
 
     def _hold(self, task: Task, state: str, hold: str, reason: str) -> None:
+        if not task.active:
+            return
         task.hold, task.reason = hold, reason
         self._set(task, state, reason)
         self._emit(EventKind.STAGE, task, f"{'waiting at a gate' if state == 'gate' else 'blocked'}: {reason}",
                    phase="hold", hold=hold)
 
     def _finish(self, task: Task, state: str, why: str) -> None:
+        if not task.active:
+            return
         for name in (task.session, task.reviewer, *task.fanout, *task.owed):
             if name:
                 self._settle(name)
@@ -299,6 +327,8 @@ class TaskRunner:
                     assert agent is not None  # route() names a free session or an agent to start
                     self._set(task, "running", f"starting a session of {agent}")
                     name = await self._start(task, agent, prompt, "advance")
+                    if not task.active:
+                        return
                     self._emit(EventKind.TASK, task, f"routed to a new session {name}", session=name)
                     self._set(task, "running", "working")
             else:
@@ -319,6 +349,9 @@ class TaskRunner:
         before = time.monotonic()
         started = await self.fleet.start_agent(agent, prompt=prompt, base_ref=base_ref)
         name = started[0].name
+        if not task.active:  # rejected while it started: a new session holding only the task's prompt goes
+            self._spawn(self._discard(name))
+            return name
         if reviewer:
             task.reviewer = name
             self._tag(name, task.id)
@@ -356,6 +389,8 @@ class TaskRunner:
     async def _prompt(self, task: Task, name: str, text: str, then: str) -> None:
         """Type a prompt into the task's session (started again if it stopped) and await its turn."""
         await self._ensure_running(name)
+        if not task.active:
+            return
         self._owe(task, name, then, time.monotonic())
         await self.fleet.send(name, text)
 
@@ -387,6 +422,8 @@ class TaskRunner:
         self._set(task, "running", f"fanning out to {len(picks)} sessions{short}")
         before = time.monotonic()
         result = await self.fleet.fanout(self.fleet.config.prompts.fill("task", task=task.text), agents=picks)
+        if not task.active:
+            return
         task.run, task.fanout, task.fanout_done, task.session = result.run, list(result.sessions), [], None
         for name in task.fanout:
             self._tag(name, task.id)
@@ -518,6 +555,8 @@ class TaskRunner:
                                            self.fleet.config.check_timeout, 2, self.fleet.stop_checks,
                                            {**os.environ, CHECK_MARKER: str(self.fleet.state_dir)})
                    ).get(record.name, {})
+        if not task.active:
+            return
         task.checks = {}
         for name, result in results.items():
             task.checks[name] = CheckOutcome(passed=result.passed, exit_code=result.exit_code,
@@ -561,6 +600,8 @@ class TaskRunner:
         task.reminded = False
         self._set(task, "running", f"starting a {agent} session to review")
         name = await self._start(task, agent, prompt, "verdict", base_ref=head, reviewer=True)
+        if not task.active:
+            return
         self._emit(EventKind.STAGE, task, f"{name} reviews {record.branch} at {head[:10]} in a fresh worktree",
                    session=name, phase="review", commit=head)
         self._set(task, "running", f"{name} reviewing")
@@ -636,6 +677,8 @@ class TaskRunner:
     async def _compare(self, task: Task) -> None:
         self._set(task, "running", f"comparing run {task.run}")
         result = await self.fleet.compare(task.run)
+        if not task.active:
+            return
         task.ranking = [RankedAttempt(session=a.session, rank=a.rank, checks_passed=a.checks_passed,
                                       checks_total=a.checks_total, added=a.added, removed=a.removed)
                         for a in result.attempts]
@@ -659,6 +702,12 @@ class TaskRunner:
         return found
 
     async def _merge(self, task: Task, stage: Stage) -> None:
+        try:
+            await self._merge_now(task, stage)
+        finally:
+            self._merging.discard(task.id)
+
+    async def _merge_now(self, task: Task, stage: Stage) -> None:
         record = self.fleet.records.get(task.session or "")
         if record is None:
             self._hold(task, "blocked", "error", f"the worktree of {task.session} is gone")
@@ -670,7 +719,6 @@ class TaskRunner:
             self._hold(task, "gate", "risk", f"risky ({'; '.join(task.risk)}): a person must approve: "
                        f"`fleet-tui approve {task.id}`")
             return
-        self._set(task, "running", f"merging ({stage.merge})")
         name = record.name
         self._releasing.update([name, *task.fanout])
         try:
@@ -699,6 +747,8 @@ class TaskRunner:
                 if task.active:
                     self._resume_turn(task, session, then)
             return
+        if self._merge_finished_at_start(task):
+            return
         if task.reviewer:
             self._spawn(self._discard(task.reviewer))
             task.reviewer = None
@@ -710,6 +760,24 @@ class TaskRunner:
             task.session, task.fanout, task.fanout_done = None, [], []
         self._emit(EventKind.TASK, task, f"resumed after a server restart at stage {task.stage + 1}")
         self._enter_stage(task)
+
+    def _merge_finished_at_start(self, task: Task) -> bool:
+        """The last server died in the middle of the task's merge and this one finished it from the merge
+        journal before the runner started (core/mergejournal.py): the merge stage is over, not to be run again
+        on a worktree that is gone."""
+        stages = self.stages(task)
+        if task.stage >= len(stages) or stages[task.stage].kind != "merge" or task.session is None:
+            return False
+        landed = next((e for e in reversed(self.bus.recent) if e.kind == EventKind.MERGED
+                       and e.session == task.session and e.data.get("recovered")), None)
+        if landed is None:
+            return False
+        task.merged = landed.data.get("commit")
+        self._emit(EventKind.STAGE, task, f"the merge of {task.session} the last server started landed "
+                   f"({(task.merged or '')[:10]}); this server finished it", session=task.session,
+                   phase="merged", commit=task.merged)
+        self._stage_ended(task, "merged")
+        return True
 
     def _resume_turn(self, task: Task, name: str, then: str) -> None:
         session = self.fleet.sessions.get(name)

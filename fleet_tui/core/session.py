@@ -106,7 +106,8 @@ class Session:
         # The tick and a compare may measure at once: usage readers count each new log line once.
         self._measuring = threading.Lock()
         self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
-        self._title, self._title_says = "", None  # the window title as of the last output, and its meaning
+        self._title = ""  # the window title as of the last output
+        self._title_says: Status | None = None  # ... and its meaning
         self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
         self._on_change = on_change

@@ -360,18 +360,32 @@ def test_a_task_mid_turn_is_handed_back_once_when_its_session_stopped_with_the_s
     cli.run("reject", "t1")
 
 
+HARDY = textwrap.dedent(
+    """\
+    import os, signal, time
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    while True:
+        try:
+            os.write(1, b"\\rworking %.1f " % time.time())
+        except OSError:  # no terminal any more: it works on regardless
+            pass
+        time.sleep(0.2)
+    """
+)
+
+
 def test_a_task_stays_with_a_session_that_runs_on_after_a_server_crash(tasks_fleet):
     cli = tasks_fleet
-    # An agent that ignores the hangup its terminal's end sends: it outlives a crashed server.
+    # An agent that ignores the hangup its terminal's end sends (it outlives a crashed server) and
+    # keeps printing (its turn never looks over).
+    hardy = cli.repo.parent / "hardy.py"
+    hardy.write_text(HARDY)
     text = (cli.repo / "fleet.yaml").read_text().replace(
-        "agents:\n", "agents:\n  hardy:\n    command: [python3, -u, -c, \"import signal, time; "
-        "signal.signal(signal.SIGHUP, signal.SIG_IGN); time.sleep(600)\"]\n    role: hardy\n    count: 0\n", 1)
+        "agents:\n", f"agents:\n  hardy:\n    command: [python3, -u, \"{hardy}\"]\n    role: hardy\n    count: 0\n", 1)
     (cli.repo / "fleet.yaml").write_text(text)
     cli.run("task", "hold on", "--role", "hardy")
-    deadline = time.monotonic() + 30
-    while not (info := task(cli, "t1"))["owed"]:
-        assert time.monotonic() < deadline, info
-        time.sleep(0.2)
+    info = wait_working(cli, "t1")
+    assert info["owed"] == {info["session"]: "advance"}
     victim = info["session"]
     pid = cli.session(victim)["pid"]
     try:
@@ -396,3 +410,50 @@ def test_a_task_stays_with_a_session_that_runs_on_after_a_server_crash(tasks_fle
     finally:
         if psutil.pid_exists(pid):
             psutil.Process(pid).kill()
+
+
+def with_gated_pipeline(cli: FleetCli) -> FleetCli:
+    """Adds `gated` (work, a human gate, a merge) to fleet.yaml, committed: a merge needs a clean checkout."""
+    text = (cli.repo / "fleet.yaml").read_text().replace("pipelines:\n", "pipelines:\n  gated:\n"
+                                                         "    - do: developer\n    - gate: human\n"
+                                                         "    - merge: squash\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    git(cli.repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "a gated pipeline")
+    return cli
+
+
+def test_two_people_approving_one_gate_at_once_one_wins_the_other_is_told(tasks_fleet):
+    cli = with_gated_pipeline(tasks_fleet)
+    cli.run("task", "add a greet function", "--pipeline", "gated")
+    wait_task(cli, "t1", "gate")
+    before = git(cli.repo, "rev-list", "--count", "main")
+    racers = [subprocess.Popen([sys.executable, "-m", "fleet_tui", "approve", "t1", "--by", who], cwd=cli.repo,
+                               env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for who in ("alice", "bob")]
+    results = [(p.wait(60), *p.communicate()) for p in racers]
+    assert sorted(code for code, _, _ in results) == [0, 2], (results, cli.run("log", "--task", "t1").stdout)
+    loser = next(err for code, _, err in results if code == 2)
+    assert loser.count("\n") == 1 and loser.startswith("fleet-tui: task t1 "), loser
+    assert "Traceback" not in loser
+    done = wait_task(cli, "t1", "done", timeout=30)
+    assert len(done["approvals"]) == 1 and done["merged"]
+    assert int(git(cli.repo, "rev-list", "--count", "main")) == int(before) + 1, "merged once"
+    assert [e["data"]["by"] for e in story(cli, "t1") if e["kind"] == "approval"] == [done["approvals"][0]["by"]]
+
+
+def test_a_task_whose_merge_the_next_server_finished_after_a_crash_is_done(tasks_fleet):
+    from tests.fleet.test_interrupted import hold_main_updates, wait_for
+
+    cli = with_gated_pipeline(tasks_fleet)
+    cli.run("task", "add a greet function", "--pipeline", "gated")
+    work = wait_task(cli, "t1", "gate")["session"]
+    mark = hold_main_updates(cli.repo, 2)
+    cli.run("approve", "t1")
+    wait_for(mark.exists, what="the task's merge reaching git")
+    server = cli.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)  # git goes on and lands the merge; the next server finishes the rest
+    done = wait_task(cli, "t1", "done", timeout=60)
+    assert done["merged"] and git(cli.repo, "rev-parse", "main").strip() == done["merged"]
+    assert (cli.repo / "greet.py").read_text() == BAD
+    assert f"the merge of {work} the last server started landed" in cli.run("log", "--task", "t1").stdout

@@ -143,11 +143,13 @@ class GateScreen(ModalScreen[TaskView | None]):
     @on(Button.Pressed, "#gate-approve")
     def _approve(self) -> None:
         override = self.query_one("#gate-override", ShapedCheckbox).value
-        self.answer("approve", lambda client: client.approve(self.task_info.id, override=override))
+        seen = len(self.task_info.approvals)  # refused if someone approved it since this screen showed it
+        self.answer("approve", lambda client: client.approve(self.task_info.id, override=override, seen=seen))
 
     @on(Button.Pressed, "#gate-reject")
     def _reject(self) -> None:
-        self.answer("reject", lambda client: client.reject(self.task_info.id, reason="rejected in the TUI"))
+        seen = len(self.task_info.approvals)
+        self.answer("reject", lambda client: client.reject(self.task_info.id, reason="rejected in the TUI", seen=seen))
 
     @work(exclusive=True, group="gate-answer")
     async def answer(self, cmd: str, request: Callable[[FleetApi], Awaitable[TaskView]]) -> None:
