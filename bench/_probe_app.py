@@ -8,6 +8,7 @@ LAG_FILE twice a second, so a benchmark reads them while the app runs.
 """
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ class ProbedApp(FleetApp):
     def on_mount(self) -> None:
         super().on_mount()
         self._probe_task = asyncio.get_running_loop().create_task(self._probe())
+        if os.environ.get("FLEET_PROBE_PROFILE"):
+            self._profile_task = asyncio.get_running_loop().create_task(self._profile(os.environ["FLEET_PROBE_PROFILE"]))
 
     async def _probe(self) -> None:
         last_save = time.monotonic()
@@ -40,6 +43,19 @@ class ProbedApp(FleetApp):
             if time.monotonic() - last_save > 0.5:
                 last_save = time.monotonic()
                 self.lag_file.write_text(json.dumps(self.lags))
+
+    async def _profile(self, path: str) -> None:
+        """cProfile of the event loop's thread in CPU time (not wall: the machine is shared) from 3 s
+        after start, written every second (the benchmark ends the app without warning)."""
+        import cProfile
+
+        await asyncio.sleep(3)
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
+        while True:
+            await asyncio.sleep(1)
+            profile.dump_stats(path)  # stops the profile
+            profile.enable()
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ against the scripted model endpoint (tests/agents/model_endpoint.py), through th
   3. prompt -> a long silent model wait (8 s) -> the reply streams -> the turn ends -> ack.
 
 Recorded: every chunk of output, key, prompt, ack and hook event line with its time. Labelled
-from what really happened, not from fleet_tui: working from the prompt's Enter; waiting from
+from what really happened, not from fleet_tui: starting from the spawn until the CLI's input box
+(its preset's `ready`) first shows, idle from then; working from the prompt's Enter; waiting from
 the first output that puts the dialog on the screen; working from the approving key; done from
 the model's last byte (for aider, which has no end-of-turn request, the input prompt coming
 back); idle from the interrupting key and from each ack.
 
-  python -m bench.status_corpus_record [--agents claude,codex,aider,gemini] [--out tests/status/corpus]
+  python -m bench.status_corpus_record [--agents claude,codex,aider,gemini] [--out tests/status/corpus] [--take 2]
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from fleet_tui.core.session import Session, SessionRecord
 from tests.agents import model_endpoint as model
 from tests.agents import offline
 from tests.agents.conftest import find_cli, kill_processes_with_home
-from tests.status.corpus import CORPUS, Recording
+from tests.status.corpus import CORPUS, Recording, startup_labels
 
 COLS, ROWS = 120, 40
 DIALOG = {"claude": "Do you want to create", "codex": "Would you like to run the following command?",
@@ -303,7 +304,9 @@ async def record(agent: str) -> Recording:
         meta = {"preset": agent, "cli": _version(exe), "cols": COLS, "rows": ROWS,
                 "recorded": time.strftime("%Y-%m-%d"),
                 "turns": ["permission", "interrupted", "long silent wait"]}
-        return Recording(agent, meta, events, driver.labels, agent)
+        recording = Recording(agent, meta, events, driver.labels, agent)
+        recording.labels = startup_labels(recording) + recording.labels
+        return recording
     finally:
         if session is not None and session.alive:
             await session.kill()
@@ -316,11 +319,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", default="claude,codex,aider,gemini")
     parser.add_argument("--out", type=Path, default=CORPUS)
+    parser.add_argument("--take", default="", help="a second recording of an agent: saved as AGENT-TAKE.json.gz")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for agent in args.agents.split(","):
         recording = asyncio.run(record(agent))
-        path = args.out / f"{agent}.json.gz"
+        path = args.out / f"{agent}{'-' + args.take if args.take else ''}.json.gz"
         recording.save(path)
         print(f"{agent}: {len(recording.events)} events, {len(recording.labels)} labels, "
               f"{path.stat().st_size // 1024} KB -> {path}")

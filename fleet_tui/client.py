@@ -167,11 +167,12 @@ class FleetApi:
         return await self.ask(wire.Tasks(), wire.TasksAnswer)
 
     async def approve(self, task: str, by: str | None = None, override: bool = False,
-                      pick: str | None = None) -> wire.TaskView:
-        return await self.ask(wire.Approve(task=task, by=by, override=override, pick=pick), wire.TaskView)
+                      pick: str | None = None, seen: int | None = None) -> wire.TaskView:
+        return await self.ask(wire.Approve(task=task, by=by, override=override, pick=pick, seen=seen), wire.TaskView)
 
-    async def reject(self, task: str, by: str | None = None, reason: str = "") -> wire.TaskView:
-        return await self.ask(wire.Reject(task=task, by=by, reason=reason), wire.TaskView)
+    async def reject(self, task: str, by: str | None = None, reason: str = "",
+                     seen: int | None = None) -> wire.TaskView:
+        return await self.ask(wire.Reject(task=task, by=by, reason=reason, seen=seen), wire.TaskView)
 
     async def attach(self, *, focus: str | None = None) -> None:
         await self.tell(wire.Attach(focus=focus))

@@ -140,7 +140,7 @@ def screen_update(
         "full": full,
         "cols": cols,
         "rows": rows,
-        "lines": [[y, [list(run) for run in runs]] for y, runs in lines],
+        "lines": [[y, runs] for y, runs in lines],  # runs are tuples: JSON arrays as they are
         "cursor": list(cursor),
         "title": title,
         "modes": modes,

@@ -70,6 +70,7 @@ class ClientConnection:
         self.focus: str | None = None
         self.pending: dict[str, set[int]] = {}
         self.next_due: dict[str, float] = {}  # when each session may be sent again
+        self.earliest_due = 0.0  # no pending session may be sent before this (flush's shortcut)
         self.phase: dict[str, float] = {}  # each session's offset within OTHER_INTERVAL
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
@@ -96,6 +97,14 @@ class ClientConnection:
             self.pending[name] = set(range(self.server.fleet.sessions[name].terminal.rows)) | {-1}
         else:
             self.pending.setdefault(name, set()).update(rows)
+        due = self.next_due.get(name, 0.0)
+        if due < self.earliest_due:
+            self.earliest_due = due
+
+    def send_soon(self, name: str) -> None:
+        """Send the session's pending rows at the next flush, whatever its slot (it was just focused)."""
+        self.next_due.pop(name, None)
+        self.earliest_due = 0.0
 
     def _timer_fired(self) -> None:
         self.timer = None
@@ -103,6 +112,10 @@ class ClientConnection:
 
     def flush(self) -> None:
         if self.closed or not (self.pending or self.backlog.holding):
+            return
+        if self.timer is not None and not self.backlog.holding and time.monotonic() < self.earliest_due:
+            # Nothing is due yet and the timer comes back for it: a busy pty's every read calls
+            # flush (a thousand times a second with sixteen busy panes), most find nothing to send.
             return
         transport = self.writer.transport
         if transport.get_write_buffer_size() > MAX_BUFFERED:
@@ -123,6 +136,7 @@ class ClientConnection:
                 continue
             self.next_due[name] = now + FOCUS_INTERVAL if name == self.focus else self._next_slot(name, now)
             self.send(screen_message(session, self.pending.pop(name)))
+        self.earliest_due = now + wait if wait is not None else 0.0
         if wait is not None:
             self._flush_later(wait)
 
@@ -225,7 +239,7 @@ class FleetServer:
 
     def _send_tasks(self) -> None:
         self._tasks_timer = None
-        message = {"t": "tasks", "tasks": self.tasks.views()}
+        message = {"t": "tasks", "tasks": [view.wire() for view in self.tasks.views()]}
         for client in self.clients:
             if client.attached:
                 client.send(message)
@@ -386,7 +400,7 @@ class FleetServer:
     async def focus(self, client: ClientConnection, request: wire.Focus) -> None:
         session = client.focus = request.session
         if session is not None:
-            client.next_due.pop(session, None)  # the newly focused pane may be waiting for its slot
+            client.send_soon(session)  # the newly focused pane may be waiting for its slot
             client.flush()
             if session in self.fleet.sessions:
                 self.fleet.ack(session)  # looked at: a finished turn is no longer news
@@ -466,28 +480,29 @@ class FleetServer:
     async def worktree_disk(self, client: ClientConnection, request: wire.WorktreeDisk) -> wire.DiskAnswer:
         return await self.fleet.worktree_disk()
 
-    async def task(self, client: ClientConnection, request: wire.SubmitTask) -> Any:
+    async def task(self, client: ClientConnection, request: wire.SubmitTask) -> wire.TaskView:
         self.fleet.reload_config()
         return self.tasks.view(self.tasks.submit(request.text, request.role, request.pipeline, request.priority))
 
-    async def list_tasks(self, client: ClientConnection, request: wire.Tasks) -> Any:
-        return {"tasks": self.tasks.views()}
+    async def list_tasks(self, client: ClientConnection, request: wire.Tasks) -> wire.TasksAnswer:
+        return wire.TasksAnswer(tasks=self.tasks.views())
 
-    async def approve(self, client: ClientConnection, request: wire.Approve) -> Any:
-        return self.tasks.view(self.tasks.approve(request.task, request.by, request.override, request.pick))
+    async def approve(self, client: ClientConnection, request: wire.Approve) -> wire.TaskView:
+        return self.tasks.view(self.tasks.approve(request.task, request.by, request.override, request.pick,
+                                                  request.seen))
 
-    async def reject(self, client: ClientConnection, request: wire.Reject) -> Any:
-        return self.tasks.view(self.tasks.reject(request.task, request.by, request.reason))
+    async def reject(self, client: ClientConnection, request: wire.Reject) -> wire.TaskView:
+        return self.tasks.view(self.tasks.reject(request.task, request.by, request.reason, request.seen))
 
     async def attach(self, client: ClientConnection, request: wire.Attach) -> None:
         client.attached, client.focus = True, request.focus
         client.send({"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]})
-        client.send({"t": "tasks", "tasks": self.tasks.views()})
         for name in self.fleet.sessions:
             client.mark(name, None)
+        client.flush()  # the screens before the feed's backlog: a reattaching UI draws its panes first
+        client.send({"t": "tasks", "tasks": [view.wire() for view in self.tasks.views()]})
         for event in list(self.bus.recent)[-100:]:
             client.send({"t": "event", "event": event.wire()})
-        client.flush()
 
     async def down(self, client: ClientConnection, request: wire.Down) -> wire.DownAnswer:
         asyncio.get_running_loop().call_later(0.05, self.stopping.set)

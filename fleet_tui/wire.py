@@ -16,11 +16,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from fleet_tui.core.tasks import Task
+from fleet_tui.core.tasks import CheckOutcome, Task
 
 
+# defer_build: each model's validator is built when first used, not at import; a client (the TUI
+# reattaching, a CLI command) uses a handful of these ~70 models, and building them all cost the
+# TUI's start ~40M instructions.
 class Answer(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     def wire(self) -> dict[str, Any]:
         """The answer as it travels: the fields it was given (extras too), JSON-ready."""
@@ -28,7 +31,7 @@ class Answer(BaseModel):
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     command: ClassVar[str]
     answer: ClassVar[type[Answer] | None] = None  # None: the command answers nothing
@@ -83,12 +86,8 @@ class FileChange(Answer):
     removed: int = 0
 
 
-class CheckView(Answer):
-    passed: bool
-    exit_code: int | None = None
-    duration: float = 0.0
-    timed_out: bool = False
-    output: str = ""
+class CheckView(CheckOutcome, Answer):
+    """A check's result in an attempt's worktree: the task queue's own model, read tolerantly."""
 
 
 class AttemptRow(Answer):
@@ -580,6 +579,7 @@ class Approve(Request):
     by: str | None = None
     override: bool = False
     pick: str | None = None
+    seen: int | None = None  # the approvals the client saw on the task: refused if someone approved since
 
 
 class Reject(Request):
@@ -588,6 +588,7 @@ class Reject(Request):
     task: str
     by: str | None = None
     reason: str = ""
+    seen: int | None = None  # as for approve: a reject is of the task the client saw
 
 
 class Attach(Request):

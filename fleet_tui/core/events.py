@@ -46,6 +46,7 @@ class EventKind(StrEnum):
     VERDICT = "verdict"  # a reviewer's (or gate agent's) verdict on a task
     APPROVAL = "approval"  # a person approved or rejected a task at a gate (data.by, ts: when)
     OVERRIDE = "override"  # a person waved a task past a failing check or a reviewer
+    NOTICE = "notice"  # an agent's own desktop notification (OSC 9 / OSC 777), in its words
     ERROR = "error"
     AUDIT = "audit"  # the audit store's own notes: a torn line repaired, damage found, events lost
 

@@ -45,6 +45,9 @@ from fleet_tui.presets import known_presets, load_preset, preset_files_signature
 
 DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
 CONCURRENT_CHECKOUTS = 4  # worktrees filled at once: disk and CPU bound, a few beat one and eight
+# A streaming session no client has focused is read at most this often (its screen goes out five
+# times a second): fewer, larger reads cost the server less. A focused one is read as output comes.
+UNWATCHED_READ_PAUSE = 0.04
 
 
 class Fleet:
@@ -407,6 +410,7 @@ class Fleet:
             on_change=self.on_screen_change,
             on_exit=self._session_exited,
         )
+        session.read_pause = lambda: 0.0 if self.is_watched(record.name) else UNWATCHED_READ_PAUSE
         try:
             session.start()
         except FleetError as error:

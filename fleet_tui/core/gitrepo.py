@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from fleet_tui.errors import FleetError
+from fleet_tui.errors import FleetError, UsageError
 
 # Identity used for the fleet's own commits when the user has none configured.
 FLEET_NAME = "fleet-tui"
@@ -66,13 +66,13 @@ def find_repo_root(path: Path | str) -> Path:
     """The top folder of the working tree that contains `path`."""
     path = Path(path).resolve()
     if not path.is_dir():
-        raise FleetError(f"{path} is not a folder: run fleet-tui inside a git repository")
+        raise UsageError(f"{path} is not a folder: run fleet-tui inside a git repository")
     try:
         top = run_git(path, "rev-parse", "--show-toplevel")
     except GitFailed:
         top = ""
     if not top:
-        raise FleetError(
+        raise UsageError(
             f"{path} is not inside a git repository: run fleet-tui inside one, or `git init` first"
         )
     return Path(top).resolve()

@@ -25,9 +25,11 @@ from fleet_tui.core import compare, gitrepo
 from fleet_tui.core.checks import CHECK_MARKER, run_checks_in
 from fleet_tui.core.events import Event, EventBus, EventKind
 from fleet_tui.core.status import Status
-from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Priority, SessionView, Task, TaskStore, agent_with_room,
-                                  queue_order, route)
+from fleet_tui.core.tasks import (FREE_STATUSES, AgentView, Approval, CheckOutcome, Priority, RankedAttempt,
+                                  SessionView, Task, TaskStore, Verdict, agent_with_room, fan_out_agents, queue_order,
+                                  route)
 from fleet_tui.errors import FleetError, UsageError
+from fleet_tui.wire import TaskView
 from fleet_tui.pipeline_config import VERDICT_FILE, Stage
 
 OUTPUT_TAIL = 4000  # characters of a failing check's output an agent is shown
@@ -55,6 +57,7 @@ class TaskRunner:
         self.turns: dict[str, Turn] = {}  # session name -> the turn it owes
         self._prompted: dict[str, float] = {}  # session name -> when its last prompt went in
         self._releasing: set[str] = set()  # sessions we stop ourselves: their end is no loss
+        self._merging: set[str] = set()  # tasks whose merge stage is under way: too late to reject
         self._dispatching = asyncio.Lock()
         self._again = False
         self._jobs: set[asyncio.Task] = set()
@@ -64,6 +67,8 @@ class TaskRunner:
     # -- life ---------------------------------------------------------------------------
     def start(self) -> None:
         self.bus.listeners.append(self._on_event)
+        for problem in self.store.problems:
+            self.bus.emit(EventKind.ERROR, problem)
         for task in self.store.active():
             self._resume(task)
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_quiet_turns())
@@ -121,7 +126,7 @@ class TaskRunner:
             raise UsageError(f"no task {task_id!r} (tasks: {', '.join(self.store.tasks) or 'none yet'})")
         return task
 
-    def views(self) -> list[dict[str, Any]]:
+    def views(self) -> list[TaskView]:
         """Every task, those waiting for a person first, then the active ones in queue order, then the rest."""
         tasks = list(self.store.tasks.values())
         waiting = [t for t in tasks if t.state in ("gate", "blocked")]
@@ -129,29 +134,33 @@ class TaskRunner:
         finished = sorted([t for t in tasks if not t.active], key=lambda t: -t.updated)
         return [self.view(t) for t in waiting + active + finished]
 
-    def view(self, task: Task) -> dict[str, Any]:
+    def view(self, task: Task) -> TaskView:
         stages = self.stages(task)
         stage = stages[task.stage].describe() if task.stage < len(stages) else "finished"
-        return {**task.view(), "stage_name": stage, "stages": [s.describe() for s in stages],
-                "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)}
+        return TaskView.model_validate({**task.model_dump(), "stage_name": stage, "stages": [s.describe() for s in stages],
+                                        "agent": task.reviewer or task.session or (", ".join(task.fanout) or None)})
 
-    def approve(self, task_id: str, by: str | None = None, override: bool = False, pick: str | None = None) -> Task:
+    def approve(self, task_id: str, by: str | None = None, override: bool = False, pick: str | None = None,
+                seen: int | None = None) -> Task:
+        """Let a task waiting at a gate or blocked go on. `seen`: the approvals the approver saw on it;
+        when someone approved it since, this approval is refused (it was about a gate already passed)."""
         task = self.get(task_id)
         by = by or _user()
         if task.state not in ("gate", "blocked"):
             raise UsageError(f"task {task.id} is not waiting for approval (it is {task.state}: {task.step})")
+        self._unchanged_since(task, seen)
         if pick is not None:
-            names = [row["session"] for row in task.ranking] or task.fanout
+            names = [row.session for row in task.ranking] or task.fanout
             if pick not in names:
                 raise UsageError(f"{pick!r} is not one of task {task.id}'s attempts ({', '.join(names) or 'none'})")
-            task.session = pick
         if task.hold == "checks" and not override:
             raise UsageError(f"task {task.id}'s checks fail ({task.reason}); pass --override to go on anyway")
-        approval = {"by": by, "at": time.time(), "stage": task.stage, "hold": task.hold, "pick": pick,
-                    "override": task.hold in ("checks", "review")}
-        task.approvals.append(approval)
+        if pick is not None:
+            task.session = pick
+        task.approvals.append(Approval(by=by, at=time.time(), stage=task.stage, hold=task.hold, pick=pick,
+                                       override=task.hold in ("checks", "review")))
         if task.hold in ("checks", "review"):
-            failing = [n for n, c in task.checks.items() if not c.get("passed")] if task.hold == "checks" else []
+            failing = [n for n, c in task.checks.items() if not c.passed] if task.hold == "checks" else []
             task.overridden += failing or [f"review {task.stage}"]
             what = f"failing checks ({', '.join(failing)})" if failing else f"the reviewer ({task.reason})"
             self._emit(EventKind.OVERRIDE, task, f"{by} overrode {what}", by=by, what=task.hold, checks=failing)
@@ -164,15 +173,26 @@ class TaskRunner:
             self._stage_ended(task, "approved")
         return task
 
-    def reject(self, task_id: str, by: str | None = None, reason: str = "") -> Task:
+    def reject(self, task_id: str, by: str | None = None, reason: str = "", seen: int | None = None) -> Task:
         task = self.get(task_id)
         by = by or _user()
         if not task.active:
             raise UsageError(f"task {task.id} is already {task.state}")
+        if task.id in self._merging:
+            raise UsageError(f"task {task.id} is being merged right now: too late to reject it")
+        self._unchanged_since(task, seen)
         self._emit(EventKind.APPROVAL, task, f"rejected by {by}" + (f": {reason}" if reason else ""),
                    by=by, approved=False, hold=task.hold, reason=reason)
         self._finish(task, "rejected", f"rejected by {by}" + (f": {reason}" if reason else ""))
         return task
+
+    @staticmethod
+    def _unchanged_since(task: Task, seen: int | None) -> None:
+        if seen is None or seen == len(task.approvals):
+            return
+        who = f" by {task.approvals[-1].by}" if len(task.approvals) > seen else ""
+        raise UsageError(f"task {task.id} was approved{who} since you looked (it is now {task.state}: "
+                         f"{task.step}); look again with `fleet-tui tasks`")
 
     # -- stages ---------------------------------------------------------------------------
     def stages(self, task: Task) -> list[Stage]:
@@ -185,6 +205,8 @@ class TaskRunner:
         return task.role if task.stage == first_do or stage.do is None else stage.do
 
     def _enter_stage(self, task: Task) -> None:
+        if not task.active:
+            return  # rejected (or failed) while a stage was under way
         stages = self.stages(task)
         if task.stage >= len(stages):
             self._finish(task, "done", "every stage passed")
@@ -203,6 +225,7 @@ class TaskRunner:
                 self._set(task, "queued", "waiting for a session")
                 self._kick()
         elif kind == "check":
+            self._set(task, "running", f"running checks: {', '.join(stage.check or [])}")
             self._spawn(self._run_checks(task, stage))
         elif kind == "review" or (kind == "gate" and stage.gate == "agent"):
             self._set(task, "queued", "waiting for a reviewer")
@@ -211,9 +234,13 @@ class TaskRunner:
             self._hold(task, "gate", "gate", "waiting for a person: `fleet-tui approve "
                        f"{task.id}` or `fleet-tui reject {task.id}`")
         else:
+            self._merging.add(task.id)  # from now until the merge is done or refused, a reject is refused
+            self._set(task, "running", f"merging ({stage.merge})")
             self._spawn(self._merge(task, stage))
 
     def _stage_ended(self, task: Task, outcome: str, next_stage: int | None = None) -> None:
+        if not task.active:
+            return
         stage = self.stages(task)[task.stage]
         self._emit(EventKind.STAGE, task, f"stage {task.stage + 1} ended ({stage.describe()}): {outcome}",
                    stage_kind=stage.kind, phase="end", outcome=outcome)
@@ -221,7 +248,7 @@ class TaskRunner:
         self._enter_stage(task)
 
     def _set(self, task: Task, state: str, step: str) -> None:
-        if (task.state, task.step) == (state, step):
+        if not task.active or (task.state, task.step) == (state, step):
             return  # a queued task routed again and still waiting: nothing to save or tell
         task.state, task.step = state, step  # type: ignore[assignment]
         task.touch()
@@ -229,15 +256,19 @@ class TaskRunner:
         self.on_change()
 
     def _hold(self, task: Task, state: str, hold: str, reason: str) -> None:
+        if not task.active:
+            return
         task.hold, task.reason = hold, reason
         self._set(task, state, reason)
         self._emit(EventKind.STAGE, task, f"{'waiting at a gate' if state == 'gate' else 'blocked'}: {reason}",
                    phase="hold", hold=hold)
 
     def _finish(self, task: Task, state: str, why: str) -> None:
-        for name in (task.session, task.reviewer, *task.fanout):
+        if not task.active:
+            return
+        for name in (task.session, task.reviewer, *task.fanout, *task.owed):
             if name:
-                self.turns.pop(name, None)
+                self._settle(name)
                 self._tag(name, None)
         if task.reviewer and state != "done":
             self._spawn(self._discard(task.reviewer))
@@ -279,7 +310,7 @@ class TaskRunner:
         sessions, agents = self._views()
         try:
             if stage.kind == "do" and (stage.count or 1) > 1:
-                await self._fan_out(task, stage, agents)
+                await self._fan_out(task, stage, sessions, agents)
             elif stage.kind == "do":
                 where = route(self._role_of(task, stage), sessions, agents, self.store.bound_sessions())
                 if where is None:
@@ -296,6 +327,8 @@ class TaskRunner:
                     assert agent is not None  # route() names a free session or an agent to start
                     self._set(task, "running", f"starting a session of {agent}")
                     name = await self._start(task, agent, prompt, "advance")
+                    if not task.active:
+                        return
                     self._emit(EventKind.TASK, task, f"routed to a new session {name}", session=name)
                     self._set(task, "running", "working")
             else:
@@ -316,15 +349,32 @@ class TaskRunner:
         before = time.monotonic()
         started = await self.fleet.start_agent(agent, prompt=prompt, base_ref=base_ref)
         name = started[0].name
+        if not task.active:  # rejected while it started: a new session holding only the task's prompt goes
+            self._spawn(self._discard(name))
+            return name
         if reviewer:
             task.reviewer = name
             self._tag(name, task.id)
         else:
             self._bind(task, name)
         prompted = self._prompted.get(name, -1.0) >= before
-        self.turns[name] = Turn(task.id, then, time.monotonic() if prompted else None)
-        self.store.save()
+        self._owe(task, name, then, time.monotonic() if prompted else None)
         return name
+
+    def _owe(self, task: Task, name: str, then: str, prompted_at: float | None) -> None:
+        """`name` owes `task` a turn: when its prompt went in is kept here, what the turn's end
+        means in the task file too, so a restarted server knows whose turn a task waits for."""
+        self.turns[name] = Turn(task.id, then, prompted_at)
+        task.owed[name] = then
+        self.store.save()
+
+    def _settle(self, name: str) -> Turn | None:
+        """`name` owes no turn any more: it ended, or the session is gone."""
+        turn = self.turns.pop(name, None)
+        for task in self.store.active():
+            if task.owed.pop(name, None) is not None:
+                self.store.save()
+        return turn
 
     def _bind(self, task: Task, name: str) -> None:
         task.session = name
@@ -339,7 +389,9 @@ class TaskRunner:
     async def _prompt(self, task: Task, name: str, text: str, then: str) -> None:
         """Type a prompt into the task's session (started again if it stopped) and await its turn."""
         await self._ensure_running(name)
-        self.turns[name] = Turn(task.id, then, time.monotonic())
+        if not task.active:
+            return
+        self._owe(task, name, then, time.monotonic())
         await self.fleet.send(name, text)
 
     async def _ensure_running(self, name: str) -> None:
@@ -357,21 +409,29 @@ class TaskRunner:
         while session.alive and session.status not in FREE_STATUSES and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
 
-    async def _fan_out(self, task: Task, stage: Stage, agents: list[AgentView]) -> None:
+    async def _fan_out(self, task: Task, stage: Stage, sessions: list[SessionView], agents: list[AgentView]) -> None:
         role = self._role_of(task, stage)
-        names = [a.name for a in agents if a.role == role]
-        picks = [names[i % len(names)] for i in range(stage.count or 1)]
-        self._set(task, "running", f"fanning out to {len(picks)} sessions")
+        wanted = stage.count or 1
+        picks = fan_out_agents(role, wanted, sessions, agents, self.store.bound_sessions())
+        if not picks:
+            full = ", ".join(f"{a.name} {sum(1 for s in sessions if s.alive and s.agent == a.name)}/{a.max_sessions}"
+                             for a in agents if a.role == role)
+            self._set(task, "queued", f"waiting for room to start {role} sessions (running/max_sessions: {full})")
+            return
+        short = f" of {wanted}: max_sessions leaves room for {len(picks)}" if len(picks) < wanted else ""
+        self._set(task, "running", f"fanning out to {len(picks)} sessions{short}")
         before = time.monotonic()
         result = await self.fleet.fanout(self.fleet.config.prompts.fill("task", task=task.text), agents=picks)
+        if not task.active:
+            return
         task.run, task.fanout, task.fanout_done, task.session = result.run, list(result.sessions), [], None
         for name in task.fanout:
             self._tag(name, task.id)
             prompted = self._prompted.get(name, -1.0) >= before
-            self.turns[name] = Turn(task.id, "fanout", time.monotonic() if prompted else None)
-        self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}",
-                   run=task.run, sessions=task.fanout)
-        self._set(task, "running", f"{len(task.fanout)} attempts working")
+            self._owe(task, name, "fanout", time.monotonic() if prompted else None)
+        self._emit(EventKind.TASK, task, f"fanned out as run {task.run}: {', '.join(task.fanout)}{short}",
+                   run=task.run, sessions=task.fanout, asked=wanted)
+        self._set(task, "running", f"{len(task.fanout)} attempts working{short}")
 
     # -- turns ----------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -394,6 +454,8 @@ class TaskRunner:
                     self._turn_ended(name)
             if status in FREE_STATUSES:
                 self._kick()
+            elif status in (Status.LOST, Status.STOPPED) and name not in self.fleet.sessions:
+                self._lost(name, "ended (it ran on from the last fleet server)")  # an orphan's processes are gone
             elif status == Status.OVER_BUDGET:
                 self._lost(name, "went over its budget")
         elif event.kind == EventKind.BUDGET_EXCEEDED:
@@ -426,7 +488,7 @@ class TaskRunner:
                     self._turn_ended(name)
 
     def _turn_ended(self, name: str) -> None:
-        turn = self.turns.pop(name, None)
+        turn = self._settle(name)
         task = self.store.get(turn.task) if turn else None
         if turn is None or task is None or not task.active:
             return
@@ -440,9 +502,14 @@ class TaskRunner:
         elif turn.then == "verdict":
             self._spawn(self._read_verdict(task))
         elif turn.then == "fanout":
-            task.fanout_done.append(name)
-            if set(task.fanout) <= set(task.fanout_done):
-                self._spawn(self._compare(task))
+            self._attempt_done(task, name)
+
+    def _attempt_done(self, task: Task, name: str) -> None:
+        """An attempt of a fan-out stage ended its turn (or its session): once all have, they are compared."""
+        task.fanout_done.append(name)
+        self.store.save()  # a restart must not wait for a turn that is over
+        if set(task.fanout) <= set(task.fanout_done):
+            self._spawn(self._compare(task))
 
     def _lost(self, name: str, why: str) -> None:
         """A session stopped: a task that was owed a turn by it goes back to the queue (or finds a new reviewer)."""
@@ -451,13 +518,11 @@ class TaskRunner:
         task = next((t for t in self.store.active() if name in (t.session, t.reviewer, *t.fanout)), None)
         if task is None or (name not in self.turns and name != task.reviewer):
             return  # it owed no turn (say, the task waits at a gate): its worktree and branch are all it needs
-        self.turns.pop(name, None)
+        self._settle(name)
         if name in task.fanout:
             if name not in task.fanout_done:
                 self._emit(EventKind.TASK, task, f"attempt {name} {why}; the others go on", session=name)
-                task.fanout_done.append(name)
-                if set(task.fanout) <= set(task.fanout_done):
-                    self._spawn(self._compare(task))
+                self._attempt_done(task, name)
             return
         task.requeues += 1
         limit = self.fleet.config.task_retries
@@ -467,6 +532,7 @@ class TaskRunner:
         self._tag(name, None)
         if name == task.reviewer:
             task.reviewer = None
+            self._spawn(self._discard(name))  # a reviewer's worktree holds nothing but its verdict
             self._emit(EventKind.TASK, task, f"reviewer {name} {why}: a new reviewer takes over "
                        f"(retry {task.requeues} of {limit})", session=name)
             self._enter_stage(task)
@@ -492,21 +558,23 @@ class TaskRunner:
                                            self.fleet.config.check_timeout, 2, self.fleet.stop_checks,
                                            {**os.environ, CHECK_MARKER: str(self.fleet.state_dir)})
                    ).get(record.name, {})
+        if not task.active:
+            return
         task.checks = {}
         for name, result in results.items():
-            task.checks[name] = {"passed": result.passed, "exit_code": result.exit_code,
-                                 "timed_out": result.timed_out, "duration": round(result.duration, 2),
-                                 "output": result.output[-OUTPUT_TAIL:]}
+            task.checks[name] = CheckOutcome(passed=result.passed, exit_code=result.exit_code,
+                                             timed_out=result.timed_out, duration=round(result.duration, 2),
+                                             output=result.output[-OUTPUT_TAIL:])
             self._emit(EventKind.CHECK, task, f"check {name} {'passed' if result.passed else 'FAILED'} "
                        f"in {result.duration:.1f}s", session=record.name, check=name, passed=result.passed)
-        failing = [name for name, c in task.checks.items() if not c["passed"]]
+        failing = [name for name, c in task.checks.items() if not c.passed]
         if not failing:
             self._stage_ended(task, "checks passed")
             return
         retries = stage.retry or 0
         if task.check_attempts < retries:
             task.check_attempts += 1
-            report = "\n\n".join(f"$ {name} (exit code {task.checks[name]['exit_code']})\n{task.checks[name]['output']}"
+            report = "\n\n".join(f"$ {name} (exit code {task.checks[name].exit_code})\n{task.checks[name].output}"
                                  for name in failing)
             self._set(task, "running", f"{record.name} fixing {', '.join(failing)} "
                       f"(retry {task.check_attempts} of {retries})")
@@ -528,13 +596,15 @@ class TaskRunner:
         diff = await asyncio.to_thread(compare.diff_text, root, record.base_commit, record.branch)
         if len(diff) > DIFF_LIMIT:
             diff = diff[:DIFF_LIMIT] + f"\n... ({len(diff) - DIFF_LIMIT} more characters)"
-        checks = "\n".join(f"{n}: {'passed' if c['passed'] else 'FAILED'}" for n, c in task.checks.items()) or "none"
+        checks = "\n".join(f"{n}: {'passed' if c.passed else 'FAILED'}" for n, c in task.checks.items()) or "none"
         template = "review" if stage.kind == "review" else "gate_agent"
         prompt = self.fleet.config.prompts.fill(template, task=task.text, diff=diff, checks=checks,
                                                 verdict_file=VERDICT_FILE, approve_when=stage.verdict_word)
         task.reminded = False
         self._set(task, "running", f"starting a {agent} session to review")
         name = await self._start(task, agent, prompt, "verdict", base_ref=head, reviewer=True)
+        if not task.active:
+            return
         self._emit(EventKind.STAGE, task, f"{name} reviews {record.branch} at {head[:10]} in a fresh worktree",
                    session=name, phase="review", commit=head)
         self._set(task, "running", f"{name} reviewing")
@@ -558,14 +628,14 @@ class TaskRunner:
         approved = lines[0] == stage.verdict_word
         notes = "\n".join(lines[1:] if lines[0].split()[0].upper() in ("CHANGES", "REJECT") or approved
                           else lines).strip()
-        task.verdict = {"by": name, "approved": approved, "first_line": lines[0], "notes": notes, "at": time.time()}
+        task.verdict = Verdict(by=name or "", approved=approved, first_line=lines[0], notes=notes, at=time.time())
         self._emit(EventKind.VERDICT, task, f"{name}: {'APPROVED' if approved else 'asks for changes'}"
                    + (f": {_preview(notes)}" if notes else ""), session=name, approved=approved, notes=notes)
         await self._drop_reviewer(task)
         if approved:
             if stage.kind == "gate":
-                task.approvals.append({"by": f"agent {name}", "at": time.time(), "stage": task.stage,
-                                       "hold": "gate", "pick": None, "override": False})
+                task.approvals.append(Approval(by=f"agent {name}", at=time.time(), stage=task.stage, hold="gate",
+                                               pick=None, override=False))
             self._stage_ended(task, f"approved by {name}")
         elif stage.kind == "gate":
             self._hold(task, "blocked", "review", f"gate agent {name} refused: {_preview(notes)}; approve "
@@ -586,7 +656,7 @@ class TaskRunner:
     async def _drop_reviewer(self, task: Task) -> None:
         name, task.reviewer = task.reviewer, None
         if name:
-            self.turns.pop(name, None)
+            self._settle(name)
             await self._discard(name)
 
     async def _discard(self, name: str) -> None:
@@ -610,11 +680,13 @@ class TaskRunner:
     async def _compare(self, task: Task) -> None:
         self._set(task, "running", f"comparing run {task.run}")
         result = await self.fleet.compare(task.run)
-        task.ranking = [{"session": a.session, "rank": a.rank, "checks_passed": a.checks_passed,
-                         "checks_total": a.checks_total, "added": a.added, "removed": a.removed}
+        if not task.active:
+            return
+        task.ranking = [RankedAttempt(session=a.session, rank=a.rank, checks_passed=a.checks_passed,
+                                      checks_total=a.checks_total, added=a.added, removed=a.removed)
                         for a in result.attempts]
         if task.ranking:
-            task.session = task.ranking[0]["session"]
+            task.session = task.ranking[0].session
         self._stage_ended(task, f"compared; best is {task.session}")
 
     def risks(self, task: Task) -> list[str]:
@@ -633,6 +705,12 @@ class TaskRunner:
         return found
 
     async def _merge(self, task: Task, stage: Stage) -> None:
+        try:
+            await self._merge_now(task, stage)
+        finally:
+            self._merging.discard(task.id)
+
+    async def _merge_now(self, task: Task, stage: Stage) -> None:
         record = self.fleet.records.get(task.session or "")
         if record is None:
             self._hold(task, "blocked", "error", f"the worktree of {task.session} is gone")
@@ -640,12 +718,10 @@ class TaskRunner:
         await asyncio.to_thread(compare.capture_work, record.worktree, f"fleet: work on task {task.id}")
         task.risk = await asyncio.to_thread(self.risks, task)
         # Only a person's approval at a gate answers a risk; an override is what may have caused it.
-        if task.risk and not any(a["hold"] in ("gate", "risk") and not a["by"].startswith("agent ")
-                                 for a in task.approvals):
+        if task.risk and not any(a.hold in ("gate", "risk") and a.by_person for a in task.approvals):
             self._hold(task, "gate", "risk", f"risky ({'; '.join(task.risk)}): a person must approve: "
                        f"`fleet-tui approve {task.id}`")
             return
-        self._set(task, "running", f"merging ({stage.merge})")
         name = record.name
         self._releasing.update([name, *task.fanout])
         try:
@@ -662,13 +738,29 @@ class TaskRunner:
 
     # -- after a restart ----------------------------------------------------------------------
     def _resume(self, task: Task) -> None:
-        """The server stopped mid-task: its sessions are gone, so the running stage starts again."""
+        """The server stopped mid-task. A session that owed the task a turn keeps it: one still
+        running is waited for; one whose processes run on from the last server (orphaned, its
+        screen out of reach) holds the task until it ends; one that is gone hands the task back
+        like any session that died mid-task. A stage that owed no turn (checks, compare, merge,
+        a session being started) starts again."""
         if task.state != "running":
+            return
+        if task.owed:
+            for session, then in list(task.owed.items()):
+                if task.active:
+                    self._resume_turn(task, session, then)
+            return
+        if self._merge_finished_at_start(task):
+            return
+        stage = self.stages(task)[min(task.stage, len(self.stages(task)) - 1)]
+        if stage.kind == "do" and task.fanout and set(task.fanout) <= set(task.fanout_done):
+            # Every attempt had finished: the compare was cut short, not the work. Compared again, not redone.
+            self._emit(EventKind.TASK, task, f"resumed after a server restart: comparing run {task.run} again")
+            self._spawn(self._compare(task))
             return
         if task.reviewer:
             self._spawn(self._discard(task.reviewer))
             task.reviewer = None
-        stage = self.stages(task)[min(task.stage, len(self.stages(task)) - 1)]
         if stage.kind == "do":
             for name in (task.session, *task.fanout):
                 if name:
@@ -676,6 +768,41 @@ class TaskRunner:
             task.session, task.fanout, task.fanout_done = None, [], []
         self._emit(EventKind.TASK, task, f"resumed after a server restart at stage {task.stage + 1}")
         self._enter_stage(task)
+
+    def _merge_finished_at_start(self, task: Task) -> bool:
+        """The last server died in the middle of the task's merge and this one finished it from the merge
+        journal before the runner started (core/mergejournal.py): the merge stage is over, not to be run again
+        on a worktree that is gone."""
+        stages = self.stages(task)
+        if task.stage >= len(stages) or stages[task.stage].kind != "merge" or task.session is None:
+            return False
+        landed = next((e for e in reversed(self.bus.recent) if e.kind == EventKind.MERGED
+                       and e.session == task.session and e.data.get("recovered")), None)
+        if landed is None:
+            return False
+        task.merged = landed.data.get("commit")
+        self._emit(EventKind.STAGE, task, f"the merge of {task.session} the last server started landed "
+                   f"({(task.merged or '')[:10]}); this server finished it", session=task.session,
+                   phase="merged", commit=task.merged)
+        self._stage_ended(task, "merged")
+        return True
+
+    def _resume_turn(self, task: Task, name: str, then: str) -> None:
+        session = self.fleet.sessions.get(name)
+        if session is not None and session.alive:
+            self.turns[name] = Turn(task.id, then, time.monotonic(),
+                                    seen_working=session.status in (Status.WORKING, Status.WAITING))
+            self._emit(EventKind.TASK, task, f"after a server restart, still waiting for {name}'s turn",
+                       session=name)
+        elif name in self.fleet.orphans:
+            self.turns[name] = Turn(task.id, then, None)  # nothing to watch: only its end or a kill moves the task
+            self._set(task, "running", f"{name} runs on from the last fleet server, out of reach: the task waits "
+                      f"for it to end (`fleet-tui kill {name}` hands the task back)")
+            self._emit(EventKind.TASK, task, f"{name} still runs from the last fleet server: the task stays with it",
+                       session=name)
+        else:
+            self.turns[name] = Turn(task.id, then, None)
+            self._lost(name, "stopped with the last fleet server")
 
     # -- events ------------------------------------------------------------------------------
     def _emit(self, kind: EventKind, task: Task, message: str, session: str | None = None, **data: Any) -> None:

@@ -26,6 +26,11 @@ READ_SIZE = 65536
 # would otherwise keep its reader busy forever, and every other session, the clients' screens
 # and the keys typed would wait. The rest is read on the next turn of the loop.
 READ_BUDGET = 16384  # ~3 ms of emulation
+# A read shorter than this most likely emptied the pty (its line discipline hands out up to 4 KB
+# a read while more waits).
+SHORT_READ = 2048
+# A child whose pty was last found empty less than this long ago is streaming (see _pace).
+STREAMING_GAP = 0.1
 # After the child exits, wait this long for the pty to report EOF (a background
 # grandchild may keep the slave open forever) before reporting the exit anyway.
 EOF_WAIT = 0.5
@@ -84,6 +89,10 @@ class PtyProcess:
         self._eof = False
         self._finished = False
         self._eof_timer: asyncio.TimerHandle | None = None
+        # Seconds to stop reading after a read while the child streams (0: read as output comes).
+        self.read_pause: Callable[[], float] = lambda: 0.0
+        self._emptied_at = float("-inf")  # when a read last found the pty empty
+        self._resume_timer: asyncio.TimerHandle | None = None
         self._pidfd: int | None = os.pidfd_open(pid)
         loop.add_reader(master, self._on_readable)
         loop.add_reader(self._pidfd, self._on_child_exit)
@@ -161,31 +170,63 @@ class PtyProcess:
     # -- output and exit -----------------------------------------------------
 
     def _on_readable(self) -> None:
-        self._read_available()
+        emptied = self._read_available()
         if self._eof:
             if self._master is not None:
                 self._loop.remove_reader(self._master)
             if self.exit_code is not None:
                 self._finish()
+        elif emptied:
+            self._pace()
 
-    def _read_available(self, budget: int = READ_BUDGET) -> None:
-        """Read until the pty is empty or `budget` bytes were read; sets `_eof` when the slave side is closed."""
+    def _pace(self) -> None:
+        """Stop reading for `read_pause()` seconds when the child streams (its last read was recent).
+
+        Every wake-up costs the same fixed work however few bytes it brings (the event loop, the
+        emulator call, the screen's bookkeeping): a child writing a line every 10 ms that nobody
+        watches is read a few times a second less often, and its screen is sent five times a
+        second anyway. The first output after a quiet spell is read at once.
+        """
+        now = self._loop.time()
+        streaming = now - self._emptied_at < STREAMING_GAP
+        self._emptied_at = now
+        pause = self.read_pause() if streaming else 0.0
+        if pause > 0 and self._master is not None:
+            self._loop.remove_reader(self._master)
+            self._resume_timer = self._loop.call_later(pause, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume_timer = None
+        if self._master is not None and not self._eof:
+            self._loop.add_reader(self._master, self._on_readable)
+
+    def _read_available(self, budget: int = READ_BUDGET, *, to_the_end: bool = False) -> bool:
+        """Read until the pty is empty or `budget` bytes were read; sets `_eof` when the slave side is closed.
+
+        True when it stopped because the pty was (most likely) empty.
+        """
         while self._master is not None and not self._eof and budget > 0:
+            size = min(READ_SIZE, budget)
             try:
-                data = os.read(self._master, min(READ_SIZE, budget))
+                data = os.read(self._master, size)
             except BlockingIOError:
-                return
+                return True
             except OSError as exc:
                 if exc.errno != errno.EIO:  # EIO: every slave fd is closed (Linux's EOF)
                     raise
                 data = b""
             if not data:
                 self._eof = True
-                return
+                return False
             budget -= len(data)
             text = self._decoder.decode(data)
             if text:
                 self._on_output(text)
+            if len(data) < SHORT_READ and not to_the_end:
+                # The pty is most likely empty now: a second read would only raise BlockingIOError,
+                # and the reader is level-triggered, so anything that did arrive wakes it again.
+                return True
+        return False
 
     def _on_child_exit(self) -> None:
         pidfd = self._pidfd
@@ -211,7 +252,7 @@ class PtyProcess:
         self._finished = True
         if self._eof_timer:
             self._eof_timer.cancel()
-        self._read_available(budget=1 << 62)  # the child is gone: its last words, all of them
+        self._read_available(budget=1 << 62, to_the_end=True)  # the child is gone: its last words, all of them
         tail = self._decoder.decode(b"", final=True)
         if tail:
             self._on_output(tail)
@@ -224,6 +265,9 @@ class PtyProcess:
         self._close_master()
 
     def _close_master(self) -> None:
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
         if self._master is None:
             return
         self._loop.remove_reader(self._master)

@@ -106,9 +106,13 @@ class Session:
         # The tick and a compare may measure at once: usage readers count each new log line once.
         self._measuring = threading.Lock()
         self.queued_prompt: str | None = None  # a prompt waiting for the agent to get ready
+        self._title = ""  # the window title as of the last output
+        self._title_says: Status | None = None  # ... and its meaning
         self._rows: list[str] | None = None  # the screen as text, as of the last status round
         self._reset_layers()
         self._on_change = on_change
+        # Seconds to leave a streaming child's pty unread between reads (see PtyProcess._pace).
+        self.read_pause: Callable[[], float] = lambda: 0.0
         self._on_exit = on_exit
 
     # -- identity ---------------------------------------------------------------
@@ -154,6 +158,7 @@ class Session:
             on_output=self._output,
             on_exit=self._exited,
         )
+        self.proc.read_pause = self.read_pause
         self.sampler = TreeSampler(self.proc.pid, self.marker)
         self.usage = UsageReader.for_format(
             self.usage_format, cwd=Path(self.record.worktree), home=Path.home(), log_path=self.usage_log,
@@ -166,6 +171,14 @@ class Session:
         self.detector.on_output(now)
         self._on_change(self)
         self.pacer.output(now)  # a dialog is a burst of output, then quiet: read it once it settles
+        title = self.terminal.title
+        if title != self._title:
+            # A title that now says something else (Gemini's "◇  Ready" at the end of a turn) is
+            # looked at on the next round, not once the output settles; a spinner frame is not.
+            said = self.detector.title_says(title)
+            if said != self._title_says:
+                self.pacer.again(now, 0.0)
+            self._title, self._title_says = title, said
 
     def _respond(self, reply: str) -> None:
         # The child asked the terminal something (DA1, cursor position...): answer it.
@@ -326,6 +339,7 @@ class Session:
         self.turn_seen = False
         self.unseen_turn_end = False
         self.prompted_at = self.clock()
+        self.detector.prompted = True
 
     def ack(self) -> bool:
         """Someone looked at the pane: `done` becomes idle. True if it was done."""

@@ -3,12 +3,14 @@
 Signals are layered and the first one that speaks decides:
 
 1. an exact waiting phrase (permission prompt, trust dialog) on the bottom rows;
-2. the CLI's own OSC 7501 state markers (Codex);
-3. the window title (several CLIs animate it while working);
-4. an exact working indicator ("esc to interrupt") on the bottom rows;
-5. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
-6. starting: before any output, and until the input box (`ready`) first shows;
-7. output activity: output in the last 1.5 s means working, else idle.
+2. Escape or Ctrl-C typed while the bottom rows say it cancels (`interrupt_hint`): idle, for a moment;
+3. the CLI's own OSC 7501 state markers (Codex);
+4. the window title (several CLIs animate it while working; one saying idle waits for `ready`);
+5. an exact working indicator ("esc to interrupt") on the bottom rows;
+6. the empty input box on the bottom rows (`idle_screen`, for CLIs with no title);
+7. starting: before any output, and until the input box (`ready`) first shows;
+8. output activity: output in the last 1.5 s means working, else idle (before any prompt or key,
+   once the input box shows, it is the CLI drawing itself: idle).
 
 Rules come from the preset's `status` section, so they change without code.
 Paused, exited, killed and over_budget belong to the process layer, not here.
@@ -67,6 +69,9 @@ ANSWER_KEYS = {b"\r", b"\n", b"y", b"Y", b"n", b"N", *(str(d).encode() for d in 
 INTERRUPT_KEYS = {b"\x1b", b"\x03"}
 # A dialog still drawn this long after an answering key is being taken away: the agent works.
 ANSWER_GRACE = 0.5
+# A turn cancelled by its interrupt key reads idle this long while the CLI redraws; a CLI that
+# still says working after it did not take the key.
+CANCEL_GRACE = 1.0
 
 
 class StatusDetector:
@@ -78,6 +83,8 @@ class StatusDetector:
         self.region = int(rules.get("region") or DEFAULT_REGION)
         self.waiting = [p for p in rules.get("waiting") or [] if p.strip()]
         self.working = [p for p in rules.get("working") or [] if p.strip()]
+        self.interrupt_hint = [p for p in rules.get("interrupt_hint") or [] if p.strip()]
+        self.hint_since: float | None = None  # since when an interrupt hint has been on screen
         self.osc_state = bool(rules.get("osc_state"))
         self.titles = [(status, re.compile(rules[key]), key)
                        for status, key in ((Status.WAITING, "title_waiting"), (Status.WORKING, "title_working"),
@@ -96,6 +103,7 @@ class StatusDetector:
         self.last_answer: float | None = None  # a key that answers a dialog (Enter, 1, y ...)
         self.last_interrupt: float | None = None  # Escape or Ctrl-C
         self.ready_seen = False
+        self.prompted = False  # a prompt went in (typed, or given on the command line)
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
 
     def on_input(self, now: float, data: bytes = b"") -> None:
@@ -126,12 +134,18 @@ class StatusDetector:
                 if phrase in row:
                     return self._by("dialog", Status.WAITING, f'screen row {number} "{_short(phrase)}" matches waiting')
 
+        cancelled = self._cancelled(now, rows)
+        if cancelled:
+            return self._by("interrupt", Status.IDLE, cancelled)
+
         if self.osc_state and self._marker in _OSC_MEANING:
             return self._by("osc", _OSC_MEANING[self._marker], f"OSC 7501 state={self._marker}")
 
+        starting = self._starting(now, screen_rows)
         if title:
             for status, pattern, key in self.titles:
-                if pattern.search(title):
+                if pattern.search(title) and not (starting and status == Status.IDLE):
+                    # (Gemini titles itself "Ready" ~0.5 s before it draws its input box.)
                     return self._by("title", status, f'title "{_short(title)}" matches {key}')
 
         for number, row in rows:
@@ -144,11 +158,9 @@ class StatusDetector:
                 if self.idle_screen.search(row):
                     return self._by("input box", Status.IDLE, f"screen row {number} matches idle_screen (empty input box)")
 
-        if self.ready is not None and not self.ready_seen:
-            self.ready_seen = any(self.ready.search(row) for row in screen_rows)
-            if not self.ready_seen and now - (self.started if self.first_output is None else self.first_output) < STARTING_GRACE:
-                return self._by("starting", Status.STARTING, "no output yet" if self.first_output is None
-                                else "the input box (ready) has not shown yet")
+        if starting:
+            return self._by("starting", Status.STARTING, "no output yet" if self.first_output is None
+                            else "the input box (ready) has not shown yet")
         if self.last_output is None:
             # Silent is not starting: a process that printed nothing (it waits for its input) is
             # idle after the same quiet period as any other.
@@ -159,8 +171,44 @@ class StatusDetector:
                             f"(idle after {self.idle_after:g} s)")
         quiet = now - self.last_output
         if quiet < self.idle_after:
+            if self.ready_seen and self.last_input is None and not self.prompted:
+                # Nothing asked it anything yet: its output is the CLI drawing itself (Codex
+                # redraws its cursor for ~1 s after its input box shows), not a turn.
+                return self._by("activity", Status.IDLE, f"output {quiet:.1f} s ago, but no prompt yet "
+                                "and the input box is up")
             return self._by("activity", Status.WORKING, f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
         return self._by("activity", Status.IDLE, f"no output for {quiet:.1f} s (idle after {self.idle_after:g} s)")
+
+    def _starting(self, now: float, screen_rows: list[str]) -> bool:
+        """The preset's input box (`ready`) has not shown yet, within STARTING_GRACE of the first output."""
+        if self.ready is None or self.ready_seen:
+            return False
+        self.ready_seen = any(self.ready.search(row) for row in screen_rows)
+        since = self.started if self.first_output is None else self.first_output
+        return not self.ready_seen and now - since < STARTING_GRACE
+
+    def _cancelled(self, now: float, rows: list[tuple[int, str]]) -> str:
+        """Why the turn reads cancelled ("" if not): Escape or Ctrl-C typed while the screen said
+        that key cancels (Gemini's "esc to cancel"), a moment ago; the CLI redraws ~0.2 s later."""
+        if not self.interrupt_hint:
+            return ""
+        hint = next(((n, p) for n, row in rows for p in self.interrupt_hint if p in row), None)
+        if hint is None:
+            self.hint_since = None
+            return ""
+        if self.hint_since is None:
+            self.hint_since = now
+        key = self.last_interrupt
+        if key is None or key < self.hint_since or now - key >= CANCEL_GRACE:
+            return ""
+        return f'interrupted {now - key:.1f} s ago while screen row {hint[0]} said "{_short(hint[1])}"'
+
+    def title_says(self, title: str) -> Status | None:
+        """What the window title alone says (None: no title rule matches it)."""
+        for status, pattern, _ in self.titles:
+            if pattern.search(title):
+                return status
+        return None
 
     def _by(self, signal: str, status: Status, reason: str) -> tuple[Status, str]:
         self.signal = signal
@@ -203,7 +251,7 @@ def layered(hook: Any, screen: tuple[Status, str], signal: str, last_input: floa
     a new turn after an end-of-turn hook that has no start-of-turn hook.
     """
     screen_status, screen_reason = screen
-    screen_layer = "screen" if signal in ("dialog", "input box") else signal
+    screen_layer = "screen" if signal in ("dialog", "input box", "interrupt") else signal
     if signal == "dialog" and screen_status == Status.WAITING and last_answer is not None \
             and last_answer >= screen_since and now - last_answer < ANSWER_GRACE:
         # Answered in the pane (Enter, a choice): the agent takes the dialog away and goes on.
@@ -271,8 +319,9 @@ class LookPacer:
     def due(self, now: float) -> bool:
         """A look is due now; the caller looks (and reports it to `looked`)."""
         if self.again_at is not None and now >= self.again_at:
+            # Asked for (rare: a key, a title that changed its meaning): it does not hold back the
+            # look at the output that follows (Claude's dialog draws ~80 ms after its title turns).
             self.again_at = None
-            self.last_paced = now
             return True
         if self.first_unread is None or now - self.last_paced < LOOK_GAP:
             return False

@@ -25,6 +25,8 @@ HOOK_POLL_SECONDS = 0.05  # hook files are looked at this often: a stat each whe
 TYPED_WATCH_SECONDS = 1.0
 MEASURE_EVERY = 4  # budget sampling every Nth tick (once a second)
 QUIET_MEASURE_EVERY = 20  # every 5 s while no session works: one look at every process costs ~30 ms
+NOTICE_SECONDS = 2.0  # an agent's notifications reach the feed at most this often: it may send many
+NOTICE_LONGEST = 200
 
 
 def measure_sessions(sessions: list[Session]) -> list[tuple[Session, list[Crossing]]]:
@@ -58,6 +60,7 @@ class Ticker:
     def __init__(self, host: TickHost) -> None:
         self.host = host
         self.bus = host.bus
+        self._noticed: dict[str, float] = {}  # session -> when its last notification went out
 
     async def hooks_forever(self) -> None:
         """An agent's hook event, the answer to a key typed, or a dialog its output drew shows
@@ -103,10 +106,26 @@ class Ticker:
             if not session.pacer.pending:  # else its output-driven look comes within LOOK_LONGEST
                 changed = self.detect(session, notify=False) or changed
             self._remember_conversation(session)
+            self._relay_notifications(session)
         if measure:
             self._apply_measurements(measure_sessions(self._measurable()))
         elif changed:
             self.host.on_sessions_change()
+
+    def _relay_notifications(self, session: Session) -> None:
+        """What the agent asked its terminal to notify (OSC 9 / 777) goes to the feed and the audit
+        trail in its own words: the latest one, with a count of any it sent meanwhile."""
+        now = time.monotonic()
+        if now - self._noticed.get(session.name, float("-inf")) < NOTICE_SECONDS:
+            return  # kept in the terminal until then (the newest 256)
+        said = session.terminal.take_notifications()
+        if not said:
+            return
+        self._noticed[session.name] = now
+        text = "".join(c if c.isprintable() else " " for c in said[-1])
+        text = " ".join(text.split())[:NOTICE_LONGEST]
+        more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+        self.bus.emit(EventKind.NOTICE, f"says: {text}{more}", session.name, text=text, count=len(said))
 
     def _remember_conversation(self, session: Session) -> None:
         """Keep the conversation id the agent's hooks reported, for a later resume."""

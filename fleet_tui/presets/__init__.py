@@ -48,6 +48,9 @@ class StatusRules(Strict):
     osc_state: bool = False  # the CLI emits OSC 7501 state=working/idle markers (Codex)
     working: list[str] = Field(default_factory=list)  # exact texts on the bottom rows
     waiting: list[str] = Field(default_factory=list)  # exact dialog phrases on the bottom rows
+    # Exact texts on the bottom rows saying Escape/Ctrl-C cancels the turn ("esc to cancel"): that
+    # key typed while one shows reads idle at once, not when the CLI redraws.
+    interrupt_hint: list[str] = Field(default_factory=list)
     idle_screen: str | None = None  # regex: the empty input box on the bottom rows (CLIs without titles)
     region: int = Field(default=12, ge=1, le=500)  # only the last N rows are searched
     # Seconds an idle title must hold before it ends a turn (a title that flickers idle mid-turn).
@@ -55,7 +58,7 @@ class StatusRules(Strict):
 
     _regex = field_validator("title_working", "title_idle", "title_waiting", "idle_screen")(_check_regex)
 
-    @field_validator("working", "waiting")
+    @field_validator("working", "waiting", "interrupt_hint")
     @classmethod
     def _no_empty_phrases(cls, phrases: list[str]) -> list[str]:
         if any(not p.strip() for p in phrases):

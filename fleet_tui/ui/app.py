@@ -24,10 +24,6 @@ from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
-from fleet_tui.ui.screens.agent_picker import AgentPicker
-from fleet_tui.ui.screens.compare import CompareScreen
-from fleet_tui.ui.screens.confirm import ConfirmScreen
-from fleet_tui.ui.screens.help import HelpScreen
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
@@ -38,6 +34,9 @@ from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from fleet_tui.wire import AgentInfo, ClientSettings, EventView, SessionView, TaskView
+
+# The dialogs and screens (and the Textual widgets they use) are imported where they open:
+# reattaching needs none of them, and every import delays the first frame.
 
 if TYPE_CHECKING:
     from fleet_tui.client import FleetClient
@@ -60,6 +59,7 @@ RUNNING = ACTION_STATUSES["kill"] - {Status.ORPHANED}  # an orphan runs, but not
 # After a keystroke, other panes' redraws wait this long (at most), so the frame that draws the
 # echo draws the focused pane alone instead of queueing behind sixteen others.
 ECHO_WINDOW = 0.05
+OTHER_PANES_BATCH = 0.04  # unfocused panes' redraws are gathered into one frame this often
 SIDEBAR_MIN_WIDTH = 120
 NO_SESSIONS = "No sessions.\n\n/ fans a prompt out to new sessions · n starts an agent · : for every command"
 # The worktrees' disk use changes slowly and costs a walk of every worktree (on the server, off its
@@ -104,6 +104,15 @@ class FleetApp(App[int]):
         self._typing_until = 0.0  # monotonic time until which other panes' redraws are held back
         self._held: dict[str, set[int]] = {}  # session -> rows changed while held back
         self._held_timer: Any = None
+        self._choose_theme()
+
+    def _choose_theme(self) -> None:
+        """Set the theme before Textual first parses the CSS: set in on_mount, the change re-parsed
+        every widget's CSS and restyled the whole screen once more while the app opened."""
+        for fleet_theme in theme.load_themes():
+            self.register_theme(fleet_theme)
+        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
+        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -120,10 +129,6 @@ class FleetApp(App[int]):
             yield KeyHints(id="keys")
 
     def on_mount(self) -> None:
-        for fleet_theme in theme.load_themes():
-            self.register_theme(fleet_theme)
-        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
-        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
         self.watch(self, "theme", self._remember_theme, init=False)
         self.query_one("#feed").border_title = "events"
         self.query_one("#meters").border_title = "budgets"
@@ -138,9 +143,11 @@ class FleetApp(App[int]):
 
         A full collection re-scans every long-lived object: ~110,000 of them once the UI is up,
         90-150 ms with the UI frozen on a small VM. Frozen, it takes ~4 ms plus the garbage.
-        Called once at start and when panes are mounted.
+        Called once at start and when panes are mounted. `fleet-tui` keeps the collector off
+        while the UI is imported and opened (cli.cmd_up): from here on it runs.
         """
         gc.freeze()
+        gc.enable()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return theme.status_variable_defaults(self.current_theme.to_color_system().generate())
@@ -155,11 +162,12 @@ class FleetApp(App[int]):
             source = self._client_source
             client = source if isinstance(source, FleetApi) else await source()
             self.client = client
-            self.config = await client.settings()
-            self.agents = (await client.agents()).agents
+            # Asked together: one round trip to the server instead of three before the panes come.
+            # What attaching pushes waits in the client's queue until the loop below reads it.
+            self.config, agents, _ = await asyncio.gather(client.settings(), client.agents(), client.attach())
+            self.agents = agents.agents
             self.leader = self.settings.get("leader") or self.leader  # the user's, not the fleet's
             self.set_keymap({"leader": self.leader})
-            await client.attach()
             self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
@@ -235,13 +243,16 @@ class FleetApp(App[int]):
         return next((t.text for t in self.tasks if t.id == info.task), "")
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
-        now = time.monotonic()
-        if pane.has_focus or now >= self._typing_until:
+        if pane.has_focus:
             pane.screen_changed(rows)
             return
+        # Other panes are drawn together, OTHER_PANES_BATCH apart (later still while typing): the
+        # server spreads their updates over its 0.2 s round, and each frame costs a pass over every
+        # pane the frame's region touches, however few rows changed.
         self._held.setdefault(pane.session, set()).update(rows)
         if self._held_timer is None:
-            self._held_timer = self.set_timer(self._typing_until - now, self._release_held)
+            wait = max(self._typing_until - time.monotonic(), OTHER_PANES_BATCH)
+            self._held_timer = self.set_timer(wait, self._release_held)
 
     def _release_held(self) -> None:
         self._held_timer = None
@@ -458,6 +469,8 @@ class FleetApp(App[int]):
         confirm = self.settings.get("confirm_kill", True)
         if confirm:
             question = f"Kill {session}? Its worktree and branch stay until you discard them."
+            from fleet_tui.ui.screens.confirm import ConfirmScreen
+
             self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
         else:
             answered(True)
@@ -483,6 +496,8 @@ class FleetApp(App[int]):
                 self.command(lambda client: client.start([agent]))
 
         if self.agents:
+            from fleet_tui.ui.screens.agent_picker import AgentPicker
+
             self.push_screen(AgentPicker(self.agents), picked)
         else:
             self.notify("No agents are configured in fleet.yaml.", severity="warning")
@@ -541,6 +556,8 @@ class FleetApp(App[int]):
             if yes:
                 self.fan_out(message.prompt, **args)
 
+        from fleet_tui.ui.screens.confirm import ConfirmScreen
+
         question = f"Send this prompt to {len(sessions)} running sessions: {', '.join(sessions)}?"
         self.push_screen(ConfirmScreen(question, yes="Send"), answered)
 
@@ -559,6 +576,8 @@ class FleetApp(App[int]):
             self.notify(f"run {run.run}: sent to {', '.join(run.sessions)}")
 
     def action_compare(self) -> None:
+        from fleet_tui.ui.screens.compare import CompareScreen
+
         self.push_screen(CompareScreen())
 
     def action_approve_gate(self) -> None:
@@ -587,6 +606,8 @@ class FleetApp(App[int]):
         grid_screen.set_class(shown, "-sidebar-off")
 
     def action_show_keys(self) -> None:
+        from fleet_tui.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.leader))
 
@@ -594,6 +615,8 @@ class FleetApp(App[int]):
         self.exit(0)
 
     def action_stop_fleet(self) -> None:
+        from fleet_tui.ui.screens.confirm import ConfirmScreen
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.stop_fleet()
@@ -664,10 +687,11 @@ def with_machines(client: "FleetClient") -> "FleetApi":
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
-    from fleet_tui.config import CONFIG_NAME, load_config
-    from fleet_tui.paths import socket_path
+    from fleet_tui.paths import CONFIG_NAME, socket_path
 
     if not socket_path(root).exists():
+        from fleet_tui.config import load_config  # only here: reattaching to a running fleet reads no fleet.yaml
+
         load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
     async def connect() -> FleetApi:

@@ -31,6 +31,7 @@ KIND_MARKS = {
     "status": "•", "spawned": "+", "prompt": "›", "fanout": "»", "check": "✓", "compared": "≡",
     "merged": "⇒", "discarded": "−", "killed": "✗", "exited": "■", "paused": "‖", "resumed": "▶",
     "restarted": "↻", "budget_warning": "!", "budget_exceeded": "!", "error": "!", "setup": "·", "server": "·",
+    "notice": "✉",
 }
 
 
@@ -62,6 +63,8 @@ def sentence(event: EventView) -> str:
         name, passed = data.get("check", "check"), data.get("passed")
         took = re.search(r"in ([\d.]+s)", message)
         text = f"{name} {'passed' if passed else 'failed'}" + (f" in {took.group(1)}" if took else "")
+    elif kind == "notice":
+        text = message
     elif kind == "merged":
         text = message.replace("merged into", "was merged into", 1)
     elif kind in ("budget_warning", "budget_exceeded") and {"meter", "used", "limit"} <= set(data):

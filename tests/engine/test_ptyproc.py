@@ -348,3 +348,32 @@ def test_a_flooding_child_cannot_starve_the_others():
             await asyncio.wait_for(flood_exit, 10)
 
     run(main())
+
+
+def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_nothing():
+    # A child that writes a line every 2 ms for 0.6 s: unpaced, nearly every line is its own read;
+    # paced at 0.1 s, the reads while it streams come at most ten a second. The first line after the
+    # quiet start is read at once, and every byte arrives before the exit.
+    program = python("""
+        import sys, time
+        time.sleep(0.3)
+        for n in range(300):
+            sys.stdout.write(f"line {n}\\n")
+            sys.stdout.flush()
+            time.sleep(0.002)
+        sys.stdout.write("END")
+    """)
+
+    async def main(pause):
+        child = Child(program)
+        reads = []
+        child.proc._on_output = lambda text: (reads.append(text), Child._on_output(child, text))
+        child.proc.read_pause = lambda: pause
+        code = await child.exit_code(timeout=20)
+        return code, child.output_at_exit, len(reads)
+
+    code, output, paced_reads = run(main(0.1))
+    assert code == 0 and output.endswith("END")
+    assert all(f"line {n}\r\n" in output for n in range(300))
+    _, _, unpaced_reads = run(main(0.0))
+    assert paced_reads < unpaced_reads / 2, (paced_reads, unpaced_reads)

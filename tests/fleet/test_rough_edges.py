@@ -216,3 +216,10 @@ def test_kills_at_shutdown_are_in_the_audit_trail(fleet):
     trail = fleet.repo / ".git" / "fleet" / "audit.jsonl"
     killed = [json.loads(line) for line in trail.read_text().splitlines() if '"killed"' in line]
     assert any(e["session"] == "shell" and "server was stopped" in e["message"] for e in killed)
+
+
+@pytest.mark.parametrize("where, words", [("nowhere", "is not a folder"), ("plain", "is not inside a git repository")])
+def test_running_outside_a_repository_is_a_usage_error(fleet, tmp_path, where, words):
+    (tmp_path / "plain").mkdir()
+    done = fleet.run("-C", str(tmp_path / where), "status", check=False)
+    assert done.returncode == 2 and words in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr

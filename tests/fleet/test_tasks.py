@@ -3,12 +3,15 @@ a task through every stage of a pipeline (a check failure fed back, a reviewer a
 a human approval, a merge), a session killed mid-task whose task is re-routed, and the audit story."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.fleet.conftest import FleetCli, make_repo
@@ -36,6 +39,7 @@ DEVELOPER = [
      "seconds": 1},
     {"match": "checks failed", "write": {"greet.py": GOOD}, "say": "Fixed the greeting.", "seconds": 1},
     {"match": "sleepy", "say": "Thinking for a long time.", "seconds": 30},
+    {"match": "dozing", "say": "Dozing off for a good while.", "seconds": 2400},
     {"write": {"greet.py": BAD}, "say": "Wrote greet().", "seconds": 1},
 ]
 REVIEWER = [
@@ -291,3 +295,187 @@ def test_agent_gate_refuses_and_the_queue_keeps_priority_order(tasks_fleet):
     events = story(cli, "t1")
     assert [e["data"]["approved"] for e in events if e["kind"] == "verdict"] == [False]
     assert events[-1]["message"] == "t1: rejected: rejected by " + events[-2]["data"]["by"] + ": no docstring"
+
+
+def test_a_fan_out_starts_no_more_sessions_than_max_sessions_allows(tasks_fleet):
+    cli = tasks_fleet
+    text = (cli.repo / "fleet.yaml").read_text()
+    (cli.repo / "fleet.yaml").write_text(text.replace("max_sessions: 2", "max_sessions: 1"))
+    cli.run("start", "dev", "-n", "1")  # a session of the user's: it takes the agent's only place
+    held = cli.status()[0]["name"]
+    cli.run("task", "add a greet function", "--pipeline", "hotfix")
+    deadline = time.monotonic() + 30
+    while "waiting for room to start developer sessions" not in task(cli, "t1")["step"]:
+        assert time.monotonic() < deadline, task(cli, "t1")
+        time.sleep(0.2)
+    waiting = task(cli, "t1")
+    assert waiting["state"] == "queued" and "dev 1/1" in waiting["step"] and not waiting["fanout"]
+    assert [s["name"] for s in cli.status()] == [held], "no session started beyond the limit"
+    cli.run("kill", held)
+    blocked = wait_task(cli, "t1", "blocked")
+    assert len(blocked["fanout"]) == 1 and len(blocked["ranking"]) == 1
+    assert blocked["session"] == blocked["fanout"][0]
+    text = cli.run("log", "--task", "t1").stdout
+    assert "of 2: max_sessions leaves room for 1" in text
+    alive = [s["name"] for s in cli.status() if s["agent"] == "dev" and s["status"] not in ("killed", "stopped", "exited")]
+    assert alive == blocked["fanout"]
+
+
+def wait_working(cli: FleetCli, task_id: str) -> dict:
+    """The task, once its session is working on it."""
+    deadline = time.monotonic() + 30
+    info = task(cli, task_id)
+    while not (info.get("session") and cli.session(info["session"])["status"] == "working"):
+        assert time.monotonic() < deadline, info
+        time.sleep(0.2)
+        info = task(cli, task_id)
+    return info
+
+
+def wait_handed_back(cli: FleetCli, task_id: str, victim: str) -> dict:
+    deadline = time.monotonic() + 30
+    while True:
+        now = task(cli, task_id)
+        if now["session"] not in (None, victim) and now["requeues"] == 1:
+            return now
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+
+
+def test_a_task_mid_turn_is_handed_back_once_when_its_session_stopped_with_the_server(tasks_fleet):
+    cli = tasks_fleet
+    cli.run("task", "keep dozing", "--role", "developer")
+    victim = wait_working(cli, "t1")["session"]
+    assert task(cli, "t1")["owed"] == {victim: "advance"}, "the turn it waits for is in the task file"
+    cli.run("down")  # the session stops with the server, mid-turn
+    now = wait_handed_back(cli, "t1", victim)  # any command starts a new server
+    story_text = cli.run("log", "--task", "t1").stdout
+    assert (f"handed back to the queue: {victim} stopped with the last fleet server mid-task (retry 1 of 2)"
+            in story_text)
+    assert "handed back to the queue" in cli.run("log", "-n", "40").stdout, "the feed says so"
+    sessions = {s["name"]: s for s in cli.status()}
+    assert sessions[victim]["status"] == "stopped", "the old session was not started again and re-prompted"
+    assert [n for n, s in sessions.items() if s["task"] == "t1"] == [now["session"]], "one session holds the task"
+    assert now["owed"] == {now["session"]: "advance"}
+    cli.run("reject", "t1")
+
+
+HARDY = textwrap.dedent(
+    """\
+    import os, signal, time
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    while True:
+        try:
+            os.write(1, b"\\rworking %.1f " % time.time())
+        except OSError:  # no terminal any more: it works on regardless
+            pass
+        time.sleep(0.2)
+    """
+)
+
+
+def test_a_task_stays_with_a_session_that_runs_on_after_a_server_crash(tasks_fleet):
+    cli = tasks_fleet
+    # An agent that ignores the hangup its terminal's end sends (it outlives a crashed server) and
+    # keeps printing (its turn never looks over).
+    hardy = cli.repo.parent / "hardy.py"
+    hardy.write_text(HARDY)
+    text = (cli.repo / "fleet.yaml").read_text().replace(
+        "agents:\n", f"agents:\n  hardy:\n    command: [python3, -u, \"{hardy}\"]\n    role: hardy\n    count: 0\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    cli.run("task", "hold on", "--role", "hardy")
+    info = wait_working(cli, "t1")
+    assert info["owed"] == {info["session"]: "advance"}
+    victim = info["session"]
+    pid = cli.session(victim)["pid"]
+    try:
+        server = cli.server_pid()
+        assert server is not None
+        os.kill(server, signal.SIGKILL)
+        try:
+            psutil.Process(server).wait(10)
+        except psutil.NoSuchProcess:
+            pass
+        again = task(cli, "t1")  # a new server: the agent runs on, out of its reach
+        assert again["session"] == victim and again["requeues"] == 0 and again["state"] == "running", again
+        assert "runs on from the last fleet server" in again["step"]
+        assert psutil.Process(pid).is_running()
+        assert [s["name"] for s in cli.status()] == [victim], "no second session took the task beside it"
+        cli.run("kill", victim)
+        now = wait_handed_back(cli, "t1", victim)
+        assert f"handed back to the queue: {victim} was killed mid-task" in cli.run("log", "--task", "t1").stdout
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert now["owed"] == {now["session"]: "advance"}
+        cli.run("reject", "t1")
+    finally:
+        if psutil.pid_exists(pid):
+            psutil.Process(pid).kill()
+
+
+def with_gated_pipeline(cli: FleetCli) -> FleetCli:
+    """Adds `gated` (work, a human gate, a merge) to fleet.yaml, committed: a merge needs a clean checkout."""
+    text = (cli.repo / "fleet.yaml").read_text().replace("pipelines:\n", "pipelines:\n  gated:\n"
+                                                         "    - do: developer\n    - gate: human\n"
+                                                         "    - merge: squash\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    git(cli.repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "a gated pipeline")
+    return cli
+
+
+def test_two_people_approving_one_gate_at_once_one_wins_the_other_is_told(tasks_fleet):
+    cli = with_gated_pipeline(tasks_fleet)
+    cli.run("task", "add a greet function", "--pipeline", "gated")
+    wait_task(cli, "t1", "gate")
+    before = git(cli.repo, "rev-list", "--count", "main")
+    racers = [subprocess.Popen([sys.executable, "-m", "fleet_tui", "approve", "t1", "--by", who], cwd=cli.repo,
+                               env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for who in ("alice", "bob")]
+    results = [(p.wait(60), *p.communicate()) for p in racers]
+    assert sorted(code for code, _, _ in results) == [0, 2], (results, cli.run("log", "--task", "t1").stdout)
+    loser = next(err for code, _, err in results if code == 2)
+    assert loser.count("\n") == 1 and loser.startswith("fleet-tui: task t1 "), loser
+    assert "Traceback" not in loser
+    done = wait_task(cli, "t1", "done", timeout=30)
+    assert len(done["approvals"]) == 1 and done["merged"]
+    assert int(git(cli.repo, "rev-list", "--count", "main")) == int(before) + 1, "merged once"
+    assert [e["data"]["by"] for e in story(cli, "t1") if e["kind"] == "approval"] == [done["approvals"][0]["by"]]
+
+
+def test_a_task_whose_merge_the_next_server_finished_after_a_crash_is_done(tasks_fleet):
+    from tests.fleet.test_interrupted import hold_main_updates, wait_for
+
+    cli = with_gated_pipeline(tasks_fleet)
+    cli.run("task", "add a greet function", "--pipeline", "gated")
+    work = wait_task(cli, "t1", "gate")["session"]
+    mark = hold_main_updates(cli.repo, 2)
+    cli.run("approve", "t1")
+    wait_for(mark.exists, what="the task's merge reaching git")
+    server = cli.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)  # git goes on and lands the merge; the next server finishes the rest
+    done = wait_task(cli, "t1", "done", timeout=60)
+    assert done["merged"] and git(cli.repo, "rev-parse", "main").strip() == done["merged"]
+    assert (cli.repo / "greet.py").read_text() == BAD
+    assert f"the merge of {work} the last server started landed" in cli.run("log", "--task", "t1").stdout
+
+
+def test_a_fan_out_cut_short_in_its_compare_by_a_crash_is_compared_again_not_redone(tasks_fleet):
+    cli = tasks_fleet
+    text = (cli.repo / "fleet.yaml").read_text().replace(
+        "checks:\n", "checks:\n  slow: '{python} -c \"import time; time.sleep(5)\"'\n", 1)
+    (cli.repo / "fleet.yaml").write_text(text)
+    cli.run("task", "add a greet function", "--pipeline", "hotfix")
+    deadline = time.monotonic() + 60
+    while "comparing run" not in (info := task(cli, "t1"))["step"]:
+        assert time.monotonic() < deadline and info["state"] in ("queued", "running"), info
+        time.sleep(0.2)
+    attempts = info["fanout"]
+    assert len(attempts) == 2 and set(info["fanout_done"]) == set(attempts)
+    server = cli.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)  # mid-compare: the slow check is still running
+    blocked = wait_task(cli, "t1", "blocked", timeout=90)
+    assert blocked["run"] == info["run"] and blocked["fanout"] == attempts, "the same attempts, not a new fan-out"
+    assert {row["session"] for row in blocked["ranking"]} == set(attempts)
+    assert f"comparing run {info['run']} again" in cli.run("log", "--task", "t1").stdout
+    assert sorted(s["name"] for s in cli.status()) == sorted(attempts), "no session started beside them"

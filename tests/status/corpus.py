@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import statistics
 import tempfile
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from fleet_tui.core.agent_spec import resolve_agent
 from fleet_tui.config import Budget
 from fleet_tui.core.hooks import HookChannel
 from fleet_tui.core.session import Session, SessionRecord
+from fleet_tui.core.terminal import Terminal
 from fleet_tui.core.ticker import HOOK_POLL_SECONDS, TICK_SECONDS, TYPED_WATCH_SECONDS
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -71,6 +73,20 @@ def label_at(labels: list[tuple[float, str]], t: float) -> str | None:
         if t >= start:
             current = label
     return current
+
+
+def startup_labels(recording: Recording) -> list[tuple[float, str]]:
+    """The start-up, labelled from what the screen showed: `starting` from the spawn (t=0) until
+    the CLI's input box (its preset's `ready` pattern) first shows, `idle` from then on."""
+    spec = resolve_agent(parse_config(f"agents:\n  a:\n    preset: {recording.agent}\n"), "a")
+    ready = re.compile(spec.status_rules["ready"])
+    terminal = Terminal(recording.meta["cols"], recording.meta["rows"], respond=lambda reply: None)
+    for t, kind, data in sorted(recording.events, key=lambda e: e[0]):
+        if kind == "o":
+            terminal.feed(data)
+            if any(ready.search(row) for row in terminal.display()):
+                return [(0.0, "starting"), (t, "idle")]
+    raise ValueError(f"{recording.name}: the input box never shows")
 
 
 def corpus() -> list[Recording]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.status.corpus import Recording, corpus, replay, score
+from tests.status.corpus import Recording, corpus, replay, score, startup_labels
 
 RECORDINGS = {recording.name: recording for recording in corpus()}
-# Gemini CLI gets no hooks from fleet_tui (its preset says why): its screen is all there is.
+# Gemini CLI gets no hooks from fleet_tui (its preset says why): its screen is all there is, and it
+# is held to the same 98% as the others with their hooks.
 HOOKED = sorted(name for name, recording in RECORDINGS.items() if any(e[1] == "h" for e in recording.events))
 
 
@@ -24,7 +25,9 @@ def test_the_corpus_holds_every_agent_and_stays_small():
     for recording in RECORDINGS.values():
         statuses = [label for _, label in recording.labels]
         assert {"working", "waiting", "done", "idle"} <= set(statuses), recording.name
-        if recording.name != "gemini":  # fleet_tui installs no hooks for Gemini CLI (see its preset)
+        # The start-up is labelled too: starting from the spawn until the input box shows.
+        assert recording.labels[:2] == startup_labels(recording) and recording.labels[0] == (0.0, "starting")
+        if recording.agent != "gemini":  # fleet_tui installs no hooks for Gemini CLI (see its preset)
             assert any(kind == "h" for _, kind, _ in recording.events), f"{recording.name}: no hook events"
 
 
@@ -40,10 +43,11 @@ def test_with_hooks_right_at_98_percent_and_within_300_ms(name):
 @pytest.mark.parametrize("name", sorted(RECORDINGS))
 def test_the_screen_alone_never_idle_while_busy_and_within_2_s(name):
     result = score([replay(RECORDINGS[name], hooks=False)])
-    assert result.idle_while_busy == 0, result.wrong
-    # Below 98% only by the CLIs' own lag: Claude's title turns idle ~0.4 s after its last byte,
-    # Gemini's ~0.17 s, and both redraw ~0.2 s after Escape.
-    assert result.right >= (0.95 if name in HOOKED else 0.975), f"{name}: {result.right:.1%} right"
+    wrong = [f"{t:.2f}s {shown} (really {label})" for t, label, shown in result.wrong]
+    assert result.idle_while_busy == 0, wrong
+    # Where hooks exist the screen alone may fall below 98% by the CLI's own lag: Claude's title
+    # turns idle ~0.4 s after its last byte. Gemini has nothing else: 98%.
+    assert result.right >= (0.95 if name in HOOKED else 0.98), f"{name}: {result.right:.1%} right; wrong: {wrong}"
     assert result.worst_delay() <= 2.0, f"{name}: {result.delays}"
 
 

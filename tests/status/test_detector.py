@@ -124,6 +124,7 @@ def test_waiting_reason_names_the_row_and_the_phrase():
 def test_a_phrase_scrolled_above_the_bottom_region_is_prose_not_a_dialog():
     rows = ["Do you want to proceed? I asked this earlier in my reply."] + [f"line {i}" for i in range(30)] + ["❯"]
     d = detector("claude")
+    d.prompted = True  # the reply to a prompt
     assert d.decide(0.1, rows, "")[0] == "working"  # by activity, not "waiting"
     assert d.decide(0.1, rows[-5:] + rows[:1], "")[0] == "waiting"
 
@@ -138,7 +139,7 @@ def test_gemini_titles():
     assert d.decide(0.1, [], "✋  Action Required (proj)") == (
         "waiting", 'title "✋  Action Required (proj)" matches title_waiting')
     assert d.decide(0.1, [], "✦  Reading the code (proj)")[0] == "working"
-    assert d.decide(5.0, [], "◇  Ready (proj)")[0] == "idle"
+    assert d.decide(5.0, GEMINI_READY, "◇  Ready (proj)")[0] == "idle"
 
 
 def test_osc_state_persists_until_cleared():
@@ -165,3 +166,29 @@ def test_a_plain_command_without_rules():
     d.on_output(1.0)
     assert d.decide(1.5, ["$ make"], "bash") == ("working", "output 0.5 s ago (idle after 1.5 s)")
     assert d.decide(3.0, ["$ make"], "bash") == ("idle", "no output for 2.0 s (idle after 1.5 s)")
+
+
+def test_a_title_saying_ready_before_the_input_box_shows_is_still_starting():
+    # Gemini CLI 0.61.0 titles itself "◇  Ready" ~0.5 s before it draws anything.
+    d = detector("gemini")
+    d.on_output(1.0)
+    assert d.decide(1.1, [], "◇  Ready (w)") == ("starting", "the input box (ready) has not shown yet")
+    assert d.decide(1.6, GEMINI_READY, "◇  Ready (w)")[0] == "idle"
+    assert detector("gemini").decide(0.1, [], "✦  Working… (w)")[0] == "working"  # busy titles still speak
+
+
+def test_output_before_any_prompt_once_the_input_box_shows_is_the_cli_drawing_itself():
+    # Codex 0.171 redraws its cursor for ~1 s after its input box shows, before anyone asked it anything.
+    d = detector("codex")
+    d.on_output(1.0)
+    assert d.decide(1.1, CODEX_READY, "")[0] == "idle"
+    d.on_input(2.0, b"h")
+    d.on_output(2.5)
+    assert d.decide(2.6, CODEX_READY, "")[0] == "working"  # something typed: output is work again
+    prompted = detector("codex")
+    prompted.prompted = True  # a prompt given on the command line
+    prompted.on_output(1.0)
+    assert prompted.decide(1.1, CODEX_READY, "")[0] == "working"
+    plain = StatusDetector(None)  # no input box to go by: output is work
+    plain.on_output(1.0)
+    assert plain.decide(1.1, ["$ make"], "")[0] == "working"

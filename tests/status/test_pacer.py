@@ -47,3 +47,13 @@ def test_again_asks_for_a_look_even_without_new_output():
     assert not pacer.due(5.1)
     assert pacer.due(5.2)
     assert not pacer.due(5.3)
+
+
+def test_a_look_asked_for_does_not_hold_back_the_look_at_the_output_after_it():
+    # Claude's title turns idle ~80 ms before its dialog draws: both are read at once.
+    pacer = LookPacer()
+    pacer.again(1.0, 0.0)
+    assert pacer.due(1.0)
+    pacer.looked(1.0)
+    pacer.output(1.02)
+    assert pacer.due(1.02 + LOOK_SETTLE)

@@ -41,6 +41,8 @@ def replay(cast: str, preset: str, times: list[float]) -> dict[float, tuple[str,
         if kind == "o" and data:
             term.feed(data)
             detector.on_output(at)
+        elif kind == "i":
+            detector.prompted = True  # a prompt is being typed (its keys' timing is tests/status/test_echo.py's)
     return answers
 
 

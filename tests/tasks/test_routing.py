@@ -66,3 +66,18 @@ def test_a_verdict_is_read_only_from_the_reviewers_own_worktree(tmp_path):
     (worktree / VERDICT_FILE).unlink()
     (worktree / VERDICT_FILE).symlink_to(secret)
     assert read_verdict(worktree) is None, "a symlink out of the worktree is not a verdict"
+
+
+def test_a_fan_out_starts_only_what_max_sessions_leaves_room_for_spread_least_loaded_first():
+    from fleet_tui.core.tasks import fan_out_agents
+
+    # dev may run 2, dev2 1: three attempts fit when nothing runs, spread over both agents.
+    assert sorted(fan_out_agents("developer", 3, [], AGENTS, set())) == ["dev", "dev", "dev2"]
+    assert fan_out_agents("developer", 2, [], AGENTS, set()) in (["dev", "dev2"], ["dev2", "dev"])
+    # One dev session runs (free or not, it counts against the limit): room for two more, not five.
+    assert sorted(fan_out_agents("developer", 5, [s("dev", "dev")], AGENTS, set())) == ["dev", "dev2"]
+    full = [s("dev", "dev"), s("dev-2", "dev"), s("dev2", "dev2")]
+    assert fan_out_agents("developer", 2, full, AGENTS, set()) == []
+    dead = [s("dev", "dev", alive=False), s("dev-2", "dev", alive=False), s("dev2", "dev2")]
+    assert fan_out_agents("developer", 3, dead, AGENTS, set()) == ["dev", "dev"], "dead sessions take no room"
+    assert fan_out_agents("tester", 2, [], AGENTS, set()) == []

@@ -8,7 +8,7 @@ import pytest
 from textual import events
 
 from fleet_tui.protocol import screen_update
-from fleet_tui.ui.app import ECHO_WINDOW, FleetApp
+from fleet_tui.ui.app import ECHO_WINDOW, OTHER_PANES_BATCH, FleetApp
 from fleet_tui.ui.screens.confirm import ConfirmScreen
 from fleet_tui.ui.theme import save_setting
 from fleet_tui.ui.widgets.event_feed import EventFeed
@@ -144,10 +144,23 @@ async def test_other_panes_wait_while_the_echo_of_a_keystroke_is_drawn(fleet):
         app.forward_input(TerminalPane.Input(steered, b"x"))
         app.handle_message(background_update("while typing"))
         assert list(app._held) == ["claude-1"] and 0 in app._held["claude-1"]  # not redrawn yet
+        assert app._held_timer is not None and app._held_timer._interval >= ECHO_WINDOW * 0.9
         await pilot.pause(ECHO_WINDOW * 3)
         assert app._held == {} and other.render_line(0).text.startswith("while typing")
+        # Nobody typing: gathered with the other panes' updates, drawn OTHER_PANES_BATCH later.
         app.handle_message(background_update("idle again"))
-        assert app._held == {}  # nobody typing: drawn at once
+        assert list(app._held) == ["claude-1"]
+        assert app._held_timer is not None and app._held_timer._interval <= OTHER_PANES_BATCH
+        for _ in range(200):
+            if not app._held:
+                break
+            await pilot.pause(OTHER_PANES_BATCH)
+        assert app._held == {} and other.render_line(0).text.startswith("idle again")
+        # The focused pane is drawn at once.
+        app.handle_message(screen_update("codex-1", full=False, cols=mirror.cols, rows=mirror.rows,
+                                         lines=[(0, [("echo", None, None, 0)])], cursor=(0, 5, True), title="",
+                                         modes={}))
+        assert app._held == {}
 
 
 async def test_steering_uses_application_cursor_keys_when_the_child_asks(fleet):

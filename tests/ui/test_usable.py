@@ -355,6 +355,8 @@ async def test_compare_fills_the_screen_with_the_selected_attempt(fleet):
       "data": {"meter": "cost", "used": 0.4, "limit": 0.5}}, "s used 80% of its cost budget ($0.40 of $0.50)"),
     ({"kind": "error", "session": "s", "message": "the agent never\nbecame ready"}, "s: the agent never became ready"),
     ({"kind": "server", "session": None, "message": "server started (pid 4)"}, "Server started (pid 4)"),
+    ({"kind": "notice", "session": "s", "message": "says: Codex: turn done (and 2 more)",
+      "data": {"text": "Codex: turn done", "count": 3}}, "s says: Codex: turn done (and 2 more)"),
 ])
 def test_events_read_as_sentences(event, words):
     from fleet_tui.ui.event_words import sentence

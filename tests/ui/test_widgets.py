@@ -62,6 +62,20 @@ def test_budget_bar_shows_the_tightest_meter_and_its_warning_colour():
     ]
 
 
+def test_meters_read_as_their_markup_would():
+    from textual.content import Content
+
+    from fleet_tui.ui.widgets.budget_meters import meters_content
+    from fleet_tui.wire import SessionView
+
+    session = SessionView.model_construct(name="claude-1", budget={
+        "time": {"used": 42, "limit": 600, "fraction": 0.07}, "cpu": {"used": 3, "fraction": None},
+        "memory": {"used": 1.2e8, "fraction": 0.9}, "tokens": {"used": 1234, "fraction": 1.2}})
+    assert meters_content(session) == Content.from_markup(
+        "[b]claude-1[/]\n  time [$success]▱▱▱[/] [$success]42s[/]  cpu [$foreground-muted]╌╌╌[/] "
+        "[$foreground-muted]3s[/]  mem [$warning]▰▰▰[/] [$warning]120M[/]\n  tok [$error]▰▰▰[/] [$error]1k[/]")
+
+
 def test_shipped_themes_load_with_every_status_and_ui_colour():
     themes = {t.name: t for t in theme.load_themes()}
     assert {"fleet-dark", "fleet-light", "fleet-high-contrast"} <= set(themes)
@@ -136,6 +150,42 @@ async def test_panes_hand_the_compositor_drawn_lines_wrapped_once():
         first = pane.render_lines(whole)
         assert all(isinstance(line, DrawnLine) for line in first)
         assert all(a is b for a, b in zip(first, pane.render_lines(whole)))
+
+
+def _textual_rows(pane: TerminalPane, region: Region) -> list[list]:
+    """The pane's rows as Textual's own per-line styling draws them (the path the pane skips)."""
+    from textual.widget import Widget
+
+    pane._styles_cache.clear()
+    return [list(line) for line in Widget.render_lines(pane, region)]
+
+
+async def test_framed_rows_are_the_rows_textual_would_draw():
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until_ready(pilot)
+        pane = app.query_one("#pane-shell-1", TerminalPane)
+        whole = Region(0, 0, *pane.outer_size)
+        assert pane._pane_frame() is not None  # a plain border: the pane draws its rows itself
+        assert [list(line) for line in pane.render_lines(whole)] == _textual_rows(pane, whole)
+        # A new title, focus (another border colour) and a crop each reach the rows drawn next.
+        pane.border_title = "a new title"
+        pane.focus()
+        await pilot.pause()
+        drawn = [list(line) for line in pane.render_lines(whole)]
+        assert "a new title" in "".join(segment.text for segment in drawn[0])
+        assert drawn == _textual_rows(pane, whole)
+        part = Region(3, 1, 20, 4)
+        assert [list(line) for line in pane.render_lines(part)] == _textual_rows(pane, part)
+        # Padding joins the border cells; a tint (which restyles the content) needs Textual's per-line pass.
+        pane.styles.padding = (0, 2)
+        await pilot.pause()
+        assert pane._pane_frame().side_cells == 6
+        assert [list(line) for line in pane.render_lines(whole)] == _textual_rows(pane, whole)
+        pane.styles.tint = "red 40%"
+        await pilot.pause()
+        assert pane._pane_frame() is None
+        assert [list(line) for line in pane.render_lines(whole)] == _textual_rows(pane, whole)
 
 
 def test_pane_crops_and_pads_to_its_size():

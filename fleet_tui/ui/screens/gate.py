@@ -92,25 +92,25 @@ class GateScreen(ModalScreen[TaskView | None]):
         text.append(" ".join(task.text.split()) + "\n")
         text.append(f"Work: {task.session or '-'}   stages: {' → '.join(task.stages)}\n", style="dim")
         for row in task.ranking:
-            text.append(f"  #{row['rank']} {row['session']}: {row['checks_passed']}/{row['checks_total']} checks, "
-                        f"+{row['added']}/-{row['removed']}\n")
+            text.append(f"  #{row.rank} {row.session}: {row.checks_passed}/{row.checks_total} checks, "
+                        f"+{row.added}/-{row.removed}\n")
         text.append("\nChecks\n", style="bold")
         if not task.checks:
             text.append("  none ran\n", style="dim")
         for name, check in task.checks.items():
-            passed = check.get("passed")
+            passed = check.passed
             text.append(f"  {'✔' if passed else '✘'} {name}", style=colours["success" if passed else "error"])
-            text.append(f" ({check.get('duration', 0)}s)\n", style="dim")
+            text.append(f" ({check.duration}s)\n", style="dim")
             if not passed:
-                for line in (check.get("output") or "").rstrip().splitlines()[-OUTPUT_LINES:]:
+                for line in check.output.rstrip().splitlines()[-OUTPUT_LINES:]:
                     text.append(f"      {line}\n", style="dim")
         verdict = task.verdict
         text.append("\nVerdict\n", style="bold")
         if verdict:
-            ok = verdict.get("approved")
-            text.append(f"  {verdict.get('by')}: {'APPROVED' if ok else verdict.get('first_line', 'changes')}\n",
+            ok = verdict.approved
+            text.append(f"  {verdict.by}: {'APPROVED' if ok else verdict.first_line or 'changes'}\n",
                         style=colours["success" if ok else "warning"])
-            for line in (verdict.get("notes") or "").splitlines():
+            for line in verdict.notes.splitlines():
                 text.append(f"    {line}\n")
         else:
             text.append("  no review\n", style="dim")
@@ -143,11 +143,13 @@ class GateScreen(ModalScreen[TaskView | None]):
     @on(Button.Pressed, "#gate-approve")
     def _approve(self) -> None:
         override = self.query_one("#gate-override", ShapedCheckbox).value
-        self.answer("approve", lambda client: client.approve(self.task_info.id, override=override))
+        seen = len(self.task_info.approvals)  # refused if someone approved it since this screen showed it
+        self.answer("approve", lambda client: client.approve(self.task_info.id, override=override, seen=seen))
 
     @on(Button.Pressed, "#gate-reject")
     def _reject(self) -> None:
-        self.answer("reject", lambda client: client.reject(self.task_info.id, reason="rejected in the TUI"))
+        seen = len(self.task_info.approvals)
+        self.answer("reject", lambda client: client.reject(self.task_info.id, reason="rejected in the TUI", seen=seen))
 
     @work(exclusive=True, group="gate-answer")
     async def answer(self, cmd: str, request: Callable[[FleetApi], Awaitable[TaskView]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.content import Content
 from textual.widgets import Static
 
 from fleet_tui.wire import SessionView
@@ -22,12 +23,17 @@ def meter_colour(fraction: float | None) -> str:
     return "$success"
 
 
+def bar_cells(fraction: float | None, width: int = 5) -> str:
+    """A bar of `width` cells, as full as the ceiling is near (dashed: no ceiling)."""
+    if fraction is None:
+        return "╌" * width
+    filled = round(min(max(fraction, 0.0), 1.0) * width)
+    return "▰" * filled + "▱" * (width - filled)
+
+
 def bar(fraction: float | None, width: int = 5) -> str:
     """A bar of `width` cells as markup, coloured by how close the ceiling is."""
-    if fraction is None:
-        return f"[{meter_colour(None)}]{'╌' * width}[/]"
-    filled = round(min(max(fraction, 0.0), 1.0) * width)
-    return f"[{meter_colour(fraction)}]{'▰' * filled}{'▱' * (width - filled)}[/]"
+    return f"[{meter_colour(fraction)}]{bar_cells(fraction, width)}[/]"
 
 
 def amount(meter: str, used: float) -> str:
@@ -65,17 +71,27 @@ def budget_bar(budget: dict[str, Any]) -> str:
     return f"{label} {bar(fraction)} [{meter_colour(fraction)}]{fraction:.0%}[/]"
 
 
-def meters_markup(session: SessionView) -> str:
+def meters_content(session: SessionView) -> Content:
+    """A session's two lines of meters: the same as markup would give, without parsing any (16
+    sessions' meters change every second while they run, and parsing was most of the update)."""
     budget = session.budget
-    cells = []
+    cells: list[list[str | tuple[str, str]]] = []
     for meter, label in METERS:
         values = budget.get(meter)
         if not values:
             continue
         fraction = values.get("fraction")
-        figure = amount(meter, values.get("used") or 0.0)
-        cells.append(f"{label} {bar(fraction, 3)} [{meter_colour(fraction)}]{figure}[/]")
-    return f"[b]{session.name}[/]\n  " + "  ".join(cells[:3]) + "\n  " + "  ".join(cells[3:])
+        colour = meter_colour(fraction)
+        cells.append([f"{label} ", (bar_cells(fraction, 3), colour), " ", (amount(meter, values.get("used") or 0.0), colour)])
+    parts: list[str | tuple[str, str]] = [(session.name, "b"), "\n  "]
+    for line, row in enumerate((cells[:3], cells[3:])):
+        if line:
+            parts.append("\n  ")
+        for index, cell in enumerate(row):
+            if index:
+                parts.append("  ")
+            parts.extend(cell)
+    return Content.assemble(*parts)
 
 
 class BudgetMeters(Static):
@@ -101,9 +117,11 @@ class BudgetMeters(Static):
             self.border_subtitle = text
 
     def update_sessions(self, sessions: list[SessionView]) -> None:
-        markup = "\n".join(meters_markup(session) for session in sessions) or "no sessions"
-        shown = str(self.content)
-        if markup == shown:
+        content = Content("\n").join(meters_content(session) for session in sessions) if sessions \
+            else Content("no sessions")
+        shown = self.visual
+        if isinstance(shown, Content) and content == shown:
             return
         # A layout pass repaints the whole screen (every pane): only pay for it when the height changes.
-        self.update(markup, layout=markup.count("\n") != shown.count("\n"))
+        lines = content.plain.count("\n")
+        self.update(content, layout=not isinstance(shown, Content) or lines != shown.plain.count("\n"))

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import re
 import textwrap
+from dataclasses import dataclass
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Offset, Region
+from textual._styles_cache import StylesCache
+from textual.color import Color
+from textual.filter import ANSIToTruecolor, DimFilter, LineFilter, Monochrome, NoColor
+from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -99,6 +104,9 @@ def _colour(colour: protocol.Color) -> RichColor | None:
 
 
 CURSOR_STYLE = Style(reverse=True)
+# Textual's line filters that change each segment's style by that style alone (and the background):
+# a pane can filter each run style once instead of every segment of every row.
+STYLE_FILTERS = (ANSIToTruecolor, DimFilter, Monochrome, NoColor)
 
 
 def line_strip(line: protocol.Line, width: int, cursor_x: int | None, base: Style) -> Strip:
@@ -126,6 +134,49 @@ class DrawnLine(Strip):
         if cuts == [self.cell_length]:
             return [self]
         return super().divide(cuts)
+
+
+class PaneStylesCache(StylesCache):
+    """Textual's per-widget styles cache, counting the times it was dropped (a restyle, a resize,
+    a new title): the pane keeps its border rows until then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clears = 0
+
+    def clear(self) -> None:
+        super().clear()
+        self.clears += 1
+
+
+@dataclass(frozen=True, eq=False)
+class PaneFrame:
+    """A plainly bordered pane's cells beside each content row, as Textual draws them."""
+
+    size: Size  # the whole pane, border included
+    top: int  # rows above the content (the top border)
+    bottom: int
+    left: tuple[Segment, ...]
+    right: tuple[Segment, ...]
+    left_cells: int
+    side_cells: int  # cells of left and right together
+    filters: tuple[LineFilter, ...]  # the app's, applied to every finished row
+    background: Color
+    base: Style  # the pane's own style, under every run's
+    # Rows drawn run by run (_run_segments), when every filter maps a segment's style alone:
+    # the border cells filtered, and each run style's finished, filtered style.
+    by_style: bool
+    filtered_left: tuple[Segment, ...]
+    filtered_right: tuple[Segment, ...]
+    styles: dict[tuple, Style]  # by (fg, bg, attrs); None: the blank padding
+
+
+def filtered_style(style: Style, filters: tuple[LineFilter, ...], background: Color) -> Style:
+    """`style` after the app's line filters, which (see STYLE_FILTERS) look at each segment's style alone."""
+    segments = [Segment(" ", style)]
+    for line_filter in filters:
+        segments = line_filter.apply(segments, background)
+    return segments[0].style or Style()
 
 
 class TerminalPane(Widget, can_focus=True):
@@ -241,6 +292,12 @@ class TerminalPane(Widget, can_focus=True):
         self.leader = leader
         self._strips: dict[int, tuple[tuple, Strip]] = {}
         self._drawn: dict[int, tuple[Strip, DrawnLine]] = {}  # by row: Textual's finished strip, wrapped
+        self._frame_key: tuple | None = None  # what the border cells below were drawn for
+        self._styled_at = -1  # the styles cache's clears when the base style and frame were looked up
+        self._frame: PaneFrame | None = None
+        self._framed: dict[int, tuple[Strip, PaneFrame, DrawnLine]] = {}  # by row: line, frame, finished row
+        self._border_rows: dict[int, tuple[int, Strip]] = {}  # by row: the styles cache's clears, the row
+        self._styles_cache = PaneStylesCache()
         self._base_style: Style | None = None
         self._resize_timer: Timer | None = None
         self._reported_size: tuple[int, int] | None = None
@@ -269,13 +326,22 @@ class TerminalPane(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
     def render_lines(self, crop: Region) -> list[Strip]:
-        # rich_style walks every ancestor's styles: look it up at most once per redraw (render_line
-        # does, for the first changed line), not once per line nor for a pane with none changed.
-        self._base_style = None
-        try:
-            lines = super().render_lines(crop)
-        finally:
+        # rich_style and the frame walk every ancestor's styles: look them up again only when
+        # Textual dropped the pane's styles cache (it does on every restyle, resize and retitle).
+        clears = self._styles_cache.clears
+        if clears != self._styled_at:
             self._base_style = None
+            self._frame_key = None
+        frame = self._pane_frame()
+        self._styled_at = self._styles_cache.clears
+        if frame is None:
+            return self._render_styled(crop)
+        return self._render_framed(crop, frame)
+
+    def _render_styled(self, crop: Region) -> list[Strip]:
+        """Rows through Textual's per-line styling (StylesCache): borders with titles, and any pane
+        styled beyond a plain border (padding, tint, opacity...)."""
+        lines = super().render_lines(crop)
         # Textual asks for every line of every pane a frame touches, and mostly gets its cached
         # strips back: wrap each strip once, not once per frame.
         drawn = self._drawn
@@ -286,8 +352,148 @@ class TerminalPane(Widget, can_focus=True):
             lines[y - crop.y] = cached[1]
         return lines
 
+    def _render_framed(self, crop: Region, frame: PaneFrame) -> list[Strip]:
+        """The rows of a plainly bordered pane without Textual's per-line styling pass.
+
+        Its top and bottom border rows (titles) still come from Textual, cached there; a content
+        row is the border's left and right cells (as Textual drew them, see _pane_frame) around
+        the screen line, through the app's line filters: one Strip per changed row instead of ~5.
+        """
+        width, height = frame.size
+        content_height = height - frame.top - frame.bottom
+        content_width = width - frame.side_cells
+        lines: list[Strip] = []
+        rows = self._framed
+        for y in crop.line_range:
+            content_y = y - frame.top
+            if not 0 <= content_y < content_height:
+                lines.append(self._border_row(y, width))
+                continue
+            line = self._screen_line(content_y) if frame.by_style else None
+            if line is not None:
+                cached = rows.get(y)
+                if cached is not None and cached[0] is line and cached[1] is frame:
+                    lines.append(cached[2])
+                    continue
+                segments = self._run_segments(line, content_width, frame)
+            else:
+                segments = None
+            if segments is not None:
+                drawn = DrawnLine([*frame.filtered_left, *segments, *frame.filtered_right], width)
+                rows[y] = (line, frame, drawn)
+                lines.append(drawn)
+                continue
+            content = self._content_line(content_y, content_width)
+            cached = rows.get(y)
+            if cached is not None and cached[0] is content and cached[1] is frame:
+                lines.append(cached[2])
+                continue
+            segments = [*frame.left, *content, *frame.right]
+            for line_filter in frame.filters:
+                segments = line_filter.apply(segments, frame.background)
+            drawn = DrawnLine(segments, width)
+            rows[y] = (content, frame, drawn)
+            lines.append(drawn)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            lines = [line.crop(x1, x2) for line in lines]
+        return lines
+
+    def _screen_line(self, y: int) -> protocol.Line | None:
+        """Row y of the live screen when it is drawn as its runs alone (no scroll view, hint or cursor)."""
+        mirror = self.mirror
+        if self.scroll is not None or y >= len(mirror.lines):
+            return None
+        if mirror.cursor_y == y and mirror.cursor_visible and self.has_focus and self.live:
+            return None
+        return mirror.lines[y]
+
+    @staticmethod
+    def _run_segments(line: protocol.Line, width: int, frame: PaneFrame) -> list[Segment] | None:
+        """The line's runs as finished segments (base style, run style, filters), padded to `width`
+        cells; None when it is wider (cutting it is left to Strip)."""
+        styles, base = frame.styles, frame.base
+        segments = []
+        used = 0
+        for text, fg, bg, attrs in line:
+            key = (fg, bg, attrs)
+            style = styles.get(key)
+            if style is None:
+                style = styles[key] = filtered_style(base + run_style(fg, bg, attrs), frame.filters, frame.background)
+            segments.append(Segment(text, style))
+            used += cell_len(text)
+        if used > width:
+            return None
+        if used < width:
+            blank = styles.get(None)
+            if blank is None:
+                blank = styles[None] = filtered_style(base, frame.filters, frame.background)
+            segments.append(Segment(" " * (width - used), blank))
+        return segments
+
+    def _border_row(self, y: int, width: int) -> Strip:
+        """A top or bottom border row (with the pane's titles) as Textual draws it, asked for again
+        only when Textual would draw it again: when it marked the row dirty or dropped its cache."""
+        cache = self._styles_cache
+        cached = self._border_rows.get(y)
+        if cached is not None and cached[0] == cache.clears and not cache.is_dirty(y):
+            return cached[1]
+        line = self._render_styled(Region(0, y, width, 1))[0]
+        self._border_rows[y] = (cache.clears, line)
+        return line
+
+    def _pane_frame(self) -> PaneFrame | None:
+        """The pane's border cells beside a content row, or None when Textual must style each row.
+
+        The cells are Textual's own: a probe row with a marker segment for content goes through
+        Textual's styling once per restyle, resize or change of the app's line filters; when the
+        marker comes back untouched between the border cells, every content row is just those
+        cells around the line.
+        """
+        filters = tuple(self.get_line_filters())
+        key = (self.outer_size, filters)
+        if key == self._frame_key:
+            return self._frame
+        self._framed.clear()
+        self._frame_key, self._frame = key, None
+        styles = self.styles
+        base_background, background = self.background_colors
+        app = self.app
+        size, content_size = self.region.size, self.content_region.size
+        top = styles.gutter.top
+        content_width, content_height = content_size
+        if content_width <= 0 or content_height <= 0:
+            return None
+        marker = Segment(" " * content_width, Style(bgcolor="#010203"))
+        probe = StylesCache().render(
+            styles, size, base_background, background, lambda y: Strip([marker], content_width), [], None, None,
+            content_size=content_size, padding=styles.padding, crop=Region(0, top, size.width, 1),
+            opacity=self.opacity, ansi_theme=app.ansi_theme, native_ansi=app.native_ansi_color,
+        )[0]
+        segments = list(probe)
+        at = next((i for i, segment in enumerate(segments) if segment is marker), None)
+        if at is None or styles.gutter.bottom + top + content_height != size.height:
+            return None
+        left, right = tuple(segments[:at]), tuple(segments[at + 1:])
+        left_cells = sum(segment.cell_length for segment in left)
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        by_style = all(isinstance(line_filter, STYLE_FILTERS) for line_filter in filters)
+        filtered_left, filtered_right = left, right
+        for line_filter in filters:
+            filtered_left = tuple(line_filter.apply(list(filtered_left), background))
+            filtered_right = tuple(line_filter.apply(list(filtered_right), background))
+        self._frame = PaneFrame(size, top, styles.gutter.bottom, left, right, left_cells,
+                                left_cells + sum(segment.cell_length for segment in right), filters, background,
+                                base, by_style, filtered_left, filtered_right, {})
+        return self._frame
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        return self._content_line(y, self.size.width)
+
+    def _content_line(self, y: int, width: int) -> Strip:
+        """Row y of the screen (or of the scrolled view), `width` cells wide."""
         base = self._base_style
         if base is None:
             base = self._base_style = self.rich_style
@@ -325,7 +531,12 @@ class TerminalPane(Widget, can_focus=True):
             self._scrolled()
             return
         width, height = self.size
-        regions = [Region(0, y, width, 1) for y in rows if y < height]
+        x, frame = 0, self._frame
+        if frame is not None and frame.size == self.outer_size:
+            # Whole rows, border cells included: the compositor then writes each finished row as
+            # it is, where a part of one would be cut out of it (a new Strip per row, every frame).
+            x, width = -frame.left_cells, frame.size.width
+        regions = [Region(x, y, width, 1) for y in rows if y < height]
         if regions:  # refresh() with no regions would redraw everything
             self.refresh(*regions)
 
