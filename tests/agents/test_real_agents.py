@@ -19,7 +19,11 @@ import pytest
 from tests.agents.conftest import (ROWS, AgentsFleet, cli_screen, describe_diff, differing_rows, require_cli, rows,
                                    settle_both)
 
-pytestmark = pytest.mark.real
+# Four real agent CLIs cold-start at once on the test machine and each walk waits for 1.2 s of quiet
+# on both screens per step: the shared walk (the first test's setup) took 60 s at load ~5 on 2 cores
+# and passed 120 s at load ~10, so the module gets 300 s and the walk one deadline of its own.
+pytestmark = [pytest.mark.real, pytest.mark.timeout(300)]
+WALK_SECONDS = 240
 
 
 @dataclass
@@ -138,8 +142,12 @@ def walks(agents_fleet: AgentsFleet) -> dict[str, Walk]:
                for name in agents_fleet.names]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + WALK_SECONDS  # one deadline for all: they walk side by side
     for thread in threads:
-        thread.join(timeout=100)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    for name, thread in zip(agents_fleet.names, threads):
+        if thread.is_alive() and records[name].error is None:
+            records[name].error = f"still walking after {WALK_SECONDS} s, at step {len(records[name].seen)}"
     return records
 
 
