@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -227,10 +228,17 @@ def _print_json(value: Any) -> None:
 # -- commands ----------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from fleet_tui.ui.app import run_tui
+    # Importing the UI and opening it makes ~70,000 objects that live as long as it does and
+    # almost no garbage (~170 objects): collecting while they are made only re-scans them
+    # (~5% of the imports' work). The app turns the collector back on once it has frozen them.
+    gc.disable()
+    try:
+        from fleet_tui.ui.app import run_tui
 
-    root = _root(args)
-    return run_tui(root, config_path=_config_path(args, root))
+        root = _root(args)
+        return run_tui(root, config_path=_config_path(args, root))
+    finally:
+        gc.enable()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -497,12 +497,12 @@ class FleetServer:
     async def attach(self, client: ClientConnection, request: wire.Attach) -> None:
         client.attached, client.focus = True, request.focus
         client.send({"t": "sessions", "sessions": [view.wire() for view in self.fleet.status()]})
-        client.send({"t": "tasks", "tasks": [view.wire() for view in self.tasks.views()]})
         for name in self.fleet.sessions:
             client.mark(name, None)
+        client.flush()  # the screens before the feed's backlog: a reattaching UI draws its panes first
+        client.send({"t": "tasks", "tasks": [view.wire() for view in self.tasks.views()]})
         for event in list(self.bus.recent)[-100:]:
             client.send({"t": "event", "event": event.wire()})
-        client.flush()
 
     async def down(self, client: ClientConnection, request: wire.Down) -> wire.DownAnswer:
         asyncio.get_running_loop().call_later(0.05, self.stopping.set)

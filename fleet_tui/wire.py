@@ -19,8 +19,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from fleet_tui.core.tasks import CheckOutcome, Task
 
 
+# defer_build: each model's validator is built when first used, not at import; a client (the TUI
+# reattaching, a CLI command) uses a handful of these ~70 models, and building them all cost the
+# TUI's start ~40M instructions.
 class Answer(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     def wire(self) -> dict[str, Any]:
         """The answer as it travels: the fields it was given (extras too), JSON-ready."""
@@ -28,7 +31,7 @@ class Answer(BaseModel):
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     command: ClassVar[str]
     answer: ClassVar[type[Answer] | None] = None  # None: the command answers nothing

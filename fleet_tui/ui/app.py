@@ -24,10 +24,6 @@ from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
-from fleet_tui.ui.screens.agent_picker import AgentPicker
-from fleet_tui.ui.screens.compare import CompareScreen
-from fleet_tui.ui.screens.confirm import ConfirmScreen
-from fleet_tui.ui.screens.help import HelpScreen
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
@@ -38,6 +34,9 @@ from fleet_tui.ui.widgets.pane_grid import PaneGrid
 from fleet_tui.ui.widgets.prompt_bar import PromptBar
 from fleet_tui.ui.widgets.terminal_pane import TerminalPane
 from fleet_tui.wire import AgentInfo, ClientSettings, EventView, SessionView, TaskView
+
+# The dialogs and screens (and the Textual widgets they use) are imported where they open:
+# reattaching needs none of them, and every import delays the first frame.
 
 if TYPE_CHECKING:
     from fleet_tui.client import FleetClient
@@ -105,6 +104,15 @@ class FleetApp(App[int]):
         self._typing_until = 0.0  # monotonic time until which other panes' redraws are held back
         self._held: dict[str, set[int]] = {}  # session -> rows changed while held back
         self._held_timer: Any = None
+        self._choose_theme()
+
+    def _choose_theme(self) -> None:
+        """Set the theme before Textual first parses the CSS: set in on_mount, the change re-parsed
+        every widget's CSS and restyled the whole screen once more while the app opened."""
+        for fleet_theme in theme.load_themes():
+            self.register_theme(fleet_theme)
+        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
+        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -121,10 +129,6 @@ class FleetApp(App[int]):
             yield KeyHints(id="keys")
 
     def on_mount(self) -> None:
-        for fleet_theme in theme.load_themes():
-            self.register_theme(fleet_theme)
-        chosen = self.settings.get("theme", theme.DEFAULT_THEME)
-        self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME
         self.watch(self, "theme", self._remember_theme, init=False)
         self.query_one("#feed").border_title = "events"
         self.query_one("#meters").border_title = "budgets"
@@ -139,9 +143,11 @@ class FleetApp(App[int]):
 
         A full collection re-scans every long-lived object: ~110,000 of them once the UI is up,
         90-150 ms with the UI frozen on a small VM. Frozen, it takes ~4 ms plus the garbage.
-        Called once at start and when panes are mounted.
+        Called once at start and when panes are mounted. `fleet-tui` keeps the collector off
+        while the UI is imported and opened (cli.cmd_up): from here on it runs.
         """
         gc.freeze()
+        gc.enable()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return theme.status_variable_defaults(self.current_theme.to_color_system().generate())
@@ -156,11 +162,12 @@ class FleetApp(App[int]):
             source = self._client_source
             client = source if isinstance(source, FleetApi) else await source()
             self.client = client
-            self.config = await client.settings()
-            self.agents = (await client.agents()).agents
+            # Asked together: one round trip to the server instead of three before the panes come.
+            # What attaching pushes waits in the client's queue until the loop below reads it.
+            self.config, agents, _ = await asyncio.gather(client.settings(), client.agents(), client.attach())
+            self.agents = agents.agents
             self.leader = self.settings.get("leader") or self.leader  # the user's, not the fleet's
             self.set_keymap({"leader": self.leader})
-            await client.attach()
             self._refresh_disk()
         except FleetError as error:
             self.exit(1, message=str(error))
@@ -303,7 +310,7 @@ class FleetApp(App[int]):
         focused = grid_screen.focused
         if focused is None or focused in gone:
             if any(pane.steering for pane in gone):
-                self.action_navigate()
+                self._leave_steering()  # at once: a removed pane runs no callback
             target = self._successor(focused, gone)
             grid_screen.set_focus(target, scroll_visible=False)
         for pane in gone:
@@ -351,7 +358,7 @@ class FleetApp(App[int]):
 
     @on(TerminalPane.LeaderPressed)
     def leader_pressed(self) -> None:
-        self.action_navigate()
+        self._leave_steering()  # read by the pane itself, so after every key before it
 
     @on(TerminalPane.ScrollChanged)
     def scroll_changed(self) -> None:
@@ -424,6 +431,15 @@ class FleetApp(App[int]):
             pane.steering = True
 
     def action_navigate(self) -> None:
+        # The leader is a priority binding, run as soon as the app reads it, while the keys typed
+        # just before it still wait in the steered pane's queue: leave STEER after them, or they
+        # would arrive in NAV (an Enter meant for the agent would steer again).
+        pane = self.focused_pane
+        if pane is not None and pane.steering and pane.call_later(self._leave_steering):
+            return
+        self._leave_steering()
+
+    def _leave_steering(self) -> None:
         for pane in self.query(TerminalPane):
             pane.steering = False
         self.mode = "nav"
@@ -453,6 +469,8 @@ class FleetApp(App[int]):
         confirm = self.settings.get("confirm_kill", True)
         if confirm:
             question = f"Kill {session}? Its worktree and branch stay until you discard them."
+            from fleet_tui.ui.screens.confirm import ConfirmScreen
+
             self.push_screen(ConfirmScreen(question, yes="Kill"), answered)
         else:
             answered(True)
@@ -478,6 +496,8 @@ class FleetApp(App[int]):
                 self.command(lambda client: client.start([agent]))
 
         if self.agents:
+            from fleet_tui.ui.screens.agent_picker import AgentPicker
+
             self.push_screen(AgentPicker(self.agents), picked)
         else:
             self.notify("No agents are configured in fleet.yaml.", severity="warning")
@@ -536,6 +556,8 @@ class FleetApp(App[int]):
             if yes:
                 self.fan_out(message.prompt, **args)
 
+        from fleet_tui.ui.screens.confirm import ConfirmScreen
+
         question = f"Send this prompt to {len(sessions)} running sessions: {', '.join(sessions)}?"
         self.push_screen(ConfirmScreen(question, yes="Send"), answered)
 
@@ -554,6 +576,8 @@ class FleetApp(App[int]):
             self.notify(f"run {run.run}: sent to {', '.join(run.sessions)}")
 
     def action_compare(self) -> None:
+        from fleet_tui.ui.screens.compare import CompareScreen
+
         self.push_screen(CompareScreen())
 
     def action_approve_gate(self) -> None:
@@ -582,6 +606,8 @@ class FleetApp(App[int]):
         grid_screen.set_class(shown, "-sidebar-off")
 
     def action_show_keys(self) -> None:
+        from fleet_tui.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.leader))
 
@@ -589,6 +615,8 @@ class FleetApp(App[int]):
         self.exit(0)
 
     def action_stop_fleet(self) -> None:
+        from fleet_tui.ui.screens.confirm import ConfirmScreen
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.stop_fleet()
@@ -659,10 +687,11 @@ def with_machines(client: "FleetClient") -> "FleetApi":
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
-    from fleet_tui.config import CONFIG_NAME, load_config
-    from fleet_tui.paths import socket_path
+    from fleet_tui.paths import CONFIG_NAME, socket_path
 
     if not socket_path(root).exists():
+        from fleet_tui.config import load_config  # only here: reattaching to a running fleet reads no fleet.yaml
+
         load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
 
     async def connect() -> FleetApi:
