@@ -502,9 +502,14 @@ class TaskRunner:
         elif turn.then == "verdict":
             self._spawn(self._read_verdict(task))
         elif turn.then == "fanout":
-            task.fanout_done.append(name)
-            if set(task.fanout) <= set(task.fanout_done):
-                self._spawn(self._compare(task))
+            self._attempt_done(task, name)
+
+    def _attempt_done(self, task: Task, name: str) -> None:
+        """An attempt of a fan-out stage ended its turn (or its session): once all have, they are compared."""
+        task.fanout_done.append(name)
+        self.store.save()  # a restart must not wait for a turn that is over
+        if set(task.fanout) <= set(task.fanout_done):
+            self._spawn(self._compare(task))
 
     def _lost(self, name: str, why: str) -> None:
         """A session stopped: a task that was owed a turn by it goes back to the queue (or finds a new reviewer)."""
@@ -517,9 +522,7 @@ class TaskRunner:
         if name in task.fanout:
             if name not in task.fanout_done:
                 self._emit(EventKind.TASK, task, f"attempt {name} {why}; the others go on", session=name)
-                task.fanout_done.append(name)
-                if set(task.fanout) <= set(task.fanout_done):
-                    self._spawn(self._compare(task))
+                self._attempt_done(task, name)
             return
         task.requeues += 1
         limit = self.fleet.config.task_retries
@@ -749,10 +752,15 @@ class TaskRunner:
             return
         if self._merge_finished_at_start(task):
             return
+        stage = self.stages(task)[min(task.stage, len(self.stages(task)) - 1)]
+        if stage.kind == "do" and task.fanout and set(task.fanout) <= set(task.fanout_done):
+            # Every attempt had finished: the compare was cut short, not the work. Compared again, not redone.
+            self._emit(EventKind.TASK, task, f"resumed after a server restart: comparing run {task.run} again")
+            self._spawn(self._compare(task))
+            return
         if task.reviewer:
             self._spawn(self._discard(task.reviewer))
             task.reviewer = None
-        stage = self.stages(task)[min(task.stage, len(self.stages(task)) - 1)]
         if stage.kind == "do":
             for name in (task.session, *task.fanout):
                 if name:

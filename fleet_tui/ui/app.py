@@ -310,7 +310,7 @@ class FleetApp(App[int]):
         focused = grid_screen.focused
         if focused is None or focused in gone:
             if any(pane.steering for pane in gone):
-                self.action_navigate()
+                self._leave_steering()  # at once: a removed pane runs no callback
             target = self._successor(focused, gone)
             grid_screen.set_focus(target, scroll_visible=False)
         for pane in gone:
@@ -358,7 +358,7 @@ class FleetApp(App[int]):
 
     @on(TerminalPane.LeaderPressed)
     def leader_pressed(self) -> None:
-        self.action_navigate()
+        self._leave_steering()  # read by the pane itself, so after every key before it
 
     @on(TerminalPane.ScrollChanged)
     def scroll_changed(self) -> None:
@@ -431,6 +431,15 @@ class FleetApp(App[int]):
             pane.steering = True
 
     def action_navigate(self) -> None:
+        # The leader is a priority binding, run as soon as the app reads it, while the keys typed
+        # just before it still wait in the steered pane's queue: leave STEER after them, or they
+        # would arrive in NAV (an Enter meant for the agent would steer again).
+        pane = self.focused_pane
+        if pane is not None and pane.steering and pane.call_later(self._leave_steering):
+            return
+        self._leave_steering()
+
+    def _leave_steering(self) -> None:
         for pane in self.query(TerminalPane):
             pane.steering = False
         self.mode = "nav"

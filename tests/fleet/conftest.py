@@ -117,6 +117,23 @@ class FleetCli:
         return int(pid_file.read_text()) if pid_file.exists() else None
 
 
+def wait_for_child(pid: int, argv: list[str], timeout: float = 30) -> psutil.Process:
+    """The descendant of `pid` running `argv`, once it runs: `send` returns when the text is in the
+    pty, not when the shell has read it and started the command (a key sent before then reaches the
+    shell, not the command)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                if child.cmdline() == argv:
+                    return child
+            except psutil.Error:
+                continue
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{' '.join(argv)!r} never ran under pid {pid}")
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def runtime_dir():
     # Short: unix socket paths are limited to ~108 bytes.

@@ -13,6 +13,9 @@ import psutil
 from fleet_tui.paths import socket_path
 import pytest
 
+from tests.agents.conftest import Peek
+from tests.fleet.conftest import wait_for_child
+
 pytestmark = pytest.mark.real
 
 
@@ -45,7 +48,7 @@ def test_start_status_screen_steer_kill_audit_down(fleet):
     fleet.wait_screen("shell", "fleet-42")
     # Keys: ctrl+c interrupts a running command through the pty's line discipline.
     fleet.run("send", "shell", "sleep 30; echo not-interrupted")
-    time.sleep(0.3)
+    wait_for_child(sessions["shell"]["pid"], ["sleep", "30"])
     fleet.run("keys", "shell", "ctrl+c")
     fleet.run("send", "shell", "echo after-$((1+1))")
     screen = fleet.wait_screen("shell", "after-2")
@@ -181,9 +184,16 @@ def test_several_sessions_of_one_agent_get_their_own_worktrees_at_once(fleet):
               if line.startswith("worktree ")}
     assert worktrees <= listed
     assert {f"fleet/{name}" for name in sessions} <= {head.name for head in repo.heads}
+    # Each one answers, over one socket: a `fleet-tui` process per send and per look (two dozen and
+    # more) made this test outlast its timeout on a busy machine.
+    peek = Peek(fleet)
     for name in sessions:
-        fleet.run("send", name, f"hi {name}")
-        fleet.wait_screen(name, f"got: hi {name}")
+        peek.call("send", session=name, text=f"hi {name}")
+    deadline = time.monotonic() + 60
+    for name in sessions:
+        while not any(f"got: hi {name}" in row for row in peek.screen(name)):
+            assert time.monotonic() < deadline, f"{name} never answered: {peek.screen(name)}"
+            time.sleep(0.1)
 
 
 def test_a_stuck_server_is_reported_not_waited_for(tmp_path, runtime_dir, monkeypatch):

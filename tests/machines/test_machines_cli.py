@@ -9,6 +9,7 @@ import time
 
 import psutil
 
+from tests.fleet.conftest import wait_for_child
 from tests.machines.conftest import HOST
 import pytest
 
@@ -82,7 +83,7 @@ def test_every_verb_reaches_the_remote_fleet(two_machines):
     cli.run("send", "build:shell", "echo remote-$((6*7))")
     wait_remote_screen(cli, "build:shell", "remote-42")
     cli.run("send", "build:shell", "sleep 30; echo not-interrupted")
-    time.sleep(0.3)
+    wait_for_child(shell["pid"], ["sleep", "30"])
     cli.run("keys", "shell", "ctrl+c", "--machine", "build")
     cli.run("send", "build:shell", "echo after-$((1+1))")
     screen = wait_remote_screen(cli, "build:shell", "after-2")

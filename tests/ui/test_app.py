@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from textual import events
 
@@ -107,6 +109,24 @@ async def test_steering_sends_every_key_encoded_for_the_pane(fleet):
         assert fleet.typed("codex-1") == "\x1b[Ihi\r\x1b[A\t\x03\x11\x10qx\x1b[O"
         assert fleet.typed("claude-1") == ""
         assert app.is_running and app.mode == "nav"
+
+
+async def test_keys_typed_just_before_the_leader_still_reach_the_agent(fleet):
+    """Enter then the leader, arriving together (a quick user, a loaded machine): the leader is a
+    priority binding the app runs at once, while keys wait in the pane's queue; the Enter must still
+    go to the agent, not come back as NAV's "steer"."""
+    app = FleetApp(fleet)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_ready(pilot)
+        await pilot.press("3", "enter")  # steer aider-1
+        assert app.mode == "steer" and app.focused_pane.session == "aider-1"
+        for key in ("y", "enter", app.leader):  # one burst, as a terminal's read hands them over
+            app._driver.send_message(events.Key(key, "y" if key == "y" else None))
+        deadline = time.monotonic() + 10
+        while (fleet.typed("aider-1"), app.mode) != ("y\r", "nav") and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert fleet.typed("aider-1") == "y\r", "the enter typed before the leader reached the agent"
+        assert app.mode == "nav" and not app.focused_pane.steering, "the leader came last and left STEER"
 
 
 async def test_other_panes_wait_while_the_echo_of_a_keystroke_is_drawn(fleet):
