@@ -26,8 +26,11 @@ def mark(phase: str) -> None:
 
 mark("interpreter ready")
 import fleet_tui.cli as cli  # noqa: E402
+import fleet_tui.machines  # noqa: E402,F401 - main() imports it before cmd_up
 
 mark("fleet_tui.cli imported")
+if getattr(cli, "gc", None) is not None:
+    cli.gc.disable()  # as cmd_up does before importing the UI (the app turns it back on)
 from fleet_tui.ui import app as app_module  # noqa: E402
 
 mark("fleet_tui.ui.app imported")

@@ -6,7 +6,7 @@ fleet (client): a real server, a session running an echo program (`cat` in raw m
   when the screen update showing that key at the cursor reaches the client.
 fleet (UI): the real FleetApp under run_test (headless driver) attached to the same
   server, the echo pane focused and steered. A Key event is posted to the app; the
-  clock stops when the pane's render_line produces the row with that key drawn.
+  clock stops when the pane's render_lines hands the compositor the row with that key drawn.
   (Headless: everything but the final write to the outer terminal.)
 tmux (control): the same echo program in a private tmux server, keys sent with
   `send-keys` over a control-mode client; the clock stops at the `%output` line.
@@ -113,16 +113,19 @@ async def fleet_ui_latency(repo, samples: int) -> list[float]:
         await pilot.pause(0.5)  # resizes settle (debounced), the pty follows the pane
         seen = asyncio.Event()
         target: dict = {}
-        original = pane.render_line
+        original = pane.render_lines
+        gutter = pane.styles.gutter
 
-        def render_line(y):
-            strip = original(y)
-            if target and y == target["y"] and strip.text[target["x"]:target["x"] + 1] == target["ch"]:
+        def render_lines(crop):
+            # What the compositor gets from the pane: rows of the whole pane, border included.
+            strips = original(crop)
+            row, col = target.get("y", -1) + gutter.top - crop.y, target.get("x", -1) + gutter.left - crop.x
+            if target and 0 <= row < len(strips) and strips[row].text[col:col + 1] == target["ch"]:
                 if not seen.is_set():
                     target["t"] = time.perf_counter()
                     seen.set()
-            return strip
-        pane.render_line = render_line
+            return strips
+        pane.render_lines = render_lines
         rnd = random.Random(6)
         for i in range(samples):
             m = app.mirrors["echo"]
@@ -144,7 +147,7 @@ async def fleet_ui_latency(repo, samples: int) -> list[float]:
             except asyncio.TimeoutError:
                 pass
             await asyncio.sleep(rnd.uniform(*GAP))
-        pane.render_line = original
+        pane.render_lines = original
     return out
 
 

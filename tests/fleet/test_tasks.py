@@ -401,10 +401,10 @@ def test_a_task_stays_with_a_session_that_runs_on_after_a_server_crash(tasks_fle
         assert "runs on from the last fleet server" in again["step"]
         assert psutil.Process(pid).is_running()
         assert [s["name"] for s in cli.status()] == [victim], "no second session took the task beside it"
-        cli.run("kill", victim)
+        psutil.Process(pid).kill()  # it ends by itself, as far as the server can tell
         now = wait_handed_back(cli, "t1", victim)
-        assert f"handed back to the queue: {victim} was killed mid-task" in cli.run("log", "--task", "t1").stdout
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert (f"handed back to the queue: {victim} ended (it ran on from the last fleet server) mid-task "
+                "(retry 1 of 2)") in cli.run("log", "--task", "t1").stdout
         assert now["owed"] == {now["session"]: "advance"}
         cli.run("reject", "t1")
     finally:

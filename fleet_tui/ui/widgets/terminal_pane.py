@@ -394,9 +394,9 @@ class TerminalPane(Widget, can_focus=True):
             drawn = DrawnLine(segments, width)
             rows[y] = (content, frame, drawn)
             lines.append(drawn)
-        if crop.column_span != (0, width):
+        if crop.column_span != (0, width):  # a pane cut by the edge of a scrolled grid
             x1, x2 = crop.column_span
-            lines = [line.crop(x1, x2) for line in lines]
+            lines = [DrawnLine(cut, cut.cell_length) for cut in (line.crop(x1, x2) for line in lines)]
         return lines
 
     def _screen_line(self, y: int) -> protocol.Line | None:
