@@ -109,7 +109,12 @@ class FleetApp(App[int]):
     def _choose_theme(self) -> None:
         """Set the theme before Textual first parses the CSS: set in on_mount, the change re-parsed
         every widget's CSS and restyled the whole screen once more while the app opened."""
-        for fleet_theme in theme.load_themes():
+        ours = theme.load_themes()
+        # Only the themes in themes/, each held to WCAG contrast with the status colours by a test:
+        # Textual's own (ansi-dark, nord, ...) lack those colours, and some crashed the feed.
+        for name in set(self.available_themes) - {t.name for t in ours}:
+            self.unregister_theme(name)
+        for fleet_theme in ours:
             self.register_theme(fleet_theme)
         chosen = self.settings.get("theme", theme.DEFAULT_THEME)
         self.theme = chosen if chosen in self.available_themes else theme.DEFAULT_THEME

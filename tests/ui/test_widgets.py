@@ -260,3 +260,36 @@ async def test_footer_names_the_keys_that_work_and_a_click_presses_one():
         assert app.screen.maximized is app.focused_pane
         await pilot.press("enter")  # steering: only the leader is left
         assert app.screen._compositor.render_strips()[-1].text.split() == ["STEER", "claude-1", "^\\", "navigate"]
+
+
+async def test_the_theme_picker_offers_only_the_fleets_themes_and_an_old_choice_falls_back(isolated_settings):
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    # A theme a user picked before only fleet themes were offered (one of them crashed the feed).
+    (isolated_settings / "fleet-tui").mkdir(parents=True, exist_ok=True)
+    (isolated_settings / "fleet-tui" / "settings.json").write_text('{"theme": "ansi-light"}')
+    app = FleetApp(RecordedFleet())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_ready(pilot)
+        assert app.theme == "fleet-dark"
+        app.action_command_palette()
+        await pilot.pause()
+        await pilot.press(*"theme")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        options = palette.query_one(OptionList)
+        offered = {str(options.get_option_at_index(i).prompt).split()[0] for i in range(options.option_count)}
+        assert offered == {"fleet-dark", "fleet-light", "fleet-high-contrast"}, offered
+
+
+def test_a_colour_textual_cannot_parse_leaves_the_feed_uncoloured():
+    from rich.style import Style
+
+    from fleet_tui.ui.widgets.event_feed import colour_style
+
+    assert colour_style("ansi_default 50%") == Style()
+    assert colour_style("#d8dee999").color is not None

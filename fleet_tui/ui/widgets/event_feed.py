@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.color import Color
+from textual.color import Color, ColorParseError
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -23,7 +23,10 @@ MAX_EVENTS = 2000
 @lru_cache(maxsize=64)
 def colour_style(colour: str) -> Style:
     # Theme values may carry alpha ("#d8dee999"), which Rich cannot parse; Textual can.
-    return Style(color=Color.parse(colour).rich_color)
+    try:
+        return Style(color=Color.parse(colour).rich_color)
+    except ColorParseError:  # a theme's "ansi_default 50%": the feed's own colour, never a crash
+        return Style()
 
 # Theme colour per event kind; anything unlisted is muted.
 KIND_COLOURS = {
