@@ -96,6 +96,7 @@ class StatusDetector:
         self.title_idle_settle = float(rules.get("title_idle_settle") or 0.0)
         self.started = time.monotonic() if started is None else started  # when the process was spawned
         self.signal = "starting"  # which layer decided the last answer: dialog, osc, title, ...
+        self._waiting = False  # ... and whether it was a dialog waiting for the user
         self.first_output: float | None = None
         self.last_output: float | None = None
         self.any_output: float | None = None
@@ -104,11 +105,14 @@ class StatusDetector:
         self.last_interrupt: float | None = None  # Escape or Ctrl-C
         self.ready_seen = False
         self.prompted = False  # a prompt went in (typed, or given on the command line)
+        self.asked = False  # a key was typed outside a dialog: the agent may have been asked something
         self._marker: str | None = None  # the last OSC state the CLI announced (they persist)
 
     def on_input(self, now: float, data: bytes = b"") -> None:
         """The user typed `data` into the session at `now`."""
         self.last_input = now
+        if not (self.signal == "dialog" and self._waiting):
+            self.asked = True  # (keys that only move through or answer a start-up dialog ask nothing)
         if data in ANSWER_KEYS:
             self.last_answer = now
         elif data in INTERRUPT_KEYS:
@@ -171,9 +175,10 @@ class StatusDetector:
                             f"(idle after {self.idle_after:g} s)")
         quiet = now - self.last_output
         if quiet < self.idle_after:
-            if self.ready_seen and self.last_input is None and not self.prompted:
+            if self.ready_seen and not self.asked and not self.prompted:
                 # Nothing asked it anything yet: its output is the CLI drawing itself (Codex
-                # redraws its cursor for ~1 s after its input box shows), not a turn.
+                # redraws its cursor for ~1 s after its input box shows, also after its trust
+                # dialog is answered), not a turn.
                 return self._by("activity", Status.IDLE, f"output {quiet:.1f} s ago, but no prompt yet "
                                 "and the input box is up")
             return self._by("activity", Status.WORKING, f"output {quiet:.1f} s ago (idle after {self.idle_after:g} s)")
@@ -211,7 +216,7 @@ class StatusDetector:
         return None
 
     def _by(self, signal: str, status: Status, reason: str) -> tuple[Status, str]:
-        self.signal = signal
+        self.signal, self._waiting = signal, status == Status.WAITING
         return status, reason
 
     def _take_markers(self, markers: list[str] | tuple[str, ...]) -> None:

@@ -192,3 +192,18 @@ def test_output_before_any_prompt_once_the_input_box_shows_is_the_cli_drawing_it
     plain = StatusDetector(None)  # no input box to go by: output is work
     plain.on_output(1.0)
     assert plain.decide(1.1, ["$ make"], "")[0] == "working"
+
+
+def test_keys_that_only_answer_a_start_up_dialog_ask_the_agent_nothing():
+    # Codex 0.171 keeps drawing for ~1 s after its trust dialog is answered: that is no turn.
+    d = detector("codex")
+    assert d.decide(0.1, screen(CODEX_TRUST), "")[0] == "waiting"
+    for at, key in ((1.0, b"\x1b[B"), (1.5, b"\x1b[A"), (2.0, b"\r")):
+        d.on_input(at, key)
+    d.on_output(2.3)
+    assert d.decide(2.4, screen(CODEX_READY), "")[0] == "idle"
+    d.on_output(3.0)
+    assert d.decide(3.1, screen(CODEX_READY), "")[0] == "idle"
+    d.on_input(4.0, b"h")  # typed into the composer: what follows may be work
+    d.on_output(4.5)
+    assert d.decide(4.6, screen(CODEX_READY), "")[0] == "working"
