@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -78,7 +79,9 @@ def osc9(text: str) -> str:
 class FleetApp(App[int]):
     CSS_PATH = "fleet.tcss"
     TITLE = "fleet"
-    BINDINGS = keymap.NAV_BINDINGS
+    # Escape closes the prompt bar even before its text area has taken focus (an Escape typed
+    # right after `/`): the bar's own binding sees only keys that reach the bar.
+    BINDINGS = [*keymap.NAV_BINDINGS, Binding("escape", "close_prompt", show=False)]
     # The maximized pane may be steered; escape belongs to the agent then.
     ESCAPE_TO_MINIMIZE = False
     ALLOW_IN_MAXIMIZED_VIEW = "#bottom-bar"
@@ -396,6 +399,8 @@ class FleetApp(App[int]):
             return action == "navigate"
         if action == "navigate":
             return False
+        if action == "close_prompt":
+            return len(self.screen_stack) == 1 and self.query_one(PromptBar).is_open
         if action in keymap.NAV_ACTIONS and self.focused_pane is not None and self.focused_pane.scrolled:
             return False  # the scrolled pane's own keys are the ones that work
         if action in keymap.NAV_ACTIONS and action not in PROMPT_BAR_ACTIONS:
@@ -520,6 +525,9 @@ class FleetApp(App[int]):
         self.query_one(PromptBar).open(self.agents, running=len(running), marked=len(marked), roles=roles,
                                        pipelines=self.config.pipelines)
         self.refresh_bindings()
+
+    def action_close_prompt(self) -> None:
+        self.query_one(PromptBar).action_close()
 
     @on(PromptBar.Closed)
     def prompt_closed(self) -> None:

@@ -89,6 +89,9 @@ def demo_at(request):
 
 
 FINISHED = {"idle", "done"}
+# The grid's own footer. The prompt bar's starts with " NAV " too, and a notification can cover
+# the bar's border: only this proves the bar (or any screen on top) closed.
+GRID_FOOTER = " NAV  1-9 pane"
 
 
 def steer(demo: Demo, session: str, number: int) -> None:
@@ -101,7 +104,7 @@ def steer(demo: Demo, session: str, number: int) -> None:
         if f"STEER {session}" in screen:
             return
         term.keys("C-\\")  # steering another pane: a key raced a redraw; back and again
-        term.wait(footer=" NAV ")
+        term.wait(footer=GRID_FOOTER)
     raise AssertionError(f"pane {number} is not {session}:\n{term.screen()}")
 
 
@@ -118,7 +121,7 @@ def approve_every_wait(demo: Demo) -> None:
             steer(demo, "r1-thorough", 3)
             term.keys("Enter")
             term.keys("C-\\")
-            term.wait(footer=" NAV ")
+            term.wait(footer=GRID_FOOTER)
             # The next question may follow at once: wait for this one to go, not for a status.
             demo.until(lambda: demo.cli.screen("r1-thorough") != question, "the approval taken", 30)
         time.sleep(0.3)
@@ -156,20 +159,22 @@ def test_readme_journey_in_sequence(demo_at, size, theme):
     term.wait("Merge (y)", "Cancel (esc)", "then discard")
     term.keys("Enter")
     demo.until(lambda: demo.statuses() == {}, "the merge landed and the others were discarded")
-    term.wait(footer=" NAV ", gone=("ranking:",))
+    term.wait(footer=GRID_FOOTER, gone=("ranking:",))
     demo.footer_offers_help()
 
     # the prompt bar twice (it crashed the second time), then a new fan-out.
     term.keys("/")
     term.wait("ctrl+s send")
     term.keys("Escape")
-    term.wait(footer=" NAV ", gone=("ctrl+s send",))
+    term.wait(footer=GRID_FOOTER, gone=("ctrl+s send",))
     term.keys("/")
     term.wait("ctrl+s send")
     term.keys("add a docstring to mean", literal=True)
     term.keys("C-s")
     term.wait("r2-careful", "r2-hasty", gone=("ctrl+s send",), timeout=60)
     demo.until(lambda: len(demo.statuses()) == 3, "run r2 started")
+    # The feed names the sessions before their panes mount; a pane's title has its port.
+    term.wait(*(f"{name} :31" for name in demo.statuses()), timeout=60)
 
     # kill pane 2 (r2-hasty or whichever sits there), confirmed.
     term.keys("2")
@@ -186,7 +191,7 @@ def test_readme_journey_in_sequence(demo_at, size, theme):
     term.keys("Escape")
     # The help's own text says " NAV " and a notification can cover "focus pane number": only the
     # grid's footer proves it closed (a "1" sent while esc still waited would read as alt+1).
-    term.wait(footer=" NAV ", gone=("focus pane number",))
+    term.wait(footer=GRID_FOOTER, gone=("focus pane number",))
 
     # palette actions on pane 1: pause, resume, zoom.
     term.keys("1")
@@ -227,11 +232,11 @@ def test_readme_journey_in_sequence(demo_at, size, theme):
     demo.cli.run("discard", killed)
     demo.until(lambda: killed not in demo.statuses(), f"{killed} discarded")
     term.keys("Escape")
-    term.wait(first, gone=("✗ killed", "focus pane number"), footer=" NAV ")
+    term.wait(first, gone=("✗ killed", "focus pane number"), footer=GRID_FOOTER)
     term.keys("?")
     term.wait("focus pane number")
     term.keys("Escape")
-    term.wait(footer=" NAV ", gone=("focus pane number",))  # (esc then q at once would read as alt+q)
+    term.wait(footer=GRID_FOOTER, gone=("focus pane number",))  # (esc then q at once would read as alt+q)
     term.keys("q")
     term.wait(f"{EXITED}0")
 
@@ -259,11 +264,11 @@ def test_every_screen_opens_twice(demo_at, theme):
             term.keys(key)
             term.wait(shows, timeout=60)
             term.keys(close)
-            term.wait(footer=" NAV ", gone=(shows,))
+            term.wait(footer=GRID_FOOTER, gone=(shows,))
         term.keys("b")
         term.wait("events")
         term.keys("b")
-        term.wait(footer=" NAV ", gone=("╭─ events",))
+        term.wait(footer=GRID_FOOTER, gone=("╭─ events",))
         term.keys("z")
         term.keys("z")
     term.keys("q")

@@ -77,6 +77,21 @@ async def test_prompt_bar_opens_again_and_keeps_its_counts(fleet):
         assert len(app.query(AgentCounter)) == len(fleet.agent_list)
 
 
+async def test_escape_closes_the_prompt_bar_before_its_text_area_has_focus(fleet):
+    app = FleetApp(fleet)
+    async with app.run_test(size=BIG) as pilot:
+        await until_ready(pilot)
+        pane = app.query(TerminalPane).first()
+        app.action_open_prompt()
+        pane.focus()  # as when escape is read before the bar's deferred focus has moved
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.query_one(PromptBar).is_open
+        await pilot.press("n")  # the grid's key again, not a letter in the bar
+        await pilot.pause()
+        assert app.query_one(PromptBar).query_one("TextArea").text == ""
+
+
 # ---------------------------------------------------------------- 2. focus always lands somewhere live
 @pytest.mark.parametrize("on_top", ["compare", "merge gate", "help", "zoomed"])
 async def test_focused_pane_removed_under_another_screen_leaves_keys_alive(fleet, on_top):
