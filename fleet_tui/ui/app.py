@@ -426,12 +426,17 @@ class FleetApp(App[int]):
         step = {"left": -1, "right": 1, "up": -columns, "down": columns}[direction]
         target = index + step
         if 0 <= target < len(panes):
-            panes[target].focus()
+            self._focus_now(panes[target])
 
     def action_focus_number(self, number: int) -> None:
         panes = self.query_one(PaneGrid).panes
         if number <= len(panes):
-            panes[number - 1].focus()
+            self._focus_now(panes[number - 1])
+
+    def _focus_now(self, pane: TerminalPane) -> None:
+        """Focus at once, not on the next turn of the queue (Widget.focus): `2` then `x` typed
+        together must kill pane 2, not the pane that had focus before."""
+        pane.screen.set_focus(pane)
 
     def action_steer(self) -> None:
         pane = self.focused_pane

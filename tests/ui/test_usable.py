@@ -403,3 +403,16 @@ async def test_ctrl_s_right_after_typing_sends_everything_typed(fleet):
         bar.action_send()
         sent = await fleet.wait_for("fanout")
         assert sent["prompt"] == "go"
+
+
+async def test_a_pane_number_and_an_action_typed_together_act_on_that_pane(fleet):
+    app = FleetApp(fleet)
+    async with app.run_test(size=BIG) as pilot:
+        await until_ready(pilot)
+        panes = app.query_one(PaneGrid).panes
+        await pilot.press("1")
+        await pilot.pause()
+        app.post_message(events.Key("2", "2"))
+        app.post_message(events.Key("z", "z"))  # in one read, as a fast typist's "2z"
+        await pilot.pause()
+        assert app.focused_pane is panes[1] and app.screen_stack[0].maximized is panes[1]
