@@ -71,15 +71,9 @@ async def run(panes: int, rate: int, seconds: float, sort: str, limit: int) -> s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panes", type=int, default=16)
-    parser.add_argument("--rate", type=int, default=25_000)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--sort", default="tottime")
-    parser.add_argument("--limit", type=int, default=30)
-    args = parser.parse_args(argv)
-    print(asyncio.run(run(args.panes, args.rate, args.seconds, args.sort, args.limit)))
-    return 0
+    from bench.profile_ui import profile_main
+
+    return profile_main(run, argv, __doc__)
 
 
 if __name__ == "__main__":

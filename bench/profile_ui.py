@@ -41,8 +41,9 @@ async def run(panes: int, rate: int, seconds: float, sort: str, limit: int) -> s
             await server.stop()
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def profile_main(run, argv=None, doc: str | None = None) -> int:
+    """The command line both profilers share: how many panes, how fast, for how long, sorted how."""
+    parser = argparse.ArgumentParser(description=(doc or __doc__ or "").splitlines()[0])
     parser.add_argument("--panes", type=int, default=16)
     parser.add_argument("--rate", type=int, default=25_000)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -51,6 +52,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(asyncio.run(run(args.panes, args.rate, args.seconds, args.sort, args.limit)))
     return 0
+
+
+def main(argv=None) -> int:
+    return profile_main(run, argv)
 
 
 if __name__ == "__main__":
