@@ -177,6 +177,9 @@ class FleetApi:
     async def attach(self, *, focus: str | None = None) -> None:
         await self.tell(wire.Attach(focus=focus))
 
+    async def warm_ui(self) -> None:
+        await self.tell(wire.WarmUi())
+
     async def down(self) -> wire.DownAnswer:
         return await self.ask(wire.Down(), wire.DownAnswer)
 
