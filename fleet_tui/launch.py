@@ -15,29 +15,9 @@ warm side answers `ok PID` (the child runs the TUI) or `no REASON`, then `exit C
 import os
 import sys
 
-WARM_UI_ENV = "FLEET_WARM_UI"  # 0 turns the warm UI process off (the server starts none, we ask none)
-MAGIC = b"FLTW1"
-STALE_EXIT = 75  # the warm process found our code changed on disk: its server starts a fresh one at once
+from fleet_tui.warm_protocol import LEAVE_APPLICATION_MODE, MAGIC, warm_ui_enabled
+
 REPLY_LIMIT = 200  # a reply line is short; anything longer is not ours
-# Environment read when Textual, Python or our modules are imported: a warm process imported with
-# other values would behave differently, so any difference means the ordinary path.
-IMPORT_TIME_PREFIXES = ("TEXTUAL_", "PYTHON")
-IMPORT_TIME_NAMES = ("ESCDELAY",)
-# What a Textual app undoes on exit: the alternate screen, the hidden cursor, mouse reports,
-# bracketed paste, the kitty keyboard protocol.
-LEAVE_APPLICATION_MODE = b"\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[<u"
-IGNORED_PYTHON_VARIABLES = ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")  # change no behaviour of ours
-
-
-def warm_ui_enabled(environ) -> bool:
-    return environ.get(WARM_UI_ENV, "1").strip().lower() not in ("0", "no", "false", "off")
-
-
-def import_time_environment(environ) -> dict:
-    """The variables whose values the warm process and this launcher must share."""
-    return {name: value for name, value in environ.items()
-            if (name.startswith(IMPORT_TIME_PREFIXES) or name in IMPORT_TIME_NAMES)
-            and name not in IGNORED_PYTHON_VARIABLES}
 
 
 def main() -> int:
@@ -53,7 +33,9 @@ def main() -> int:
 
 def repo_root_guess(folder: str) -> str | None:
     """The nearest folder holding `.git`, as `git rev-parse --show-toplevel` finds it in the usual
-    case (the warm side checks with git itself, and refuses when they differ)."""
+    case. Only to find a warm process: the child works out the repository from its folder and
+    environment itself, with git, as `fleet-tui` always does (a warm process only lends it
+    the modules it imported, which are the same for every repository)."""
     while True:
         if os.path.exists(os.path.join(folder, ".git")):
             return folder
@@ -83,7 +65,7 @@ def attach_warm(argv: list) -> int | None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(5.0)  # a warm process that does not answer must not hang the user
         sock.connect(path)
-        payload = _payload(argv, cwd, root)
+        payload = _payload(argv, cwd)
         header = MAGIC + len(payload).to_bytes(4, "big")
         sock.sendmsg([header], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fds())])
         sock.sendall(payload)
@@ -118,14 +100,14 @@ def _fds() -> bytes:
     return array.array("i", [0, 1, 2]).tobytes()
 
 
-def _payload(argv: list, cwd: str, root: str) -> bytes:
+def _payload(argv: list, cwd: str) -> bytes:
     import json
 
     from fleet_tui import __version__
 
     return json.dumps({
         "version": __version__, "python": sys.version, "prefix": sys.prefix, "argv": argv,
-        "cwd": cwd, "root": root, "env": dict(os.environ), "fs_encoding": sys.getfilesystemencoding(),
+        "cwd": cwd, "env": dict(os.environ), "fs_encoding": sys.getfilesystemencoding(),
         "encodings": [sys.stdin.encoding, sys.stdout.encoding, sys.stderr.encoding],
         "errors": [sys.stdin.errors, sys.stdout.errors, sys.stderr.errors],
     }).encode("utf-8", "surrogateescape")

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from fleet_tui.launch import STALE_EXIT, WARM_UI_ENV, warm_ui_enabled
+from fleet_tui.warm_protocol import STALE_EXIT, WARM_UI_ENV, warm_ui_enabled
 from fleet_tui.paths import warm_ui_socket_path
 
 log = logging.getLogger("fleet_tui.server")

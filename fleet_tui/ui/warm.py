@@ -28,9 +28,10 @@ import sys
 import threading
 from typing import Any, NoReturn
 
-from fleet_tui.launch import LEAVE_APPLICATION_MODE, MAGIC, STALE_EXIT, import_time_environment
+from fleet_tui.warm_protocol import LEAVE_APPLICATION_MODE, MAGIC, STALE_EXIT, import_time_environment
 
 MAX_PAYLOAD = 1 << 20  # an environment is a few KB
+RESTORE_TIMEOUT = 1.0  # a child whose launcher died gives the terminal back this long, then ends
 RECEIVE_TIMEOUT = 2.0  # a launcher sends at once; one that stalls must not hold the next
 _RETIRED: list[Any] = []  # the streams the process started with: closing them would close fds 0-2
 
@@ -269,10 +270,6 @@ def _say(conn: socket.socket, line: str) -> None:
 def run_child(conn: socket.socket, fds: list[int], request: dict[str, Any], listener: socket.socket) -> NoReturn:
     try:
         adopt(fds, request, listener)
-        root = _repo_root(request["cwd"])
-        if root != request.get("root"):
-            _say(conn, "no another repository root")  # git knows better than the launcher's guess
-            os._exit(0)
         saved = _terminal_attributes()
         conn.settimeout(None)
         _say(conn, f"ok {os.getpid()}")
@@ -282,9 +279,9 @@ def run_child(conn: socket.socket, fds: list[int], request: dict[str, Any], list
     _end_with_launcher(conn, saved)
     code = 1
     try:
-        from fleet_tui.cli import main as cli_main
+        from fleet_tui.cli import open_tui_here
 
-        code = cli_main(list(request["argv"]))
+        code = open_tui_here()  # the request was checked to be `fleet-tui` or `fleet-tui up`
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except BaseException:  # noqa: BLE001 - as an uncaught error would end the ordinary path
@@ -337,16 +334,6 @@ def adopt(fds: list[int], request: dict[str, Any], listener: socket.socket) -> N
     sys.argv = ["fleet-tui", *request["argv"]]
 
 
-def _repo_root(cwd: str) -> str | None:
-    from fleet_tui.core.gitrepo import find_repo_root
-    from fleet_tui.errors import FleetError
-
-    try:
-        return str(find_repo_root(cwd))
-    except FleetError:
-        return None
-
-
 def _terminal_attributes() -> list[Any] | None:
     import termios
 
@@ -360,20 +347,25 @@ def _end_with_launcher(conn: socket.socket, saved: list[Any] | None) -> None:
     """The launcher killed, or its terminal closed (it dies of the SIGHUP): this child ends too,
     and leaves the terminal as it found it if the terminal is still there."""
 
+    def restore(attributes: list[Any]) -> None:
+        import termios
+
+        try:
+            termios.tcsetattr(0, termios.TCSANOW, attributes)
+            os.write(1, LEAVE_APPLICATION_MODE)
+        except (OSError, termios.error):
+            pass
+
     def watch() -> None:
         try:
             while conn.recv(64):
                 pass
         except OSError:
             pass
-        if saved is not None:
-            import termios
-
-            try:
-                termios.tcsetattr(0, termios.TCSANOW, saved)
-                os.write(1, LEAVE_APPLICATION_MODE)
-            except (OSError, termios.error):
-                pass
+        if saved is not None:  # bounded: a terminal nobody reads any more must not keep us alive
+            restoring = threading.Thread(target=restore, args=(saved,), name="fleet-restore-terminal", daemon=True)
+            restoring.start()
+            restoring.join(RESTORE_TIMEOUT)
         os._exit(128 + signal.SIGHUP)
 
     threading.Thread(target=watch, name="fleet-launcher-watch", daemon=True).start()

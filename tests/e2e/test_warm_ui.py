@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -51,38 +52,49 @@ class Tty:
                                      preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
         self.output = bytearray()
+        # Read all the time, as a terminal does: a pty nobody reads blocks the program's writes.
+        self._reader = threading.Thread(target=self._read_forever, daemon=True)
+        self._reader.start()
+
+    def _read_forever(self) -> None:
+        master = self.master
+        while True:
+            try:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    data = os.read(master, 1 << 16)
+                    if not data:
+                        return
+                    self.output += data
+            except (OSError, ValueError):  # closed: every holder of the slave is gone, or by close()
+                return
 
     def resize(self, cols: int, rows: int) -> None:
         fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-    def read(self, timeout: float) -> None:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        if ready:
-            try:
-                self.output += os.read(self.master, 1 << 16)
-            except OSError:  # every holder of the slave is gone
-                time.sleep(timeout)
 
     def wait_output(self, needle: bytes, timeout: float = 60, since: int = 0) -> None:
         deadline = time.monotonic() + timeout
         while needle not in self.output[since:]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{needle!r} never drawn; the terminal got:\n{bytes(self.output[-1500:])!r}")
-            self.read(0.05)
+            time.sleep(0.05)
 
     def wait_exit(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None:
             if time.monotonic() > deadline:
                 raise AssertionError("fleet-tui did not exit")
-            self.read(0.05)
+            time.sleep(0.05)
         return self.proc.returncode
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-        os.close(self.master)
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+        self._reader.join(5)
 
 
 def until(condition, timeout: float = 60, what: str = "condition"):
@@ -208,7 +220,7 @@ def test_a_killed_launcher_or_a_closed_terminal_leaves_no_child(warm_fleet, sig)
         tty.proc.send_signal(sig)
         if sig == signal.SIGHUP:
             os.close(tty.master)  # the terminal window closed, too
-            tty.master = os.open(os.devnull, os.O_RDONLY)
+            tty.master = -1
         tty.proc.wait(10)
         until(lambda: gone(child), 15, "the orphaned TUI's end")
         until(lambda: not tui_children(warm), 15, "the warm process reaping it")
