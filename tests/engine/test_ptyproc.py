@@ -377,3 +377,36 @@ def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_no
     assert all(f"line {n}\r\n" in output for n in range(300))
     _, _, unpaced_reads = run(main(0.0))
     assert paced_reads < unpaced_reads / 2, (paced_reads, unpaced_reads)
+
+
+def test_paced_children_are_read_together_and_lose_nothing():
+    # Four children streaming a line every 2 ms, paced at 0.05 s: their paused reads share one timer,
+    # so each wake-up reads all of them (back to back) instead of one wake-up per child and read.
+    program = python("""
+        import sys, time
+        time.sleep(0.2)
+        for n in range(250):
+            sys.stdout.write(f"line {n}\\n")
+            sys.stdout.flush()
+            time.sleep(0.002)
+        sys.stdout.write("END")
+    """)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        reads = []  # (time, child)
+        children = []
+        for i in range(4):
+            child = Child(program)
+            child.proc._on_output = lambda text, c=child, i=i: (reads.append((loop.time(), i)), Child._on_output(c, text))
+            child.proc.read_pause = lambda: 0.05
+            children.append(child)
+        codes = [await child.exit_code(timeout=30) for child in children]
+        return codes, [child.output_at_exit for child in children], reads
+
+    codes, outputs, reads = run(main())
+    assert codes == [0] * 4
+    assert all(out.endswith("END") and all(f"line {n}\r\n" in out for n in range(250)) for out in outputs)
+    reads.sort()
+    batches = 1 + sum(1 for (a, _), (b, _) in zip(reads, reads[1:]) if b - a > 0.002)
+    assert batches < 0.6 * len(reads), (batches, len(reads))
