@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 
 from rich.cells import cell_len
-from rich.color import Color as RichColor
+from rich.color import Color as RichColor, ColorSystem
+from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
@@ -169,6 +170,21 @@ class PaneFrame:
     filtered_left: tuple[Segment, ...]
     filtered_right: tuple[Segment, ...]
     styles: dict[tuple, Style]  # by (fg, bg, attrs); None: the blank padding
+    # The same finished styles as SGR parameters, for the colour system in "system"; "left" and
+    # "right": the border cells as terminal sequences (see TerminalPane._run_text).
+    ansi: dict = field(default_factory=dict)
+
+
+def style_codes(style: Style, color_system: ColorSystem) -> str:
+    """A finished style's SGR parameters, as Strip.render_style writes them (and caches them on the style)."""
+    codes = style._ansi
+    return Strip.render_ansi(style, color_system) if codes is None else codes
+
+
+def render_segments(segments: Iterable[Segment], color_system: ColorSystem) -> str:
+    """Segments as terminal sequences, as Strip.render writes them."""
+    render = Strip.render_style
+    return "".join(text if style is None else render(style, text, color_system) for text, style, _ in segments)
 
 
 def filtered_style(style: Style, filters: tuple[LineFilter, ...], background: Color) -> Style:
@@ -326,6 +342,12 @@ class TerminalPane(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
     def render_lines(self, crop: Region) -> list[Strip]:
+        frame = self._current_frame()
+        if frame is None:
+            return self._render_styled(crop)
+        return self._render_framed(crop, frame)
+
+    def _current_frame(self) -> PaneFrame | None:
         # rich_style and the frame walk every ancestor's styles: look them up again only when
         # Textual dropped the pane's styles cache (it does on every restyle, resize and retitle).
         clears = self._styles_cache.clears
@@ -334,9 +356,74 @@ class TerminalPane(Widget, can_focus=True):
             self._frame_key = None
         frame = self._pane_frame()
         self._styled_at = self._styles_cache.clears
-        if frame is None:
-            return self._render_styled(crop)
-        return self._render_framed(crop, frame)
+        return frame
+
+    def drawn_rows(self, rows: Iterable[int], region: Region, console: Console) -> str | None:
+        """Terminal sequences drawing these screen rows of the pane, placed at `region` (the pane's
+        place on the screen), byte for byte what the compositor would write for them; None when
+        only Textual can draw the pane now (scrolled back, styled beyond a plain border, resizing).
+
+        A changed row is written straight from its runs: the compositor's frame (its cuts, the
+        containers behind the panes, the strips) was two thirds of the UI's work with busy panes.
+        """
+        if self.scroll is not None:
+            return None
+        frame = self._current_frame()
+        if frame is None or frame.size != region.size or frame.size != self.outer_size:
+            return None
+        width = frame.size.width
+        content_height = frame.size.height - frame.top - frame.bottom
+        content_width = width - frame.side_cells
+        x, top = region.x + 1, region.y + frame.top + 1
+        color_system = console._color_system or ColorSystem.TRUECOLOR  # as Strip.render picks it
+        out: list[str] = []
+        for row in sorted(rows):
+            if not 0 <= row < content_height:
+                continue
+            line = self._screen_line(row) if frame.by_style else None
+            text = self._run_text(line, content_width, frame, color_system) if line is not None else None
+            if text is None:  # a cursor, a hint, a wide row: the row as the compositor gets it
+                text = self._render_framed(Region(0, frame.top + row, width, 1), frame)[0].render(console)
+            out.append(f"\x1b[{top + row};{x}H{text}")
+        return "".join(out)
+
+    @staticmethod
+    def _run_text(line: protocol.Line, width: int, frame: PaneFrame, color_system: ColorSystem) -> str | None:
+        """The finished row (border cells, runs, padding) as terminal sequences, as Strip.render
+        writes the segments _run_segments makes; None when the runs are wider than `width`."""
+        ansi = frame.ansi
+        if ansi.get("system") is not color_system:
+            ansi.clear()
+            ansi["system"] = color_system
+            ansi["left"] = render_segments(frame.filtered_left, color_system)
+            ansi["right"] = render_segments(frame.filtered_right, color_system)
+        styles, base = frame.styles, frame.base
+        out = [ansi["left"]]
+        used = 0
+        for text, fg, bg, attrs in line:
+            key = (fg, bg, attrs)
+            codes = ansi.get(key)
+            if codes is None:
+                style = styles.get(key)
+                if style is None:
+                    style = styles[key] = filtered_style(base + run_style(fg, bg, attrs), frame.filters,
+                                                         frame.background)
+                codes = ansi[key] = style_codes(style, color_system)
+            out.append(f"\x1b[{codes}m{text}\x1b[0m" if codes else text)
+            used += cell_len(text)
+        if used > width:
+            return None
+        if used < width:
+            codes = ansi.get(None)
+            if codes is None:
+                blank = styles.get(None)
+                if blank is None:
+                    blank = styles[None] = filtered_style(base, frame.filters, frame.background)
+                codes = ansi[None] = style_codes(blank, color_system)
+            pad = " " * (width - used)
+            out.append(f"\x1b[{codes}m{pad}\x1b[0m" if codes else pad)
+        out.append(ansi["right"])
+        return "".join(out)
 
     def _render_styled(self, crop: Region) -> list[Strip]:
         """Rows through Textual's per-line styling (StylesCache): borders with titles, and any pane
