@@ -61,28 +61,28 @@ class DirectDraw:
     def top_screen(self) -> Screen | None:
         """The grid's screen, when it is the one shown (no dialog over it) and its map is current."""
         stack = self.app._screen_stack
-        if len(stack) != 1 or stack[0]._layout_required:
+        if len(stack) != 1 or stack[0]._layout_required or stack[0]._scroll_required:
             return None
         return stack[0]
 
-    def place(self, pane: TerminalPane) -> Region | None:
-        """Where the pane is on the screen, when it is whole there and nothing is drawn over it."""
-        visible = pane.screen._compositor.visible_widgets
+    def place(self, pane: TerminalPane, screen: Screen) -> Region | None:
+        """Where the pane is on `screen`, when it is whole there and nothing is drawn over it."""
+        compositor = screen._compositor
+        visible = compositor.visible_widgets
         if visible is not self._map:
             self._map, self._places = visible, {}
         if pane in self._places:
             return self._places[pane]
-        self._places[pane] = place = self._uncovered(pane, visible)
+        self._places[pane] = place = self._uncovered(pane, visible, compositor.size.region)
         return place
 
     @staticmethod
-    def _uncovered(pane: TerminalPane, visible: dict) -> Region | None:
-        if pane not in visible:
+    def _uncovered(pane: TerminalPane, visible: dict, screen_region: Region) -> Region | None:
+        if pane not in visible:  # not on this screen, hidden, or scrolled out of the grid
             return None
         region, clip = visible[pane]
         if clip.intersection(region) != region:
             return None
-        screen_region = pane.screen._compositor.size.region
         if screen_region.intersection(region) != region:
             return None
         for widget, (other, other_clip) in visible.items():  # in render order: the topmost first
@@ -101,11 +101,8 @@ class DirectDraw:
         parts: list[str] = []
         console = self.app.console
         for pane, rows in changes:
-            sequences = None
-            if pane.is_mounted and pane.screen is screen:
-                place = self.place(pane)
-                if place is not None:
-                    sequences = pane.drawn_rows(rows, place, console)
+            place = self.place(pane, screen)
+            sequences = None if place is None else pane.drawn_rows(rows, place, console)
             if sequences is None:
                 left.append((pane, rows))
             elif sequences:

@@ -44,8 +44,14 @@ def _change(app: FleetApp, session: str, cursor: tuple[int, int, bool]) -> set[i
     return app.mirrors[session].apply(message)
 
 
+# The focused pane's cursor: in a run, in the padding, on half of a wide character, at the
+# left edge, on a row wider than the pane.
+CURSORS = [(4, 1), (60, 3), (1, 2), (0, 0), (90, 4)]
+
+
 @pytest.mark.parametrize("theme_name", [t.name for t in theme.load_themes()])
-async def test_direct_rows_leave_the_screen_a_full_textual_frame_leaves(theme_name: str):
+@pytest.mark.parametrize("cursor", CURSORS)
+async def test_direct_rows_leave_the_screen_a_full_textual_frame_leaves(theme_name: str, cursor: tuple[int, int]):
     app = FleetApp(RecordedFleet())
     async with app.run_test(size=(160, 50)) as pilot:
         await until_ready(pilot)
@@ -60,8 +66,8 @@ async def test_direct_rows_leave_the_screen_a_full_textual_frame_leaves(theme_na
         focused = app.focused
         assert isinstance(focused, TerminalPane) and len(panes) > 1
         for pane in panes:  # the focused one draws its cursor
-            rows = _change(app, pane.session, (4, 1, True))
-            place = direct.place(pane)
+            rows = _change(app, pane.session, (*cursor, True))
+            place = direct.place(pane, app.screen)
             assert place is not None and place == pane.region
             sequences = pane.drawn_rows(rows, place, app.console)
             assert sequences
@@ -82,20 +88,20 @@ async def test_nothing_is_written_where_something_covers_a_pane():
         await until_ready(pilot)
         direct = DirectDraw(app)
         panes = list(app.query(TerminalPane))
-        assert all(direct.place(pane) is not None for pane in panes)
+        assert all(direct.place(pane, app.screen) is not None for pane in panes)
         await pilot.press("b")  # no sidebar: the grid reaches the right edge, where toasts are
         await pilot.pause()
-        assert all(direct.place(pane) is not None for pane in panes)
+        assert all(direct.place(pane, app.screen) is not None for pane in panes)
         # A toast is drawn above the bottom right of the grid: the panes under it are left to Textual.
         app.notify("a toast over the panes", timeout=30)
         await pilot.pause()
         await pilot.pause()
-        covered = [pane for pane in panes if direct.place(pane) is None]
+        covered = [pane for pane in panes if direct.place(pane, app.screen) is None]
         assert covered and len(covered) < len(panes)
         app.clear_notifications()
         await pilot.pause()
         await pilot.pause()
-        assert all(direct.place(pane) is not None for pane in panes)
+        assert all(direct.place(pane, app.screen) is not None for pane in panes)
         # A modal screen: the grid is no longer the screen shown, and no row is written.
         assert direct.top_screen() is app.screen_stack[0]
         app.push_screen(_Cover())
@@ -106,4 +112,4 @@ async def test_nothing_is_written_where_something_covers_a_pane():
         # Scrolled back, a pane's rows are history, drawn by Textual.
         pane = panes[0]
         pane.enter_scroll()
-        assert pane.drawn_rows({0}, direct.place(pane), app.console) is None
+        assert pane.drawn_rows({0}, direct.place(pane, app.screen), app.console) is None
