@@ -21,6 +21,10 @@
  *   SGR with plain number params   other controls       -> term._control(ch)
  *   CUP, CUU/CUD/CUF/CUB, CHA, VPA other CSI            -> term._csi(params, inter, final)
  *                                  a style not yet interned -> term._pen() / term._intern()
+ *
+ *   encode(row, styles) -> list of runs
+ *
+ * is Terminal._encode(): a row's cells as the runs clients get (see there).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -233,7 +237,7 @@ row_get(PyObject *row, PyObject *key)
     PyObject **slot = row_slot(row, key);
     if (slot != NULL && *slot != NULL)
         return Py_NewRef(*slot);
-    return row_get(row, key);
+    return PyObject_GetAttr(row, key);
 }
 
 /* row.<key> = value */
@@ -242,7 +246,7 @@ row_set(PyObject *row, PyObject *key, PyObject *value)
 {
     PyObject **slot = row_slot(row, key);
     if (slot == NULL)
-        return row_set(row, key, value);
+        return PyObject_SetAttr(row, key, value);
     Py_XSETREF(*slot, Py_NewRef(value));
     return 0;
 }
@@ -1344,6 +1348,164 @@ error:;
     return NULL;
 }
 
+/* ------------------------------------------------------- row encoding */
+
+/* One run of cells of one style while a row is encoded. */
+typedef struct {
+    Py_ssize_t start, end;  /* cells */
+    Py_ssize_t length;      /* characters of its text */
+    Py_UCS4 maxchar;
+    long sid;
+} Run;
+
+#define STACK_RUNS 128
+
+/* The text of cells start..end-1, its first `length` characters (new reference). */
+static PyObject *
+join_cells(PyObject *chars, const Run *run, Py_ssize_t length)
+{
+    PyObject *text = PyUnicode_New(length, run->maxchar);
+    if (text == NULL)
+        return NULL;
+    int kind = PyUnicode_KIND(text);
+    void *data = PyUnicode_DATA(text);
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = run->start; i < run->end && at < length; i++) {
+        PyObject *cell = PyList_GET_ITEM(chars, i);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(cell);
+        if (n > length - at)
+            n = length - at;
+        if (n == 1) {
+            PyUnicode_WRITE(kind, data, at, PyUnicode_READ_CHAR(cell, 0));
+        } else if (n > 0 && PyUnicode_CopyCharacters(text, at, cell, 0, n) < 0) {
+            Py_DECREF(text);
+            return NULL;
+        }
+        at += n;
+    }
+    return text;
+}
+
+/* encode(row, styles) -> list of (text, fg, bg, attrs), or None to leave the
+ * row to Python: Terminal._encode(row), i.e. the row's used cells cut where
+ * the style id changes, each piece with its style from the table, and the
+ * trailing blanks of a last piece in the default style dropped (with the
+ * piece if nothing is left). */
+static PyObject *
+encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "encode(row, styles)");
+        return NULL;
+    }
+    PyObject *row = args[0], *table = args[1];
+    PyObject **chars_slot = row_slot(row, s_chars), **ids_slot = row_slot(row, s_styles),
+             **used_slot = row_slot(row, s_used);
+    if (chars_slot == NULL || ids_slot == NULL || used_slot == NULL)
+        Py_RETURN_NONE;
+    PyObject *chars = *chars_slot, *ids = *ids_slot, *used_obj = *used_slot;
+    if (chars == NULL || ids == NULL || used_obj == NULL || !PyList_Check(chars) || !PyList_Check(ids)
+        || !PyLong_Check(used_obj) || PyList_GET_SIZE(chars) != PyList_GET_SIZE(ids))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(ids), used = PyLong_AsSsize_t(used_obj);
+    if (used == -1 && PyErr_Occurred())
+        return NULL;
+    if (used < 0)
+        Py_RETURN_NONE;
+    if (used < n)
+        n = used;  /* the cells from `used` on are default blanks */
+    Run stack_runs[STACK_RUNS], *runs = stack_runs;
+    Py_ssize_t count = 0, capacity = STACK_RUNS;
+    PyObject *previous = NULL, *result = NULL;
+    long sid = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *cell = PyList_GET_ITEM(chars, i), *id = PyList_GET_ITEM(ids, i);
+        if (id != previous) {  /* neighbours usually share one int object */
+            if (!PyLong_Check(id) || !PyUnicode_Check(cell))
+                goto to_python;
+            sid = PyLong_AsLong(id);
+            if (sid == -1 && PyErr_Occurred())
+                goto to_python;
+            previous = id;
+        } else if (!PyUnicode_Check(cell)) {
+            goto to_python;
+        }
+        if (count == 0 || runs[count - 1].sid != sid) {
+            if (count == capacity) {
+                Run *more = PyMem_Malloc(sizeof(Run) * capacity * 2);
+                if (more == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                memcpy(more, runs, sizeof(Run) * count);
+                if (runs != stack_runs)
+                    PyMem_Free(runs);
+                runs = more;
+                capacity *= 2;
+            }
+            runs[count++] = (Run){i, i, 0, 0, sid};
+        }
+        Run *run = &runs[count - 1];
+        run->end = i + 1;
+        run->length += PyUnicode_GET_LENGTH(cell);
+        if (PyUnicode_MAX_CHAR_VALUE(cell) > run->maxchar)
+            run->maxchar = PyUnicode_MAX_CHAR_VALUE(cell);
+    }
+    Py_ssize_t table_size = PyList_GET_SIZE(table);
+    for (Py_ssize_t r = 0; r < count; r++) {
+        if (runs[r].sid < 0 || runs[r].sid >= table_size)
+            goto to_python;  /* Python raises the IndexError */
+        PyObject *style = PyList_GET_ITEM(table, runs[r].sid);
+        if (!PyTuple_Check(style) || PyTuple_GET_SIZE(style) != 3)
+            goto to_python;
+    }
+    /* the last run's trailing blanks, if its style is the default one */
+    Py_ssize_t last_length = count ? runs[count - 1].length : 0;
+    if (count) {
+        int is_default = PyObject_RichCompareBool(PyList_GET_ITEM(table, runs[count - 1].sid), default_style, Py_EQ);
+        if (is_default < 0)
+            goto done;
+        for (Py_ssize_t i = runs[count - 1].end - 1; is_default && i >= runs[count - 1].start; i--) {
+            PyObject *cell = PyList_GET_ITEM(chars, i);
+            Py_ssize_t k = PyUnicode_GET_LENGTH(cell);
+            while (k > 0 && PyUnicode_READ_CHAR(cell, k - 1) == ' ') {
+                k--;
+                last_length--;
+            }
+            if (k > 0)
+                break;
+        }
+        if (is_default && last_length == 0) {  /* the piece goes; the one before it keeps its blanks */
+            count--;
+            last_length = count ? runs[count - 1].length : 0;
+        }
+    }
+    if ((result = PyList_New(count)) == NULL)
+        goto done;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *style = PyList_GET_ITEM(table, runs[r].sid);
+        PyObject *text = join_cells(chars, &runs[r], r == count - 1 ? last_length : runs[r].length);
+        PyObject *item = text ? PyTuple_New(4) : NULL;
+        if (item == NULL) {
+            Py_XDECREF(text);
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(item, 0, text);
+        for (int k = 0; k < 3; k++)
+            PyTuple_SET_ITEM(item, k + 1, Py_NewRef(PyTuple_GET_ITEM(style, k)));
+        PyList_SET_ITEM(result, r, item);
+    }
+    goto done;
+to_python:
+    PyErr_Clear();
+    result = Py_NewRef(Py_None);
+done:
+    if (runs != stack_runs)
+        PyMem_Free(runs);
+    return result;
+}
+
 /* setup(attr_on, attr_off, narrow, default, globals): per SGR code below
  * 30, the attribute bits it sets or clears (0 for none); the set of
  * characters known to be narrow; the (None, None, 0) tuple; terminal.py's
@@ -1392,6 +1554,8 @@ setup(PyObject *module, PyObject *args)
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(terminal, data, pos) -> position of the first token left to Python"},
+    {"encode", (PyCFunction)(void (*)(void))encode, METH_FASTCALL,
+     "encode(row, styles) -> the row as runs (text, fg, bg, attrs), or None to leave it to Python"},
     {"setup", setup, METH_VARARGS, "setup(attr_on, attr_off, narrow, default, globals, row_class): terminal.py's tables"},
     {NULL, NULL, 0, NULL},
 };

@@ -16,6 +16,7 @@ import shutil
 import signal
 import struct
 import termios
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -72,6 +73,57 @@ def check_command(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
         )
 
 
+# Paused ptys due within this much of one another are read on the same timer (one wake-up, one
+# screen collection for all of them) rather than each on its own.
+PACE_SLACK = 0.01
+
+
+class _PausedReads:
+    """The ptys of one event loop whose reading is paused (see PtyProcess._pace), read again on one timer.
+
+    A paused pty is not in the loop's selector: at its due time it is read directly, and only if it
+    was empty does it go back to the selector. A child that streams on stays out of it, so each of
+    its reads costs no selector registration, no timer of its own and no wake-up of its own:
+    sixteen streaming panes are read together, one timer every pause.
+    """
+
+    _of_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PausedReads]" = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[PtyProcess, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> "_PausedReads":
+        paused = cls._of_loop.get(loop)
+        if paused is None:
+            paused = cls._of_loop[loop] = cls(loop)
+        return paused
+
+    def add(self, proc: "PtyProcess", when: float) -> None:
+        self._due[proc] = when
+        timer = self._timer
+        if timer is None or timer.when() > when + PACE_SLACK:
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_at(when, self._fire)
+
+    def discard(self, proc: "PtyProcess") -> None:
+        self._due.pop(proc, None)
+
+    def _fire(self) -> None:
+        self._timer = None
+        ready = self._loop.time() + PACE_SLACK
+        due = [proc for proc, when in self._due.items() if when <= ready]
+        for proc in due:
+            del self._due[proc]
+        for proc in due:
+            proc._resume_reading()  # may pause it again (add)
+        if self._due and self._timer is None:
+            self._timer = self._loop.call_at(min(self._due.values()), self._fire)
+
+
 class PtyProcess:
     """A child process on a pty: output arrives through `on_output`, the exit through `on_exit`."""
 
@@ -92,7 +144,8 @@ class PtyProcess:
         # Seconds to stop reading after a read while the child streams (0: read as output comes).
         self.read_pause: Callable[[], float] = lambda: 0.0
         self._emptied_at = float("-inf")  # when a read last found the pty empty
-        self._resume_timer: asyncio.TimerHandle | None = None
+        self._paused = _PausedReads.of(loop)
+        self._selected = True  # the master is in the loop's selector (not paused)
         self._pidfd: int | None = os.pidfd_open(pid)
         loop.add_reader(master, self._on_readable)
         loop.add_reader(self._pidfd, self._on_child_exit)
@@ -169,15 +222,18 @@ class PtyProcess:
 
     # -- output and exit -----------------------------------------------------
 
-    def _on_readable(self) -> None:
-        emptied = self._read_available()
+    def _on_readable(self, resumed: bool = False) -> None:
+        emptied, got = self._read_available()
         if self._eof:
-            if self._master is not None:
-                self._loop.remove_reader(self._master)
+            self._deselect()
             if self.exit_code is not None:
                 self._finish()
+        elif resumed and not got:
+            self._select()  # nothing came during the pause: wait for output in the selector
         elif emptied:
             self._pace()
+        else:
+            self._select()  # the budget ran out: more is waiting, read it on the next turn
 
     def _pace(self) -> None:
         """Stop reading for `read_pause()` seconds when the child streams (its last read was recent).
@@ -192,41 +248,53 @@ class PtyProcess:
         self._emptied_at = now
         pause = self.read_pause() if streaming else 0.0
         if pause > 0 and self._master is not None:
-            self._loop.remove_reader(self._master)
-            self._resume_timer = self._loop.call_later(pause, self._resume_reading)
+            self._deselect()
+            self._paused.add(self, now + pause)
+        else:
+            self._select()
 
     def _resume_reading(self) -> None:
-        self._resume_timer = None
+        """The pause is over: read what came meanwhile, or wait in the selector if nothing did."""
         if self._master is not None and not self._eof:
-            self._loop.add_reader(self._master, self._on_readable)
+            self._on_readable(resumed=True)
 
-    def _read_available(self, budget: int = READ_BUDGET, *, to_the_end: bool = False) -> bool:
+    def _select(self) -> None:
+        if not self._selected and self._master is not None and not self._eof:
+            self._loop.add_reader(self._master, self._on_readable)
+            self._selected = True
+
+    def _deselect(self) -> None:
+        if self._selected and self._master is not None:
+            self._loop.remove_reader(self._master)
+        self._selected = False
+
+    def _read_available(self, budget: int = READ_BUDGET, *, to_the_end: bool = False) -> tuple[bool, int]:
         """Read until the pty is empty or `budget` bytes were read; sets `_eof` when the slave side is closed.
 
-        True when it stopped because the pty was (most likely) empty.
+        Whether it stopped because the pty was (most likely) empty, and the bytes read.
         """
-        while self._master is not None and not self._eof and budget > 0:
-            size = min(READ_SIZE, budget)
+        got = 0
+        while self._master is not None and not self._eof and got < budget:
             try:
-                data = os.read(self._master, size)
+                data = os.read(self._master, min(READ_SIZE, budget - got))
             except BlockingIOError:
-                return True
+                return True, got
             except OSError as exc:
                 if exc.errno != errno.EIO:  # EIO: every slave fd is closed (Linux's EOF)
                     raise
                 data = b""
             if not data:
                 self._eof = True
-                return False
-            budget -= len(data)
+                return False, got
+            got += len(data)
             text = self._decoder.decode(data)
             if text:
                 self._on_output(text)
             if len(data) < SHORT_READ and not to_the_end:
                 # The pty is most likely empty now: a second read would only raise BlockingIOError,
                 # and the reader is level-triggered, so anything that did arrive wakes it again.
-                return True
-        return False
+                return True, got
+        return False, got
 
     def _on_child_exit(self) -> None:
         pidfd = self._pidfd
@@ -265,12 +333,10 @@ class PtyProcess:
         self._close_master()
 
     def _close_master(self) -> None:
-        if self._resume_timer is not None:
-            self._resume_timer.cancel()
-            self._resume_timer = None
+        self._paused.discard(self)
         if self._master is None:
             return
-        self._loop.remove_reader(self._master)
+        self._deselect()
         if self._writing:
             self._loop.remove_writer(self._master)
             self._writing = False

@@ -256,6 +256,9 @@ class Terminal:
     # scan(terminal, data, pos) -> pos: the C loop, or None for the pure-Python
     # one (a test sets it per instance to compare the two)
     _scan: Callable[[Terminal, str, int], int] | None = _fastterm.scan if _fastterm else None
+    # encode(row, styles) -> runs, or None for a row it leaves to _encode: the C
+    # version of _encode, or None for the pure-Python one (likewise per instance)
+    _encode_row: Callable[[_Row, list], list[Run] | None] | None = _fastterm.encode if _fastterm else None
 
     def __init__(self, cols: int = 80, rows: int = 24, *, scrollback: int = 10_000,
                  respond: Callable[[str], None] | None = None):
@@ -331,7 +334,9 @@ class Terminal:
     def line(self, y: int) -> list[Run]:
         row = self._lines[y]
         if row.runs is None:
-            row.runs = self._encode(row)
+            encode = self._encode_row
+            runs = encode(row, self._styles) if encode is not None else None
+            row.runs = self._encode(row) if runs is None else runs
         return row.runs
 
     def _encode(self, row: _Row) -> list[Run]:

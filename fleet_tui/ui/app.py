@@ -25,6 +25,7 @@ from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
+from fleet_tui.ui.direct_draw import DirectDraw
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
 from fleet_tui.ui.widgets.event_feed import EventFeed
@@ -107,6 +108,7 @@ class FleetApp(App[int]):
         self._typing_until = 0.0  # monotonic time until which other panes' redraws are held back
         self._held: dict[str, set[int]] = {}  # session -> rows changed while held back
         self._held_timer: Any = None
+        self._direct = DirectDraw(self)
         self._choose_theme()
 
     def _choose_theme(self) -> None:
@@ -252,7 +254,7 @@ class FleetApp(App[int]):
 
     def _draw_or_hold(self, pane: TerminalPane, rows: set[int]) -> None:
         if pane.has_focus:
-            pane.screen_changed(rows)
+            self._draw([(pane, rows)])
             return
         # Other panes are drawn together, OTHER_PANES_BATCH apart (later still while typing): the
         # server spreads their updates over its 0.2 s round, and each frame costs a pass over every
@@ -265,10 +267,12 @@ class FleetApp(App[int]):
     def _release_held(self) -> None:
         self._held_timer = None
         held, self._held = self._held, {}
-        for name, rows in held.items():
-            pane = self.pane(name)
-            if pane is not None:
-                pane.screen_changed(rows)
+        self._draw([(pane, rows) for name, rows in held.items() if (pane := self.pane(name)) is not None])
+
+    def _draw(self, changes: list[tuple[TerminalPane, set[int]]]) -> None:
+        """Changed rows straight to the terminal where nothing covers them, else through Textual."""
+        for pane, rows in self._direct.draw(changes):
+            pane.screen_changed(rows)
 
     def update_sessions(self, sessions: list[SessionView]) -> None:
         previous, self.sessions = self.sessions, {info.name: info for info in sessions}

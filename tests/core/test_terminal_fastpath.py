@@ -56,18 +56,28 @@ class Pair:
         self.fast = Terminal(cols, rows, scrollback=scrollback, respond=self.replies[0].append)
         self.pure = Terminal(cols, rows, scrollback=scrollback, respond=self.replies[1].append)
         self.pure._scan = None
-        assert self.fast._scan is not None
+        self.pure._encode_row = None
+        assert self.fast._scan is not None and self.fast._encode_row is not None
 
     def feed(self, data: str) -> None:
         self.fast.feed(data)
         self.pure.feed(data)
 
     def assert_same(self, where: str = "") -> None:
+        for term in (self.fast, self.pure):
+            assert_rows_encode_alike(term, where)
         fast, pure = state(self.fast), state(self.pure)
         if fast != pure:
             for key in fast:
                 assert fast[key] == pure[key], f"{key} differs {where}"
         assert self.replies[0] == self.replies[1], f"replies differ {where}"
+
+
+def assert_rows_encode_alike(term: Terminal, where: str = "") -> None:
+    """Every row of both screens through the C encoder and the Python one: the same runs."""
+    for lines in (term._lines, term._primary or []):
+        for y, row in enumerate(lines):
+            assert terminal._fastterm.encode(row, term._styles) == term._encode(row), f"row {y} encodes apart {where}"
 
 
 def screen(term: Terminal, lines) -> list:
@@ -227,3 +237,34 @@ def test_conformance_edge_cases(case):
     pair = Pair(40, 12)
     pair.feed(EDGE_CASES[case])
     pair.assert_same()
+
+
+@needs_fast_path
+@pytest.mark.parametrize("seed", range(20))
+def test_rows_of_random_cells_encode_alike(seed):
+    """Rows no stream would leave (any cell text, style and `used`) through both encoders: the
+    same runs, or the C one declines (None) and Python encodes the row."""
+    rnd = random.Random(5000 + seed)
+    term = Terminal(12, 2)
+    # (None, None, 0) twice: the default style is known by its value, not its id
+    term._styles = [(None, None, 0), (1, None, 0), (None, 4, 0), ("#0a0b0c", "#ffffff", 5), (None, None, 0)]
+    cells = [" ", " ", "a", "z", "日", "", "e\u0301", "👍", "\u2500", "ab ", "  "]
+    for _ in range(300):
+        row = terminal._Row(rnd.randint(1, 12))
+        row.chars = [rnd.choice(cells) for _ in row.chars]
+        row.styles = [rnd.choice([0, 0, 1, 2, 3, 4]) for _ in row.styles]
+        row.used = rnd.randint(0, len(row.chars))
+        encoded = terminal._fastterm.encode(row, term._styles)
+        assert encoded == term._encode(row), (row.chars, row.styles, row.used)
+        assert all(type(text) is str for text, *_ in encoded)
+
+
+@needs_fast_path
+def test_encoder_declines_rows_it_does_not_know():
+    term = Terminal(4, 1)
+    row = terminal._Row(4)
+    row.used = 4
+    row.styles = [0, 0, 9, 0]  # an id the table does not hold: Python raises, as it always did
+    assert terminal._fastterm.encode(row, term._styles) is None
+    row.styles, row.chars = [0, 0, 0, 0], ["a", "b", 3, "c"]
+    assert terminal._fastterm.encode(row, term._styles) is None

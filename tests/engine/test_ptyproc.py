@@ -350,19 +350,24 @@ def test_a_flooding_child_cannot_starve_the_others():
     run(main())
 
 
-def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_nothing():
-    # A child that writes a line every 2 ms for 0.6 s: unpaced, nearly every line is its own read;
-    # paced at 0.1 s, the reads while it streams come at most ten a second. The first line after the
-    # quiet start is read at once, and every byte arrives before the exit.
-    program = python("""
+def streaming(quiet: float, lines: int) -> list[str]:
+    """A child quiet for `quiet` s, then writing a line every 2 ms, then END."""
+    return python(f"""
         import sys, time
-        time.sleep(0.3)
-        for n in range(300):
-            sys.stdout.write(f"line {n}\\n")
+        time.sleep({quiet})
+        for n in range({lines}):
+            sys.stdout.write(f"line {{n}}\\n")
             sys.stdout.flush()
             time.sleep(0.002)
         sys.stdout.write("END")
     """)
+
+
+def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_nothing():
+    # A child that writes a line every 2 ms for 0.6 s: unpaced, nearly every line is its own read;
+    # paced at 0.1 s, the reads while it streams come at most ten a second. The first line after the
+    # quiet start is read at once, and every byte arrives before the exit.
+    program = streaming(quiet=0.3, lines=300)
 
     async def main(pause):
         child = Child(program)
@@ -377,3 +382,28 @@ def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_no
     assert all(f"line {n}\r\n" in output for n in range(300))
     _, _, unpaced_reads = run(main(0.0))
     assert paced_reads < unpaced_reads / 2, (paced_reads, unpaced_reads)
+
+
+def test_paced_children_are_read_together_and_lose_nothing():
+    # Four children streaming a line every 2 ms, paced at 0.05 s: their paused reads share one timer,
+    # so each wake-up reads all of them (back to back) instead of one wake-up per child and read.
+    program = streaming(quiet=0.2, lines=250)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        reads = []  # (time, child)
+        children = []
+        for i in range(4):
+            child = Child(program)
+            child.proc._on_output = lambda text, c=child, i=i: (reads.append((loop.time(), i)), Child._on_output(c, text))
+            child.proc.read_pause = lambda: 0.05
+            children.append(child)
+        codes = [await child.exit_code(timeout=30) for child in children]
+        return codes, [child.output_at_exit for child in children], reads
+
+    codes, outputs, reads = run(main())
+    assert codes == [0] * 4
+    assert all(out.endswith("END") and all(f"line {n}\r\n" in out for n in range(250)) for out in outputs)
+    reads.sort()
+    batches = 1 + sum(1 for (a, _), (b, _) in zip(reads, reads[1:]) if b - a > 0.002)
+    assert batches < 0.6 * len(reads), (batches, len(reads))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
 
 from rich.cells import cell_len
-from rich.color import Color as RichColor
+from rich.color import Color as RichColor, ColorSystem
+from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
@@ -169,6 +170,43 @@ class PaneFrame:
     filtered_left: tuple[Segment, ...]
     filtered_right: tuple[Segment, ...]
     styles: dict[tuple, Style]  # by (fg, bg, attrs); None: the blank padding
+    # The same finished styles as SGR parameters, for the colour system in "system"; "left" and
+    # "right": the border cells as terminal sequences (see TerminalPane._run_text).
+    ansi: dict = field(default_factory=dict)
+
+    def run_style(self, key: tuple | Style | None) -> Style:
+        """The finished, filtered style of a run, by (fg, bg, attrs), that with CURSOR_STYLE last
+        (the cursor's cell), None (the blank padding) or CURSOR_STYLE (the cursor in the padding)."""
+        style = self.styles.get(key)
+        if style is None:
+            if key is None:
+                style = self.base
+            elif key is CURSOR_STYLE:
+                style = self.base + CURSOR_STYLE
+            else:
+                style = self.base + run_style(*key[:3])
+                if len(key) == 4:
+                    style += CURSOR_STYLE
+            style = self.styles[key] = filtered_style(style, self.filters, self.background)
+        return style
+
+
+def _append_styled(out: list[str], codes: str, text: str) -> None:
+    """A piece of text in a finished style, as Strip.render_style writes it (nothing when empty)."""
+    if text:
+        out.append(f"\x1b[{codes}m{text}\x1b[0m" if codes else text)
+
+
+def style_codes(style: Style, color_system: ColorSystem) -> str:
+    """A finished style's SGR parameters, as Strip.render_style writes them (and caches them on the style)."""
+    codes = style._ansi
+    return Strip.render_ansi(style, color_system) if codes is None else codes
+
+
+def render_segments(segments: Iterable[Segment], color_system: ColorSystem) -> str:
+    """Segments as terminal sequences, as Strip.render writes them."""
+    render = Strip.render_style
+    return "".join(text if style is None else render(style, text, color_system) for text, style, _ in segments)
 
 
 def filtered_style(style: Style, filters: tuple[LineFilter, ...], background: Color) -> Style:
@@ -326,6 +364,12 @@ class TerminalPane(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ drawing
     def render_lines(self, crop: Region) -> list[Strip]:
+        frame = self._current_frame()
+        if frame is None:
+            return self._render_styled(crop)
+        return self._render_framed(crop, frame)
+
+    def _current_frame(self) -> PaneFrame | None:
         # rich_style and the frame walk every ancestor's styles: look them up again only when
         # Textual dropped the pane's styles cache (it does on every restyle, resize and retitle).
         clears = self._styles_cache.clears
@@ -334,9 +378,98 @@ class TerminalPane(Widget, can_focus=True):
             self._frame_key = None
         frame = self._pane_frame()
         self._styled_at = self._styles_cache.clears
-        if frame is None:
-            return self._render_styled(crop)
-        return self._render_framed(crop, frame)
+        return frame
+
+    def drawn_rows(self, rows: Iterable[int], region: Region, console: Console) -> str | None:
+        """Terminal sequences drawing these screen rows of the pane, placed at `region` (the pane's
+        place on the screen), byte for byte what the compositor would write for them; None when
+        only Textual can draw the pane now (scrolled back, styled beyond a plain border, resizing).
+
+        A changed row is written straight from its runs: the compositor's frame (its cuts, the
+        containers behind the panes, the strips) was two thirds of the UI's work with busy panes.
+        """
+        if self.scroll is not None:
+            return None
+        frame = self._current_frame()
+        if frame is None or frame.size != region.size or frame.size != self.outer_size:
+            return None
+        width = frame.size.width
+        content_height = frame.size.height - frame.top - frame.bottom
+        content_width = width - frame.side_cells
+        x, top = region.x + 1, region.y + frame.top + 1
+        color_system = console._color_system or ColorSystem.TRUECOLOR  # as Strip.render picks it
+        mirror = self.mirror
+        lines = mirror.lines if frame.by_style else ()
+        # A finished agent takes no input: no cursor pretends it does (as _content_line).
+        cursor_row = mirror.cursor_y if mirror.cursor_visible and self.has_focus and self.live else -1
+        out: list[str] = []
+        for row in sorted(rows):
+            if not 0 <= row < content_height:
+                continue
+            text = None
+            if row < len(lines):
+                cursor_x = mirror.cursor_x if row == cursor_row else None
+                text = self._run_text(lines[row], content_width, frame, color_system, cursor_x)
+            if text is None:  # a hint, a wide row, a cursor on a wide character: as the compositor gets it
+                text = self._render_framed(Region(0, frame.top + row, width, 1), frame)[0].render(console)
+            out.append(f"\x1b[{top + row};{x}H{text}")
+        return "".join(out)
+
+    @staticmethod
+    def _run_text(line: protocol.Line, width: int, frame: PaneFrame, color_system: ColorSystem,
+                  cursor_x: int | None = None) -> str | None:
+        """The finished row (border cells, runs, padding, the cursor) as terminal sequences: the
+        cells Strip.render writes for the row render_lines gives; None when the runs are wider than
+        `width` or the cursor is on a wide character."""
+        ansi = frame.ansi
+        if ansi.get("system") is not color_system:
+            ansi.clear()
+            ansi["system"] = color_system
+            ansi["left"] = render_segments(frame.filtered_left, color_system)
+            ansi["right"] = render_segments(frame.filtered_right, color_system)
+        out = [ansi["left"]]
+        append = out.append
+        used = 0
+        for text, fg, bg, attrs in line:
+            key = (fg, bg, attrs)
+            codes = ansi.get(key)
+            if codes is None:
+                codes = ansi[key] = style_codes(frame.run_style(key), color_system)
+            cells = len(text) if text.isascii() else cell_len(text)
+            if cursor_x is None or not used <= cursor_x < used + cells:
+                if text:
+                    append(f"\x1b[{codes}m{text}\x1b[0m" if codes else text)
+            else:
+                if cells != len(text):
+                    return None
+                at = cursor_x - used
+                cursor_key = (fg, bg, attrs, CURSOR_STYLE)
+                cursor_codes = ansi.get(cursor_key)
+                if cursor_codes is None:
+                    cursor_codes = ansi[cursor_key] = style_codes(frame.run_style(cursor_key), color_system)
+                _append_styled(out, codes, text[:at])
+                _append_styled(out, cursor_codes, text[at])
+                _append_styled(out, codes, text[at + 1:])
+            used += cells
+        if used > width:
+            return None
+        if used < width:
+            codes = ansi.get(None)
+            if codes is None:
+                codes = ansi[None] = style_codes(frame.run_style(None), color_system)
+            pad = width - used
+            if cursor_x is not None and used <= cursor_x < width:
+                cursor_codes = ansi.get(CURSOR_STYLE)
+                if cursor_codes is None:
+                    cursor_codes = ansi[CURSOR_STYLE] = style_codes(frame.run_style(CURSOR_STYLE), color_system)
+                before = cursor_x - used
+                _append_styled(out, codes, " " * before)
+                _append_styled(out, cursor_codes, " ")
+                _append_styled(out, codes, " " * (pad - before - 1))
+            else:
+                _append_styled(out, codes, " " * pad)
+        out.append(ansi["right"])
+        return "".join(out)
 
     def _render_styled(self, crop: Region) -> list[Strip]:
         """Rows through Textual's per-line styling (StylesCache): borders with titles, and any pane
@@ -412,23 +545,18 @@ class TerminalPane(Widget, can_focus=True):
     def _run_segments(line: protocol.Line, width: int, frame: PaneFrame) -> list[Segment] | None:
         """The line's runs as finished segments (base style, run style, filters), padded to `width`
         cells; None when it is wider (cutting it is left to Strip)."""
-        styles, base = frame.styles, frame.base
+        styles = frame.styles
         segments = []
         used = 0
         for text, fg, bg, attrs in line:
             key = (fg, bg, attrs)
-            style = styles.get(key)
-            if style is None:
-                style = styles[key] = filtered_style(base + run_style(fg, bg, attrs), frame.filters, frame.background)
+            style = styles.get(key) or frame.run_style(key)
             segments.append(Segment(text, style))
             used += cell_len(text)
         if used > width:
             return None
         if used < width:
-            blank = styles.get(None)
-            if blank is None:
-                blank = styles[None] = filtered_style(base, frame.filters, frame.background)
-            segments.append(Segment(" " * (width - used), blank))
+            segments.append(Segment(" " * (width - used), frame.run_style(None)))
         return segments
 
     def _border_row(self, y: int, width: int) -> Strip:
