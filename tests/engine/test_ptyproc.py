@@ -350,19 +350,24 @@ def test_a_flooding_child_cannot_starve_the_others():
     run(main())
 
 
-def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_nothing():
-    # A child that writes a line every 2 ms for 0.6 s: unpaced, nearly every line is its own read;
-    # paced at 0.1 s, the reads while it streams come at most ten a second. The first line after the
-    # quiet start is read at once, and every byte arrives before the exit.
-    program = python("""
+def streaming(quiet: float, lines: int) -> list[str]:
+    """A child quiet for `quiet` s, then writing a line every 2 ms, then END."""
+    return python(f"""
         import sys, time
-        time.sleep(0.3)
-        for n in range(300):
-            sys.stdout.write(f"line {n}\\n")
+        time.sleep({quiet})
+        for n in range({lines}):
+            sys.stdout.write(f"line {{n}}\\n")
             sys.stdout.flush()
             time.sleep(0.002)
         sys.stdout.write("END")
     """)
+
+
+def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_nothing():
+    # A child that writes a line every 2 ms for 0.6 s: unpaced, nearly every line is its own read;
+    # paced at 0.1 s, the reads while it streams come at most ten a second. The first line after the
+    # quiet start is read at once, and every byte arrives before the exit.
+    program = streaming(quiet=0.3, lines=300)
 
     async def main(pause):
         child = Child(program)
@@ -382,15 +387,7 @@ def test_a_streaming_child_is_read_in_fewer_larger_reads_when_paced_and_loses_no
 def test_paced_children_are_read_together_and_lose_nothing():
     # Four children streaming a line every 2 ms, paced at 0.05 s: their paused reads share one timer,
     # so each wake-up reads all of them (back to back) instead of one wake-up per child and read.
-    program = python("""
-        import sys, time
-        time.sleep(0.2)
-        for n in range(250):
-            sys.stdout.write(f"line {n}\\n")
-            sys.stdout.flush()
-            time.sleep(0.002)
-        sys.stdout.write("END")
-    """)
+    program = streaming(quiet=0.2, lines=250)
 
     async def main():
         loop = asyncio.get_running_loop()
