@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -448,6 +448,15 @@ class FleetApp(App[int]):
             pane.attention = False
             self.mode = "steer"
             pane.steering = True
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys typed in one burst with the Enter that steers were queued on the pane before it
+        # steered: they bubble up here, after the Enter. They belong to the agent, in their order.
+        pane = self.focused_pane
+        if (self.mode == "steer" and pane is not None and pane.steering and self.focused is pane
+                and len(self.screen_stack) == 1):
+            event.stop()
+            pane.type_key(event)
 
     def action_navigate(self) -> None:
         # The leader is a priority binding, run as soon as the app reads it, while the keys typed

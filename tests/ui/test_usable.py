@@ -416,3 +416,19 @@ async def test_a_pane_number_and_an_action_typed_together_act_on_that_pane(fleet
         app.post_message(events.Key("z", "z"))  # in one read, as a fast typist's "2z"
         await pilot.pause()
         assert app.focused_pane is panes[1] and app.screen_stack[0].maximized is panes[1]
+
+
+async def test_keys_typed_right_after_the_steering_enter_reach_the_agent(fleet):
+    app = FleetApp(fleet)
+    async with app.run_test(size=BIG) as pilot:
+        await until_ready(pilot)
+        panes = app.query_one(PaneGrid).panes
+        await pilot.press("2")
+        await pilot.pause()
+        for key in ("enter", "x", "q"):  # in one read: "x" and "q" are NAV's kill and detach
+            app.post_message(events.Key(key, None if key == "enter" else key))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.mode == "steer" and panes[1].steering and len(app.screen_stack) == 1 and app.is_running
+        typed = [args["data"] for cmd, args in fleet.calls if cmd == "input" and args["session"] == panes[1].session]
+        assert "".join(typed).replace("\x1b[I", "") == "xq"  # all of them, in order, once (focus reports aside)

@@ -750,6 +750,10 @@ class TerminalPane(Widget, can_focus=True):
         if event.key == self.leader:
             self.post_message(self.LeaderPressed())
             return
+        self.type_key(event)
+
+    def type_key(self, event: events.Key) -> None:
+        """Send a key to the agent, encoded as a terminal would."""
         try:
             data = keys.encode_key(event.key, self.mirror.modes)
         except ValueError:
