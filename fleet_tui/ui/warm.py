@@ -333,6 +333,7 @@ def adopt(fds: list[int], request: dict[str, Any], listener: socket.socket) -> N
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
+    os.umask(int(request.get("umask", 0o022)) & 0o777)  # files it writes (settings) as the user's shell would
     sys.argv = ["fleet-tui", *request["argv"]]
 
 
