@@ -1,10 +1,17 @@
 """Benchmark 4: reattach. From the real `fleet-tui` started to every one of 16 panes drawn.
 
 fleet: a real server already runs 16 sessions, each printed "<session>-READY" and waits
-  (`cat`). The real `python -m fleet_tui` (what `fleet-tui` runs) starts in a 200x60
-  pty we own; the clock stops when all 16 markers have come out of it to the outer
-  terminal, i.e. the first paint with all 16 screens non-empty.
+  (`cat`). The real `fleet-tui` console script starts in a 200x60 pty we own; the clock
+  stops when all 16 markers have come out of it to the outer terminal, i.e. the first
+  paint with all 16 screens non-empty. Two ways, alternating, against the same server:
+  warm: the server's warm UI process is up (a TUI attached once): `fleet-tui` is a thin
+    launcher and a child forked from the warm process draws (fleet_tui/launch.py);
+  cold: FLEET_WARM_UI=0, the ordinary path: Python imports Textual and pydantic, as before.
 tmux: the same 16 programs in 16 tiled panes, `tmux attach` in a 200x60 pty, same stop.
+
+Client CPU is the user + system time until all drawn of the process(es) that drew: the
+launcher plus the warm process's child. Memory: the warm process, and what one attached
+child adds (USS: its private pages; the rest it shares with the warm process).
 
   python -m bench.reattach [--repeat 3]
 """
@@ -26,7 +33,7 @@ from bench.harness import PY, FleetServer, Sandbox, Tmux, make_repo, table, wait
 from bench.ptyrun import PtyProgram
 
 PANES = 16
-CLIENT = [PY, "-m", "fleet_tui"]  # what the `fleet-tui` console script runs
+CLIENT = [str(Path(PY).with_name("fleet-tui"))]  # the console script a user runs (fleet_tui.launch:main)
 IDLE = ["sh", "-c", 'printf "%s-READY\\r\\n" "$FLEET_SESSION_NAME"; exec cat']
 
 
@@ -50,7 +57,18 @@ def cpu_ms(pid: int) -> float:
     return (times.user + times.system) * 1000
 
 
-async def all_drawn(prog: PtyProgram, markers: list[bytes], timeout: float = 20) -> tuple[float, float, float]:
+def warm_children(warm: psutil.Process | None) -> list[psutil.Process]:
+    """The TUIs the warm process forked (each draws for one launcher)."""
+    if warm is None:
+        return []
+    try:
+        return [child for child in warm.children() if child.status() != psutil.STATUS_ZOMBIE]
+    except psutil.Error:
+        return []
+
+
+async def all_drawn(prog: PtyProgram, markers: list[bytes], timeout: float = 20,
+                    warm: psutil.Process | None = None) -> tuple[float, float, float]:
     t0 = time.perf_counter()
     ok = await wait_for(lambda: prog.total > 0, timeout, 0.001)
     first = time.perf_counter() - t0
@@ -58,7 +76,9 @@ async def all_drawn(prog: PtyProgram, markers: list[bytes], timeout: float = 20)
     if not ok:
         missing = [m for m in markers if m not in prog.buffer]
         raise RuntimeError(f"not drawn: {missing}\n{prog.tail()}")
-    return first * 1000, (time.perf_counter() - t0) * 1000, cpu_ms(prog.proc.pid)
+    drawn = (time.perf_counter() - t0) * 1000
+    cpu = cpu_ms(prog.proc.pid) + sum(cpu_ms(child.pid) for child in warm_children(warm))
+    return first * 1000, drawn, cpu
 
 
 @contextlib.asynccontextmanager
@@ -76,20 +96,61 @@ async def fleet_of_16() -> AsyncIterator[tuple[Path, list[bytes]]]:
             await server.stop()
 
 
-async def fleet_run(repeat: int) -> list[tuple[float, float, float]]:
+def warm_process(server_pid: int) -> psutil.Process | None:
+    for child in psutil.Process(server_pid).children():
+        with contextlib.suppress(psutil.Error):
+            if "fleet_tui.ui.warm" in " ".join(child.cmdline()):
+                return child
+    return None
+
+
+def memory_mb(proc: psutil.Process) -> dict[str, float]:
+    info = proc.memory_full_info()
+    return {"rss": info.rss / 2**20, "uss": info.uss / 2**20, "pss": info.pss / 2**20}
+
+
+async def fleet_run(repeat: int) -> dict:
+    """Cold and warm attaches, alternating; the warm process's memory and one child's."""
     async with fleet_of_16() as (repo, markers):
-        start = lambda: PtyProgram(CLIENT, cols=200, rows=60, cwd=repo, env=client_env())  # noqa: E731
-        await attach_repeatedly(start, markers, 1)  # not counted: writes the bytecode caches a user has
-        return await attach_repeatedly(start, markers, repeat)
+        warm_env = client_env()
+        cold_env = {**warm_env, "FLEET_WARM_UI": "0"}
+        start = lambda env: PtyProgram(CLIENT, cols=200, rows=60, cwd=repo, env=env)  # noqa: E731
+        # Not counted: writes the bytecode caches a user has, and asks the server for its warm process.
+        await attach_repeatedly(lambda: start(warm_env), markers, 1)
+        pid_file = repo / ".git" / "fleet" / "server.pid"
+        server = int(pid_file.read_text())
+        if not await wait_for(lambda: warm_process(server) is not None and warm_ui_socket(repo).exists(), 60, 0.1):
+            raise RuntimeError("the server started no warm UI process")
+        warm = warm_process(server)
+        await asyncio.sleep(1.0)
+        result: dict = {"cold": [], "warm": [], "child": {}}
+        for _ in range(repeat):
+            result["cold"] += await attach_repeatedly(lambda: start(cold_env), markers, 1)
+            result["warm"] += await attach_repeatedly(lambda: start(warm_env), markers, 1, warm=warm,
+                                                      probe=result["child"])
+        result["warm_memory"] = memory_mb(warm)
+        return result
 
 
-async def attach_repeatedly(start, markers: list[bytes], repeat: int) -> list[tuple[float, float, float]]:
+def warm_ui_socket(repo: Path) -> Path:
+    from fleet_tui.paths import warm_ui_socket_path
+
+    return warm_ui_socket_path(repo)
+
+
+async def attach_repeatedly(start, markers: list[bytes], repeat: int, warm: psutil.Process | None = None,
+                            probe: dict | None = None) -> list[tuple[float, float, float]]:
     """Start a client `repeat` times (fleet-tui or tmux attach) and time each until all panes drew."""
     out = []
     for _ in range(repeat):
         prog = start()
         try:
-            out.append(await all_drawn(prog, markers))
+            out.append(await all_drawn(prog, markers, warm=warm))
+            children = warm_children(warm)
+            if warm is not None and not children:
+                raise RuntimeError("the warm path was not taken (run with FLEET_DEBUG=1 to see why)")
+            if probe is not None and children:
+                probe.update(memory_mb(children[0]))
         finally:
             prog.close()
         await asyncio.sleep(0.3)
@@ -119,16 +180,27 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    f = asyncio.run(fleet_run(args.repeat))
+    result = asyncio.run(fleet_run(args.repeat))
     t = asyncio.run(tmux_run(args.repeat))
     med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+
+    def row(name: str, runs: list) -> list:
+        return [name, med(runs, 0), med(runs, 1), " ".join(f"{x[1]:.0f}" for x in runs), med(runs, 2),
+                med(runs, 1) / med(t, 1)]
+
     print(f"reattach: process start -> all {PANES} panes drawn on a 200x60 outer terminal "
           f"(median of {args.repeat})")
-    print(f"load average {os.getloadavg()[0]:.1f}; client CPU = its user + system time until all drawn")
+    print(f"load average {os.getloadavg()[0]:.1f}; client CPU = user + system time until all drawn "
+          "(warm: the launcher and the warm process's child)")
     print(table(["what", "first byte ms", "all 16 drawn ms", "runs ms", "client CPU ms", "ratio vs tmux"], [
-        ["fleet-tui", med(f, 0), med(f, 1), " ".join(f"{x[1]:.0f}" for x in f), med(f, 2), med(f, 1) / med(t, 1)],
-        ["tmux attach", med(t, 0), med(t, 1), " ".join(f"{x[1]:.0f}" for x in t), med(t, 2), 1.0],
+        row("fleet-tui, warm UI process", result["warm"]),
+        row("fleet-tui, cold (FLEET_WARM_UI=0)", result["cold"]),
+        row("tmux attach", t),
     ]))
+    warm, child = result["warm_memory"], result["child"]
+    print(f"warm UI process: RSS {warm['rss']:.0f} MB, of which its own (USS) {warm['uss']:.0f} MB, PSS "
+          f"{warm['pss']:.0f} MB; an attached child: RSS {child.get('rss', 0):.0f} MB, USS "
+          f"{child.get('uss', 0):.0f} MB (the rest shared with the warm process)")
     return 0
 
 

@@ -1,5 +1,5 @@
 import sys
 
-from fleet_tui.cli import main
+from fleet_tui.launch import main
 
 sys.exit(main())

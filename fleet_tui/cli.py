@@ -694,17 +694,31 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xff, never a crash
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
+    def parse_and_run() -> int:
+        args = build_parser().parse_args(argv)
         func = getattr(args, "func", cmd_up)
         if not hasattr(args, "command") or args.command is None:
             args.command = "up"
         _take_machine_prefix(args)
         return func(args)
+
+    return run_command(parse_and_run)
+
+
+def open_tui_here() -> int:
+    """`fleet-tui` with no command, in the current folder: what the warm UI process's child runs
+    (fleet_tui/ui/warm.py), without building the whole parser (~12 ms) for the one answer."""
+    args = argparse.Namespace(command="up", directory=Path.cwd(), config=None)
+    return run_command(lambda: cmd_up(args))
+
+
+def run_command(command: Callable[[], int]) -> int:
+    """Run a command as `fleet-tui` does: a FleetError is one line and its exit code, never a traceback."""
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xff, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        return command()
     except FleetError as error:
         print(f"fleet-tui: {error}", file=sys.stderr)
         return error.exit_code

@@ -67,6 +67,12 @@ class FleetApi:
     async def settings(self) -> wire.ClientSettings:
         return await self.ask(wire.Config(), wire.ClientSettings)
 
+    async def open_ui(self) -> tuple[wire.ClientSettings, wire.AgentsAnswer]:
+        """What a TUI asks first, together: one round trip before the panes come (what attaching
+        pushes waits in the queue of `messages`)."""
+        settings, agents, _ = await asyncio.gather(self.settings(), self.agents(), self.attach())
+        return settings, agents
+
     async def start(self, agents: list[str] | None = None, count: int | None = None,
                     missing_only: bool = False) -> wire.StartAnswer:
         return await self.ask(wire.Start(agents=agents, count=count, missing_only=missing_only), wire.StartAnswer)
@@ -177,6 +183,9 @@ class FleetApi:
     async def attach(self, *, focus: str | None = None) -> None:
         await self.tell(wire.Attach(focus=focus))
 
+    async def warm_ui(self) -> None:
+        await self.tell(wire.WarmUi())
+
     async def down(self) -> wire.DownAnswer:
         return await self.ask(wire.Down(), wire.DownAnswer)
 
@@ -195,6 +204,17 @@ class FleetClient(FleetApi):
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._pushed: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._pump = asyncio.get_running_loop().create_task(self._read_forever())
+        self._opening: asyncio.Future[tuple[wire.ClientSettings, wire.AgentsAnswer]] | None = None
+
+    def open_ui_early(self) -> None:
+        """Send open_ui's requests now, before the app runs: the server's answers and the first
+        screens wait in the socket while Textual builds its first frame, instead of being asked
+        for after it."""
+        self._opening = asyncio.ensure_future(super().open_ui())
+
+    async def open_ui(self) -> tuple[wire.ClientSettings, wire.AgentsAnswer]:
+        opening, self._opening = self._opening, None
+        return await (opening if opening is not None else super().open_ui())
 
     @classmethod
     async def connect(cls, root: Path, *, start_server: bool = True, config_path: Path | None = None) -> "FleetClient":

@@ -41,6 +41,7 @@ from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError, UsageError
 from fleet_tui.paths import socket_path
 from fleet_tui.scope import LINGER_ADVICE, SYSTEMD_DIR, own_scope
+from fleet_tui.warm_host import WarmUi
 
 # The first change after a pause goes out at once (a keystroke's echo); a pane streaming output
 # goes out at most this often, which is faster than the eye and spares the client a frame per read.
@@ -194,6 +195,7 @@ class FleetServer:
         self._tasks_timer: asyncio.TimerHandle | None = None
         self.tasks = TaskRunner(fleet, bus)
         self.tasks.on_change = self._tasks_changed
+        self.warm = WarmUi(root)  # the warm UI process, once a TUI asks for it
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
         fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
@@ -347,6 +349,7 @@ class FleetServer:
             Command(wire.WorktreeDisk, self.worktree_disk), Command(wire.SubmitTask, self.task),
             Command(wire.Tasks, self.list_tasks), Command(wire.Approve, self.approve),
             Command(wire.Reject, self.reject), Command(wire.Attach, self.attach), Command(wire.Down, self.down),
+            Command(wire.WarmUi, self.warm_ui),
         ]
         return {command.request.command: command for command in table}
 
@@ -504,6 +507,9 @@ class FleetServer:
         for event in list(self.bus.recent)[-100:]:
             client.send({"t": "event", "event": event.wire()})
 
+    async def warm_ui(self, client: ClientConnection, request: wire.WarmUi) -> None:
+        self.warm.want()
+
     async def down(self, client: ClientConnection, request: wire.Down) -> wire.DownAnswer:
         asyncio.get_running_loop().call_later(0.05, self.stopping.set)
         return wire.DownAnswer(stopped=len([s for s in self.fleet.sessions.values() if s.alive]), pid=os.getpid())
@@ -583,6 +589,7 @@ async def serve(root: Path, config_path: Path | None = None) -> None:
         # Stop listening at once, so a new client starts a new server instead of reaching this one.
         listener.close()
         path.unlink(missing_ok=True)
+        await server.warm.stop()  # no new TUI starts from this server's warm process
         # A merge under way finishes (its client gets its answer); running checks are killed.
         fleet.git_ops.stopping = True
         fleet.stop_checks.set()

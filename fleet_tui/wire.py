@@ -596,6 +596,11 @@ class Attach(Request):
     focus: str | None = None
 
 
+class WarmUi(Request):
+    """A terminal UI attached: keep a warm UI process ready for the next `fleet-tui` (fleet_tui/warm_host.py)."""
+    command = "warm_ui"
+
+
 class Down(Request):
     command = "down"
     answer = DownAnswer

@@ -174,7 +174,7 @@ class FleetApp(App[int]):
             self.client = client
             # Asked together: one round trip to the server instead of three before the panes come.
             # What attaching pushes waits in the client's queue until the loop below reads it.
-            self.config, agents, _ = await asyncio.gather(client.settings(), client.agents(), client.attach())
+            self.config, agents = await client.open_ui()
             self.agents = agents.agents
             self.leader = self.settings.get("leader") or self.leader  # the user's, not the fleet's
             self.set_keymap({"leader": self.leader})
@@ -715,12 +715,28 @@ def with_machines(client: "FleetClient") -> "FleetApi":
     return MultiClient(client, machines, connect_machine)
 
 
+async def keep_warm(client: "FleetClient") -> None:
+    """Ask the server for a warm UI process, which opens the next `fleet-tui` in a fraction of the
+    time (fleet_tui/launch.py); FLEET_WARM_UI=0 asks for none."""
+    import os
+
+    from fleet_tui.warm_protocol import warm_ui_enabled
+
+    if not warm_ui_enabled(os.environ):
+        return
+    try:
+        await client.warm_ui()
+    except FleetError:
+        pass  # a server older than the request: it opens the slow way, as before
+
+
 def run_tui(root: Path, config_path: Path | None = None) -> int:
     """Open the command center for the fleet of the repository at `root`; 0 on detach."""
     from fleet_tui.client import FleetClient
     from fleet_tui.paths import CONFIG_NAME, socket_path
 
-    if not socket_path(root).exists():
+    running = socket_path(root).exists()
+    if not running:
         from fleet_tui.config import load_config  # only here: reattaching to a running fleet reads no fleet.yaml
 
         load_config(config_path or root / CONFIG_NAME)  # a broken fleet.yaml: one located line, exit 2, no UI flash
@@ -728,10 +744,25 @@ def run_tui(root: Path, config_path: Path | None = None) -> int:
     async def connect() -> FleetApi:
         client = await FleetClient.connect(root, config_path=config_path)
         # A fresh fleet starts its configured agents; later opens leave killed ones alone.
-        if not (await client.status()).sessions:
+        status, _ = await asyncio.gather(client.status(), keep_warm(client))
+        if not status.sessions:
             await client.start()
-        return with_machines(client)
+        fleet = with_machines(client)
+        if fleet is client:
+            client.open_ui_early()
+        return fleet
 
-    app = FleetApp(connect)
-    app.run()
-    return app.return_code or 0
+    async def run() -> int:
+        source: FleetApi | ClientFactory = connect
+        if running:
+            # Reattaching: connected and asked before Textual starts, so the server answers while
+            # the app is built; the first frame then has the panes, not an empty grid drawn first.
+            try:
+                source = await connect()
+            except FleetError:
+                pass  # stopped meanwhile: the app connects (and starts it) the usual way
+        app = FleetApp(source)
+        await app.run_async()
+        return app.return_code or 0
+
+    return asyncio.run(run())

@@ -88,15 +88,27 @@ def theme_from_data(data: dict[str, Any], source: str = "<theme>") -> Theme:
     )
 
 
+# Parsed themes by file, while the file is unchanged: every app opened by the warm UI process
+# (fleet_tui/ui/warm.py) would otherwise parse the same YAML again (~6-13 ms of its start).
+_parsed: dict[Path, tuple[tuple[int, int], Theme]] = {}
+
+
 def load_themes(directory: Path = THEMES_DIR) -> list[Theme]:
     """Every *.yaml theme in a directory, sorted by file name."""
     themes = []
     for path in sorted(directory.glob("*.yaml")):
+        info = path.stat()
+        stamp = (info.st_mtime_ns, info.st_size)
+        cached = _parsed.get(path)
+        if cached is not None and cached[0] == stamp:
+            themes.append(cached[1])
+            continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
             raise FleetError(f"{path}: not valid YAML ({error})") from None
         themes.append(theme_from_data(data, str(path)))
+        _parsed[path] = (stamp, themes[-1])
     return themes
 
 
