@@ -107,8 +107,12 @@ async def fleet_ui_latency(repo, samples: int) -> list[float]:
         if not ok:
             return out
         pane = app.pane("echo")
-        pane.focus()
+        # At once, not queued as focus() is: a freshly attached app focuses its first pane
+        # after the mount unless something already has the focus.
+        app.set_focus(pane)
         await pilot.pause(0.3)
+        if app.focused is not pane:
+            raise RuntimeError(f"the echo pane lost the focus to {app.focused}")
         app.action_steer()
         await pilot.pause(0.5)  # resizes settle (debounced), the pty follows the pane
         seen = asyncio.Event()

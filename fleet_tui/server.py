@@ -34,7 +34,7 @@ from fleet_tui.core import gitrepo, scrollback
 from fleet_tui.core.audit import AUDIT_FILE
 from fleet_tui.core.compare import diff_text
 from fleet_tui.core.events import AuditStore, Event, EventBus, EventKind
-from fleet_tui.core.fleet import Fleet
+from fleet_tui.core.fleet import UNWATCHED_READ_PAUSE, Fleet
 from fleet_tui.core.pipeline import TaskRunner
 from fleet_tui.core.session import Session
 from fleet_tui.core.status import Status
@@ -48,6 +48,7 @@ from fleet_tui.warm_host import WarmUi
 FOCUS_INTERVAL = 1 / 120
 OTHER_INTERVAL = 0.2  # the rest at most five times a second: 16 busy panes must not starve typing
 SESSIONS_INTERVAL = 0.2  # session lists (status, meters) coalesced
+READ_LEAD = 0.003  # an unfocused pane is read this long before its screen goes out
 MAX_BUFFERED = backlog.SOFT_LIMIT  # a client this far behind gets its screens later, coalesced
 
 log = logging.getLogger("fleet_tui.server")
@@ -199,10 +200,23 @@ class FleetServer:
         fleet.on_screen_change = self._screen_changed
         fleet.on_sessions_change = self._sessions_changed
         fleet.is_watched = lambda name: any(c.attached and c.focus == name for c in self.clients)
+        fleet.unwatched_pause = self._until_sent
         bus.listeners.append(self._broadcast_event)
         self.commands = self._command_table()
 
     # -- fan-out of changes to attached clients ----------------------------------------
+    def _until_sent(self, name: str) -> float:
+        """How long an unfocused streaming session may go unread: until just before its screen next goes out.
+
+        Read then, its screen goes out as fresh as the read makes it, in one read instead of one every
+        UNWATCHED_READ_PAUSE. A send due sooner than that takes what was just read: the next one counts.
+        """
+        now = time.monotonic()
+        wait = min((c.next_due.get(name, 0.0) - now for c in self.clients if c.attached), default=OTHER_INTERVAL)
+        if wait < UNWATCHED_READ_PAUSE:
+            wait += OTHER_INTERVAL
+        return max(UNWATCHED_READ_PAUSE, min(wait - READ_LEAD, OTHER_INTERVAL))
+
     def _screen_changed(self, session: Session) -> None:
         self._changed.add(session.name)
         if not self._collect_scheduled:

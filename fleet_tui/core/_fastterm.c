@@ -50,6 +50,8 @@ static PyObject *latin1[256];  /* the one-character strings U+0000..U+00FF */
 #define CHAR_CACHE 1024
 static PyObject *char_cache[CHAR_CACHE];  /* recent others, by code point modulo its size */
 static PyObject *narrow_chars, *default_style, *module_globals, *s_max_styles, *s_char_width, *s_draw_wide;
+static PyObject *other_widths;  /* char_width() of the characters not narrow, by character */
+static PyObject *empty_str;  /* the right half of a wide character */
 
 /* SGR codes below 30 that switch attributes on / off (from terminal.py). */
 #define SGR_TABLE 30
@@ -528,14 +530,20 @@ width_class(Py_UCS4 c)
     if (ch == NULL)
         return -2;
     int known = PySet_Contains(narrow_chars, ch), width = -2;
+    PyObject *cached_width = known == 0 ? PyDict_GetItemWithError(other_widths, ch) : NULL;
     if (known > 0) {
         width = 1;
-    } else if (known == 0) {
+    } else if (cached_width != NULL) {
+        width = (int)PyLong_AsLong(cached_width);
+    } else if (known == 0 && !PyErr_Occurred()) {
         PyObject *char_width = PyDict_GetItemWithError(module_globals, s_char_width);
         PyObject *w = char_width && flush() == 0 ? PyObject_CallOneArg(char_width, ch) : NULL;
         if (w != NULL) {
             long value = PyLong_AsLong(w);
             width = value == 1 ? -1 : (value == -1 && PyErr_Occurred()) ? -2 : (int)value;
+            /* char_width() depends on the character alone: a wide or zero-width one is asked once */
+            if ((width == 0 || width == 2) && PyDict_SetItem(other_widths, ch, w) < 0)
+                width = -2;
             Py_DECREF(w);
         } else if (!PyErr_Occurred()) {
             PyErr_SetString(PyExc_RuntimeError, "terminal.char_width is missing");
@@ -543,6 +551,92 @@ width_class(Py_UCS4 c)
     }
     Py_DECREF(ch);
     return width;
+}
+
+/* Terminal._draw_wide() for one character two cells wide, out of insert mode
+ * and line drawing (the caller checked): the cursor's cell and the next get
+ * it and an empty string, wrapping first when only the last column is left. */
+static int
+draw_wide_char(PyObject *self, PyObject *d, Py_UCS4 c)
+{
+    PyObject *ch = char_str(c), *style = NULL, *row = NULL, *chars = NULL, *styles = NULL, *used_obj = NULL;
+    int rc = -1, wrap_pending, autowrap, all_dirty;
+    long long cols, x, y, used;
+    if (ch == NULL || PyDict_SetItem(d, s_last_char, ch) < 0)
+        goto done;
+    /* pen() may run Python (interning can compact the style table, which
+     * replaces rows' style lists): rows are looked up after it */
+    if ((style = pen(self, d)) == NULL || get_long(d, s_cols, &cols) < 0
+        || get_bool(d, s_wrap_pending, &wrap_pending) < 0 || (wrap_pending && wrap(self, d) < 0)
+        || get_long(d, s_cursor_x, &x) < 0)
+        goto done;
+    PyObject *autowrap_obj = get(d, s_autowrap);
+    if (autowrap_obj == NULL || (autowrap = PyObject_IsTrue(autowrap_obj)) < 0)
+        goto done;
+    if (x >= cols - 1) {
+        if (!autowrap || cols < 2) {
+            rc = 0;  /* a wide character that cannot fit is dropped */
+            goto done;
+        }
+        if (set_bool(d, s_wrap_pending, 1) < 0 || wrap(self, d) < 0)
+            goto done;
+        x = 0;
+    }
+    PyObject *lines = get(d, s_lines);
+    if (lines == NULL || get_long(d, s_cursor_y, &y) < 0)
+        goto done;
+    if (!PyList_Check(lines) || y < 0 || y >= PyList_GET_SIZE(lines)) {
+        PyErr_SetString(PyExc_RuntimeError, "cursor outside the screen");
+        goto done;
+    }
+    row = Py_NewRef(PyList_GET_ITEM(lines, y));
+    if ((chars = row_get(row, s_chars)) == NULL || (styles = row_get(row, s_styles)) == NULL
+        || (used_obj = row_get(row, s_used)) == NULL)
+        goto done;
+    if (!PyList_Check(chars) || !PyList_Check(styles) || PyList_GET_SIZE(chars) < cols
+        || PyList_GET_SIZE(styles) < cols) {
+        PyErr_SetString(PyExc_RuntimeError, "a row is narrower than the screen");
+        goto done;
+    }
+    if ((used = PyLong_AsLongLong(used_obj)) == -1 && PyErr_Occurred())
+        goto done;
+    long long end = x + 2;
+    if (x > 0 && is_empty_cell(PyList_GET_ITEM(chars, x)))
+        list_set(chars, x - 1, latin1[' ']);  /* overwriting the right half of a wide char */
+    if (end < cols && is_empty_cell(PyList_GET_ITEM(chars, end)))
+        list_set(chars, end, latin1[' ']);  /* overwriting the left half of one */
+    list_set(chars, x, ch);
+    list_set(chars, x + 1, empty_str);
+    list_set(styles, x, style);
+    list_set(styles, x + 1, style);
+    if (end > used) {
+        PyObject *v = PyLong_FromLongLong(end);
+        int failed = v == NULL || row_set(row, s_used, v) < 0;
+        Py_XDECREF(v);
+        if (failed)
+            goto done;
+    }
+    if (row_set(row, s_runs, Py_None) < 0 || get_bool(d, s_all_dirty, &all_dirty) < 0)
+        goto done;
+    if (!all_dirty) {
+        PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
+        int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
+        Py_XDECREF(yo);
+        if (failed)
+            goto done;
+    }
+    if (end >= cols)
+        rc = set_long(d, s_cursor_x, cols - 1) < 0 || set_bool(d, s_wrap_pending, autowrap) < 0 ? -1 : 0;
+    else
+        rc = set_long(d, s_cursor_x, end);
+done:
+    Py_XDECREF(ch);
+    Py_XDECREF(style);
+    Py_XDECREF(row);
+    Py_XDECREF(chars);
+    Py_XDECREF(styles);
+    Py_XDECREF(used_obj);
+    return rc;
 }
 
 /* Text data[start:end] (no controls in it), as Terminal._draw() writes it:
@@ -578,13 +672,21 @@ draw(PyObject *self, PyObject *d, PyObject *data, int kind, const void *buf,
                 continue;
             if (run < j && draw_narrow(self, d, data, kind, buf, run, j) < 0)
                 return -1;
+            run = j + 1;
+            int insert;
+            if (get_bool(d, s_insert, &insert) < 0)
+                return -1;
+            if (w == 2 && !insert) {
+                if (draw_wide_char(self, d, c) < 0)
+                    return -1;
+                continue;
+            }
             PyObject *ch = PyUnicode_FromOrdinal(c);
             if (ch == NULL || call(self, s_draw_wide, ch) < 0) {
                 Py_XDECREF(ch);
                 return -1;
             }
             Py_DECREF(ch);
-            run = j + 1;
         }
         return run < end ? draw_narrow(self, d, data, kind, buf, run, end) : 0;
     }
@@ -1590,6 +1692,8 @@ PyInit__fastterm(void)
     for (int c = 0; c < 256; c++)
         if ((latin1[c] = PyUnicode_FromOrdinal(c)) == NULL)
             return NULL;
+    if ((other_widths = PyDict_New()) == NULL || (empty_str = PyUnicode_FromString("")) == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     /* The source this was built from (setup.py's hash of this file): an editable install whose
        .so is older than its .c is found stale and not used (terminal.py). */

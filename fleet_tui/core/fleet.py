@@ -45,8 +45,9 @@ from fleet_tui.presets import known_presets, load_preset, preset_files_signature
 
 DISK_CACHE_SECONDS = 30.0  # worktree disk use is walked at most this often, whoever asks
 CONCURRENT_CHECKOUTS = 4  # worktrees filled at once: disk and CPU bound, a few beat one and eight
-# A streaming session no client has focused is read at most this often (its screen goes out five
-# times a second): fewer, larger reads cost the server less. A focused one is read as output comes.
+# A streaming session no client has focused is read at most this often, and the server makes that
+# just before its screen goes out (unwatched_pause): fewer, larger reads cost the server less. A
+# focused one is read as output comes.
 UNWATCHED_READ_PAUSE = 0.04
 
 
@@ -73,6 +74,9 @@ class Fleet:
         self.on_screen_change: Callable[[Session], None] = lambda s: None
         self.on_sessions_change: Callable[[], None] = lambda: None
         self.is_watched: Callable[[str], bool] = lambda name: False  # a client has the pane focused
+        # How long a streaming session nobody has focused may go unread (the server knows when its
+        # screen next goes out: reading it just before then is enough).
+        self.unwatched_pause: Callable[[str], float] = lambda name: UNWATCHED_READ_PAUSE
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
         # Sessions a dead server left running: reported and killable, never started twice.
@@ -410,7 +414,7 @@ class Fleet:
             on_change=self.on_screen_change,
             on_exit=self._session_exited,
         )
-        session.read_pause = lambda: 0.0 if self.is_watched(record.name) else UNWATCHED_READ_PAUSE
+        session.read_pause = lambda: 0.0 if self.is_watched(record.name) else self.unwatched_pause(record.name)
         try:
             session.start()
         except FleetError as error:

@@ -103,6 +103,10 @@ class _PausedReads:
 
     def add(self, proc: "PtyProcess", when: float) -> None:
         self._due[proc] = when
+        self._wake_by(when)
+
+    def _wake_by(self, when: float) -> None:
+        """The timer fires by `when` (one already due within PACE_SLACK of it will do)."""
         timer = self._timer
         if timer is None or timer.when() > when + PACE_SLACK:
             if timer is not None:
@@ -119,9 +123,9 @@ class _PausedReads:
         for proc in due:
             del self._due[proc]
         for proc in due:
-            proc._resume_reading()  # may pause it again (add)
-        if self._due and self._timer is None:
-            self._timer = self._loop.call_at(min(self._due.values()), self._fire)
+            proc._resume_reading()  # may pause it again (add): a timer for then, maybe later than the rest
+        if self._due:
+            self._wake_by(min(self._due.values()))
 
 
 class PtyProcess:
@@ -231,22 +235,28 @@ class PtyProcess:
         elif resumed and not got:
             self._select()  # nothing came during the pause: wait for output in the selector
         elif emptied:
-            self._pace()
+            self._pace(got, resumed)
         else:
             self._select()  # the budget ran out: more is waiting, read it on the next turn
 
-    def _pace(self) -> None:
-        """Stop reading for `read_pause()` seconds when the child streams (its last read was recent).
+    def _pace(self, got: int, resumed: bool) -> None:
+        """Stop reading for `read_pause()` seconds when the child streams (output came during the
+        last pause, or soon after the last read).
 
         Every wake-up costs the same fixed work however few bytes it brings (the event loop, the
         emulator call, the screen's bookkeeping): a child writing a line every 10 ms that nobody
-        watches is read a few times a second less often, and its screen is sent five times a
-        second anyway. The first output after a quiet spell is read at once.
+        watches is read only about as often as its screen is sent (the server's read_pause says
+        when). The first output after a quiet spell is read at once.
         """
         now = self._loop.time()
-        streaming = now - self._emptied_at < STREAMING_GAP
+        since = now - self._emptied_at
+        streaming = resumed or since < STREAMING_GAP  # output came during the pause, or soon after a read
         self._emptied_at = now
         pause = self.read_pause() if streaming else 0.0
+        if pause > 0 and got:
+            # A fast child must not fill the pty during a pause (it would block): at the rate it
+            # wrote since the last read, a pause gathers at most half a read budget.
+            pause = min(pause, READ_BUDGET / 2 * since / got)
         if pause > 0 and self._master is not None:
             self._deselect()
             self._paused.add(self, now + pause)

@@ -18,3 +18,23 @@ def test_unfocused_panes_each_keep_their_own_phase_of_the_interval():
     for name, slot in first.items():
         assert client._next_slot(name, slot) == pytest.approx(slot + OTHER_INTERVAL)
         assert client._next_slot(name, slot + 0.03) == pytest.approx(slot + OTHER_INTERVAL)
+
+
+def test_an_unfocused_pane_is_read_just_before_its_screen_goes_out():
+    import time
+    from types import SimpleNamespace
+
+    from fleet_tui.core.fleet import UNWATCHED_READ_PAUSE
+    from fleet_tui.server import READ_LEAD, FleetServer
+
+    client = ClientConnection(None, None, None)
+    client.attached = True
+    server = SimpleNamespace(clients=[client])
+    now = time.monotonic()
+    client.next_due["a"] = now + 0.15  # its screen goes out in 150 ms: read it just before
+    assert 0.15 - READ_LEAD - 0.01 < FleetServer._until_sent(server, "a") <= 0.15 - READ_LEAD
+    client.next_due["a"] = now + 0.01  # about to go out (with what was just read): the one after counts
+    assert 0.01 + OTHER_INTERVAL - READ_LEAD - 0.01 < FleetServer._until_sent(server, "a") <= OTHER_INTERVAL
+    assert FleetServer._until_sent(server, "never sent") >= UNWATCHED_READ_PAUSE  # never sooner than the floor
+    client.attached = False  # nobody looks: read once a round
+    assert OTHER_INTERVAL - 0.01 < FleetServer._until_sent(server, "a") <= OTHER_INTERVAL
