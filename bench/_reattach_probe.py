@@ -1,4 +1,5 @@
-"""`python -m fleet_tui` with a clock on each startup phase (run by bench/profile_reattach.py).
+"""`python -m fleet_tui` with a clock on each startup phase (run by bench/profile_reattach.py;
+bench/_warm_probe.py puts the same clocks in a warm UI process).
 
 Writes one line per phase, `<monotonic seconds> <phase>`, to the file named by
 FLEET_PROBE_LOG; the parent subtracts the time it started the process. Wraps methods
@@ -36,9 +37,13 @@ from fleet_tui.ui import app as app_module  # noqa: E402
 mark("fleet_tui.ui.app imported")
 
 
+SEEN: list[list[bool]] = []  # each once-only wrapper's flag (a warm process's child clears them)
+
+
 def wrap(owner, name: str, before: str | None = None, after: str | None = None, once: bool = True) -> None:
     original = getattr(owner, name)
     seen = [False]
+    SEEN.append(seen)
 
     @functools.wraps(original)  # Textual reads handlers' signatures
     def wrapper(*args, **kwargs):

@@ -1,12 +1,14 @@
 """Where reattach's time goes: the real `fleet-tui` attaching to 16 panes of a real server,
 (1) with a clock on each startup phase, (2) under `-X importtime`, (3) under cProfile.
 
-  python -m bench.profile_reattach [--runs 3] [--sort cumtime] [--limit 40]
+  python -m bench.profile_reattach [--runs 3] [--sort cumtime] [--limit 40] [--only warm ...]
 
 Each client runs in a 200x60 pty like bench/reattach.py's, is detached with `q` once all 16
 panes have been drawn, and its figures are printed: the phase timeline (median over runs,
 ms since the process was started), the imports costing most (self time, and the fleet_tui
-modules' cumulative time), and the profile of the whole process.
+modules' cumulative time), and the profile of the whole process. `--only warm`: the phases of
+`fleet-tui` through a warm UI process (bench/_warm_probe.py: the warm process with the same
+clocks), from the launcher's start to the first frame of the child it forks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import pstats
 import re
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +31,7 @@ from bench.ptyrun import PtyProgram
 from bench.reattach import CLIENT, all_drawn, client_env, fleet_of_16
 
 PROBE = [PY, str(Path(__file__).resolve().parent / "_reattach_probe.py")]
+WARM_PROBE = [PY, str(Path(__file__).resolve().parent / "_warm_probe.py")]
 
 
 async def run_client(argv: list[str], repo: Path, markers: list[bytes], env: dict[str, str]) -> tuple[float, float]:
@@ -99,8 +103,47 @@ async def profile(repo: Path, markers: list[bytes], sort: str, limit: int, save:
     return out.getvalue()
 
 
+async def warm_timeline(repo: Path, markers: list[bytes], runs: int) -> str:
+    """The launcher and the child of a probed warm process (the server keeps none: FLEET_WARM_UI=0)."""
+    from fleet_tui.paths import warm_ui_socket_path
+
+    socket_path = warm_ui_socket_path(repo)
+    env = {k: v for k, v in client_env().items() if k != "FLEET_WARM_UI"}
+    phases: dict[str, list[float]] = collections.defaultdict(list)
+    drawn_all = []
+    with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
+        warm = subprocess.Popen([*WARM_PROBE, "--socket", str(socket_path)], stdin=subprocess.PIPE, cwd=repo,
+                                env={**env, "FLEET_PROBE_LOG": log.name})
+        try:
+            if not await wait_for(socket_path.exists, 60, 0.05):
+                raise RuntimeError("the probed warm process never listened")
+            for _ in range(runs):
+                Path(log.name).write_text("")
+                started, drawn = await run_client(CLIENT, repo, markers, env)
+                lines = Path(log.name).read_text().splitlines()
+                if not any(line.endswith(" child forked") for line in lines):
+                    raise RuntimeError("the launcher did not take the warm path (FLEET_DEBUG=1 says why)")
+                for line in lines:
+                    when, phase = line.split(" ", 1)
+                    phases[phase].append((float(when) - started) * 1000)
+                drawn_all.append(drawn)
+                await asyncio.sleep(0.3)
+        finally:
+            warm.stdin.close()  # its end of file: the warm process ends
+            warm.wait(10)
+    rows = sorted(((statistics.median(v), k) for k, v in phases.items()))
+    rows.append((statistics.median(drawn_all), "all 16 panes drawn (seen by the outer terminal)"))
+    return "\n".join(f"{ms:8.1f} ms  {phase}" for ms, phase in rows)
+
+
 async def run(runs: int, sort: str, limit: int, save: Path | None, only: list[str]) -> None:
+    # The server keeps no warm UI process of its own here: `--only warm` runs a probed one instead.
+    os.environ["FLEET_WARM_UI"] = "0"
     async with fleet_of_16() as (repo, markers):
+        if "warm" in only:
+            print(f"through a warm UI process: ms since `fleet-tui` started (median of {runs}, "
+                  f"load average {os.getloadavg()[0]:.1f}):")
+            print(await warm_timeline(repo, markers, runs))
         await run_client(CLIENT, repo, markers, client_env())  # warm-up: bytecode caches
         if "phases" in only:
             print(f"phases, ms since the process started (median of {runs}, "
@@ -118,7 +161,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sort", default="cumtime")
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--save", type=Path, default=None, help="keep the cProfile output here")
-    parser.add_argument("--only", nargs="+", choices=["phases", "imports", "profile"],
+    parser.add_argument("--only", nargs="+", choices=["phases", "imports", "profile", "warm"],
                         default=["phases", "imports", "profile"])
     args = parser.parse_args(argv)
     asyncio.run(run(args.runs, args.sort, args.limit, args.save, args.only))

@@ -123,9 +123,10 @@ async def fleet_run(repeat: int) -> dict:
             raise RuntimeError("the server started no warm UI process")
         warm = warm_process(server)
         await asyncio.sleep(1.0)
-        result: dict = {"cold": [], "warm": [], "child": {}}
+        result: dict = {"cold": [], "warm": [], "child": {}, "cold_memory": {}}
         for _ in range(repeat):
-            result["cold"] += await attach_repeatedly(lambda: start(cold_env), markers, 1)
+            result["cold"] += await attach_repeatedly(lambda: start(cold_env), markers, 1,
+                                                      probe=result["cold_memory"])
             result["warm"] += await attach_repeatedly(lambda: start(warm_env), markers, 1, warm=warm,
                                                       probe=result["child"])
         result["warm_memory"] = memory_mb(warm)
@@ -149,8 +150,9 @@ async def attach_repeatedly(start, markers: list[bytes], repeat: int, warm: psut
             children = warm_children(warm)
             if warm is not None and not children:
                 raise RuntimeError("the warm path was not taken (run with FLEET_DEBUG=1 to see why)")
-            if probe is not None and children:
-                probe.update(memory_mb(children[0]))
+            if probe is not None:  # what drew: the warm process's child, else the client itself
+                with contextlib.suppress(psutil.Error):
+                    probe.update(memory_mb(children[0] if children else psutil.Process(prog.proc.pid)))
         finally:
             prog.close()
         await asyncio.sleep(0.3)
@@ -197,10 +199,11 @@ def main(argv=None) -> int:
         row("fleet-tui, cold (FLEET_WARM_UI=0)", result["cold"]),
         row("tmux attach", t),
     ]))
-    warm, child = result["warm_memory"], result["child"]
+    warm, child, cold = result["warm_memory"], result["child"], result["cold_memory"]
     print(f"warm UI process: RSS {warm['rss']:.0f} MB, of which its own (USS) {warm['uss']:.0f} MB, PSS "
           f"{warm['pss']:.0f} MB; an attached child: RSS {child.get('rss', 0):.0f} MB, USS "
-          f"{child.get('uss', 0):.0f} MB (the rest shared with the warm process)")
+          f"{child.get('uss', 0):.0f} MB (the rest shared with the warm process); a cold client: RSS "
+          f"{cold.get('rss', 0):.0f} MB, USS {cold.get('uss', 0):.0f} MB")
     return 0
 
 

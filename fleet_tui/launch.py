@@ -105,9 +105,11 @@ def _payload(argv: list, cwd: str) -> bytes:
 
     from fleet_tui import __version__
 
+    umask = os.umask(0o022)  # read it (the only way), and put it back
+    os.umask(umask)
     return json.dumps({
         "version": __version__, "python": sys.version, "prefix": sys.prefix, "argv": argv,
-        "cwd": cwd, "env": dict(os.environ), "fs_encoding": sys.getfilesystemencoding(),
+        "cwd": cwd, "umask": umask, "env": dict(os.environ), "fs_encoding": sys.getfilesystemencoding(),
         "encodings": [sys.stdin.encoding, sys.stdout.encoding, sys.stderr.encoding],
         "errors": [sys.stdin.errors, sys.stdout.errors, sys.stderr.errors],
     }).encode("utf-8", "surrogateescape")

@@ -25,6 +25,7 @@ from fleet_tui.core.status import Status
 from fleet_tui.errors import FleetError
 from fleet_tui.protocol import ScreenMirror
 from fleet_tui.ui import keymap, theme
+from fleet_tui.ui.css_cache import SharedParseStylesheet
 from fleet_tui.ui.direct_draw import DirectDraw
 from fleet_tui.ui.scrollback import ServerHistory
 from fleet_tui.ui.widgets.budget_meters import BudgetMeters
@@ -94,6 +95,7 @@ class FleetApp(App[int]):
 
     def __init__(self, client: "FleetApi | ClientFactory") -> None:
         super().__init__()
+        self.stylesheet = SharedParseStylesheet(variables=self.get_css_variables())  # parsed once a process
         self._client_source = client
         self.client: FleetApi | None = None
         self.mirrors: dict[str, ScreenMirror] = {}

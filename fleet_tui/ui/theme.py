@@ -136,6 +136,12 @@ def save_setting(key: str, value: Any) -> None:
     temporary.replace(path)
 
 
+# Variables that are not colours (a text style, a number): Color.parse caches what it parses but
+# not what it refuses, and each refusal computes a "did you mean" over every colour name (difflib,
+# ~1 ms): ~20 of them made each tasks-panel update (and so opening the TUI) ~20 ms slower.
+_NOT_COLOURS: set[str] = set()
+
+
 def rich_colours(variables: dict[str, str]) -> dict[str, str]:
     """The theme's CSS variables as colours Rich can parse: any alpha is flattened onto the background."""
     from textual.color import Color
@@ -143,9 +149,12 @@ def rich_colours(variables: dict[str, str]) -> dict[str, str]:
     background = Color.parse(variables.get("background", "#000000"))
     colours = {}
     for name, value in variables.items():
+        if value in _NOT_COLOURS:
+            continue
         try:
             colour = Color.parse(value)
         except Exception:  # not a colour (a text style, a number)
+            _NOT_COLOURS.add(value)
             continue
         colours[name] = background.blend(colour.with_alpha(1.0), colour.a).hex6 if colour.a < 1 else colour.hex6
     return colours

@@ -73,6 +73,7 @@ def open_app_once() -> None:
     Its event loop is closed afterwards; no thread is left running."""
     import asyncio
 
+    from fleet_tui.ui import theme
     from fleet_tui.ui.app import FleetApp
 
     async def no_server() -> Any:
@@ -82,6 +83,7 @@ def open_app_once() -> None:
         app = FleetApp(no_server)
         async with app.run_test(size=(200, 60)) as pilot:
             await pilot.pause()
+            theme.rich_colours(app.get_css_variables())  # what the first tasks message asks
 
     asyncio.run(open_and_close())
 
@@ -331,6 +333,7 @@ def adopt(fds: list[int], request: dict[str, Any], listener: socket.socket) -> N
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
+    os.umask(int(request.get("umask", 0o022)) & 0o777)  # files it writes (settings) as the user's shell would
     sys.argv = ["fleet-tui", *request["argv"]]
 
 

@@ -43,13 +43,13 @@ class Tty:
     """`fleet-tui` on a pty that is its controlling terminal, as in a terminal emulator: resizing
     it makes the kernel signal the foreground process (the launcher)."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], cols: int = 120, rows: int = 40):
+    def __init__(self, cwd: Path, env: dict[str, str], cols: int = 120, rows: int = 40, umask: int = 0o022):
         self.master, slave = pty.openpty()
         self.resize(cols, rows)
         self.slave_name = os.ttyname(slave)
         self.proc = subprocess.Popen([FLEET_TUI], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True,
-                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+                                     preexec_fn=lambda: (fcntl.ioctl(0, termios.TIOCSCTTY, 0), os.umask(umask)))
         os.close(slave)
         self.output = bytearray()
         # Read all the time, as a terminal does: a pty nobody reads blocks the program's writes.
@@ -125,6 +125,11 @@ def warm_socket(cli: FleetCli) -> str:
     return os.path.join(folder, f"{rundir.repo_key(str(cli.repo.resolve()))}.ui.sock")
 
 
+def umask_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+
+
 def tui_children(warm: psutil.Process) -> list[psutil.Process]:
     return [child for child in warm.children() if child.status() != psutil.STATUS_ZOMBIE]
 
@@ -168,8 +173,8 @@ def tempfile_dir() -> str:
     return tempfile.mkdtemp(prefix="ft-w-")  # short: unix socket paths are limited to ~108 bytes
 
 
-def attach(cli: FleetCli, **env: str) -> Tty:
-    tty = Tty(cli.repo, {**cli.env, **env})
+def attach(cli: FleetCli, umask: int = 0o022, **env: str) -> Tty:
+    tty = Tty(cli.repo, {**cli.env, **env}, umask=umask)
     tty.wait_output(READY)
     return tty
 
@@ -177,7 +182,7 @@ def attach(cli: FleetCli, **env: str) -> Tty:
 def test_a_second_fleet_tui_runs_in_a_child_of_the_warm_process_and_quits_with_its_code(warm_fleet):
     cli = warm_fleet
     warm = warm_process(cli)
-    tty = attach(cli)
+    tty = attach(cli, umask=0o077)
     try:
         (child,) = until(lambda: tui_children(warm), what="a TUI child of the warm process")
         assert child.pid != tty.proc.pid
@@ -185,6 +190,7 @@ def test_a_second_fleet_tui_runs_in_a_child_of_the_warm_process_and_quits_with_i
         assert os.readlink(f"/proc/{child.pid}/fd/0") == tty.slave_name
         assert Path(child.cwd()).resolve() == cli.repo.resolve()
         assert child.environ().get("XDG_RUNTIME_DIR") == cli.env["XDG_RUNTIME_DIR"]
+        assert umask_of(child.pid) == 0o077 != umask_of(warm.pid)  # the files it writes are as private
         assert len(warm.threads()) == 1  # nothing but its loop: a fork inherits nothing half-done
         os.write(tty.master, CTRL_Q)
         assert tty.wait_exit() == 0
