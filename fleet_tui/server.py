@@ -420,6 +420,7 @@ class FleetServer:
             client.send_soon(session)  # the newly focused pane may be waiting for its slot
             client.flush()
             if session in self.fleet.sessions:
+                self.fleet.sessions[session].read_soon()  # an unfocused pane's reads may be paused
                 self.fleet.ack(session)  # looked at: a finished turn is no longer news
 
     async def ack(self, client: ClientConnection, request: wire.Ack) -> wire.AckAnswer:

@@ -197,6 +197,7 @@ class PtyProcess:
         """Queue `data` for the child; never blocks (a child that does not read fills the pty)."""
         if self._master is None or not data:
             return
+        self.read_soon()  # its echo should not wait out a pause
         self._pending += data
         if not self._writing:
             self._flush()
@@ -267,6 +268,12 @@ class PtyProcess:
         """The pause is over: read what came meanwhile, or wait in the selector if nothing did."""
         if self._master is not None and not self._eof:
             self._on_readable(resumed=True)
+
+    def read_soon(self) -> None:
+        """End a pause in reading: what the child writes is read as it comes (input's echo, a pane just focused)."""
+        if self._master is not None and not self._eof and not self._selected:
+            self._paused.discard(self)
+            self._select()
 
     def _select(self) -> None:
         if not self._selected and self._master is not None and not self._eof:

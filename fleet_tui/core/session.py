@@ -233,6 +233,11 @@ class Session:
     def resume(self) -> None:
         resume_tree(self._running().pid, self.marker)
 
+    def read_soon(self) -> None:
+        """Read the agent's output as it comes again, if its reading is paused (someone looks at it now)."""
+        if self.proc is not None:
+            self.proc.read_soon()
+
     def close(self) -> None:
         if self.proc is not None:
             self.proc.close()

@@ -407,3 +407,38 @@ def test_paced_children_are_read_together_and_lose_nothing():
     reads.sort()
     batches = 1 + sum(1 for (a, _), (b, _) in zip(reads, reads[1:]) if b - a > 0.002)
     assert batches < 0.6 * len(reads), (batches, len(reads))
+
+
+def test_input_ends_a_pause_in_reading():
+    # A streaming child paused for 5 s: what it writes after a key is read at once, not after the pause.
+    program = python("""
+        import sys, threading, time
+        def stream():
+            n = 0
+            while True:
+                sys.stdout.write(f"tick {n}\\n"); sys.stdout.flush(); n += 1; time.sleep(0.01)
+        threading.Thread(target=stream, daemon=True).start()
+        sys.stdin.readline()
+        sys.stdout.write("GOT KEY\\n"); sys.stdout.flush()
+        time.sleep(30)
+    """)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        child = Child(program)
+        child.proc.read_pause = lambda: 5.0
+        try:
+            await child.wait_for("tick 3", timeout=10)
+            deadline = loop.time() + 10
+            while child.proc._selected:  # streaming: the next read waits out the pause
+                assert loop.time() < deadline, "the read never paused"
+                await asyncio.sleep(0.01)
+            sent = loop.time()
+            child.proc.write(b"x\n")
+            await child.wait_for("GOT KEY", timeout=10)
+            return loop.time() - sent
+        finally:
+            os.kill(child.proc.pid, signal.SIGKILL)
+            await child.exit_code(timeout=10)
+
+    assert run(main()) < 2.5  # the pause alone would be 5 s
