@@ -47,6 +47,8 @@ class WarmUi:
                 sys.executable, "-m", "fleet_tui.ui.warm", "--socket", str(self.socket),
                 stdin=asyncio.subprocess.PIPE, cwd=self.root)
             code = await self.process.wait()
+            # Killed, it left its socket: launchers would try it until the next one is listening.
+            self.socket.unlink(missing_ok=True)
             if self._stopping:
                 return
             if code == STALE_EXIT:

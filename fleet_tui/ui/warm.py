@@ -19,6 +19,7 @@ import array
 import gc
 import io
 import json
+import locale
 import os
 import select
 import signal
@@ -26,6 +27,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from typing import Any, NoReturn
 
 from fleet_tui.warm_protocol import LEAVE_APPLICATION_MODE, MAGIC, STALE_EXIT, import_time_environment
@@ -332,6 +334,13 @@ def adopt(fds: list[int], request: dict[str, Any], listener: socket.socket) -> N
         setattr(sys, f"__{name}__", stream)
     os.environ.clear()
     os.environ.update(request["env"])
+    # What Python derived from the environment when the warm process started: the time zone
+    # (event times), the locale's character type (files opened without an encoding).
+    time.tzset()
+    try:
+        locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:
+        pass
     os.chdir(request["cwd"])
     os.umask(int(request.get("umask", 0o022)) & 0o777)  # files it writes (settings) as the user's shell would
     sys.argv = ["fleet-tui", *request["argv"]]

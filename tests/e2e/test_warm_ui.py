@@ -11,8 +11,10 @@ cannot serve.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
+import re
 import select
 import signal
 import stat
@@ -109,7 +111,8 @@ def until(condition, timeout: float = 60, what: str = "condition"):
 
 
 def warm_process(cli: FleetCli) -> psutil.Process | None:
-    """The server's warm UI process once its socket is up."""
+    """The server's warm UI process once its socket is up (the server removes a dead one's socket
+    before it starts the next, which makes its own once it listens)."""
     server = psutil.Process(cli.server_pid())
     for child in server.children():
         try:
@@ -311,3 +314,27 @@ def test_the_launcher_imports_neither_textual_nor_pydantic():
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'pydantic', 'rich', 'yaml')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_child_shows_times_in_the_launchers_time_zone(warm_fleet):
+    cli = warm_fleet
+    warm = warm_process(cli)
+    # POSIX "FAR-5" is UTC+5; the warm process and this test run in another zone. The feed's event
+    # times (HH:MM:SS) must read as UTC+5 times of the last minutes.
+    now = int(time.time())
+    far = {time.strftime("%H:%M:%S", time.gmtime(t + 5 * 3600)).encode() for t in range(now - 900, now + 120)}
+    here = {time.strftime("%H:%M:%S", time.localtime(t)).encode() for t in range(now - 900, now + 120)}
+    assert not far & here
+    tty = attach(cli, TZ="FAR-5", FLEET_DEBUG="1")  # FLEET_DEBUG: the launcher says why it went the other way
+    try:
+        until(lambda: tui_children(warm), 10, f"the warm path: {bytes(tty.output[:300])!r}")
+
+        def times_drawn() -> set[bytes]:
+            return set(re.findall(rb"\d\d:\d\d:\d\d", re.sub(rb"\x1b\[[0-9;?<>=$]*[a-zA-Z]", b"", bytes(tty.output))))
+
+        until(lambda: times_drawn() & far, 30, "an event time in the launcher's zone")
+        assert not times_drawn() & here
+        os.write(tty.master, CTRL_Q)
+        assert tty.wait_exit() == 0
+    finally:
+        tty.close()

@@ -130,9 +130,10 @@ class PromptBar(Vertical):
         self.border_subtitle = SEND_HINT
 
     def compose(self) -> ComposeResult:
+        # The target's Select (with its option list, ~15 ms of compose and mount) comes when the bar
+        # first opens: opening the TUI, which shows the bar hidden, need not wait for it.
         with Horizontal(id="targets"):
             yield Label("to", id="to")
-            yield Select([("new sessions", "new")], value="new", allow_blank=False, compact=True, id="target")
             yield Horizontal(id="counters")
         yield TextArea(id="prompt-text", compact=True, placeholder="what should the fleet do?")
 
@@ -156,14 +157,19 @@ class PromptBar(Vertical):
         task_roles = sorted({agent.role for agent in agents if agent.role})
         options += [(f"a task for role {role}", f"task:{role}") for role in task_roles]
         options += [(f"a task through pipeline {name}", f"pipeline:{name}") for name in pipelines]
-        target = self.query_one("#target", Select)
-        previous = target.value
-        target.set_options(options)
         values = [value for _, value in options]
-        # Marking panes says where the next prompt goes.
-        target.value = "marked" if marked else previous if previous in values else "new"
+        shown = self.query("#target")
+        if not shown:
+            value: object = "marked" if marked else "new"  # marking panes says where the next prompt goes
+            self.query_one("#targets").mount(Select(options, value=value, allow_blank=False, compact=True,
+                                                    id="target"), before="#counters")
+        else:
+            target = shown.only_one(Select)
+            previous = target.value
+            target.set_options(options)
+            target.value = value = "marked" if marked else previous if previous in values else "new"
         self._sync_counters([agent.name for agent in agents])
-        self._show_counters(target.value)
+        self._show_counters(value)
         self.add_class("-open")
         self.query_one(TextArea).focus()
 
