@@ -770,22 +770,43 @@ class TaskRunner:
         self._enter_stage(task)
 
     def _merge_finished_at_start(self, task: Task) -> bool:
-        """The last server died in the middle of the task's merge and this one finished it from the merge
-        journal before the runner started (core/mergejournal.py): the merge stage is over, not to be run again
-        on a worktree that is gone."""
+        """The last server died in the middle of the task's merge, or just after it, before the task
+        was saved: the merge stage is over, not to be run again on a worktree that is gone.
+
+        Either this server finished the merge from the merge journal before the runner started
+        (core/mergejournal.py), or the last one had finished it: the audit trail holds its `merged`
+        event (written before the worktree went, and a session belongs to one task)."""
         stages = self.stages(task)
         if task.stage >= len(stages) or stages[task.stage].kind != "merge" or task.session is None:
             return False
         landed = next((e for e in reversed(self.bus.recent) if e.kind == EventKind.MERGED
                        and e.session == task.session and e.data.get("recovered")), None)
-        if landed is None:
-            return False
-        task.merged = landed.data.get("commit")
+        if landed is not None:
+            task.merged = landed.data.get("commit")
+            how = "this server finished it"
+        else:
+            entry = self._merged_in_trail(task.session)
+            if entry is None:
+                return False
+            task.merged = (entry.get("data") or {}).get("commit")
+            how = "the task was not saved as merged before that server stopped"
         self._emit(EventKind.STAGE, task, f"the merge of {task.session} the last server started landed "
-                   f"({(task.merged or '')[:10]}); this server finished it", session=task.session,
+                   f"({(task.merged or '')[:10]}); {how}", session=task.session,
                    phase="merged", commit=task.merged)
         self._stage_ended(task, "merged")
         return True
+
+    def _merged_in_trail(self, session: str) -> dict | None:
+        """The audit trail's last `merged` entry for `session`, if the record of it is gone (merged
+        work leaves no worktree behind): read only after a restart, for a task caught at its merge."""
+        if session in self.fleet.records or self.bus.store is None:
+            return None
+        try:
+            entries = self.bus.store.read()
+        except OSError:
+            return None
+        return next((e for e in reversed(entries)
+                     if e.get("kind") == EventKind.MERGED.value and e.get("session") == session), None)
 
     def _resume_turn(self, task: Task, name: str, then: str) -> None:
         session = self.fleet.sessions.get(name)

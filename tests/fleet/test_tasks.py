@@ -479,3 +479,25 @@ def test_a_fan_out_cut_short_in_its_compare_by_a_crash_is_compared_again_not_red
     assert {row["session"] for row in blocked["ranking"]} == set(attempts)
     assert f"comparing run {info['run']} again" in cli.run("log", "--task", "t1").stdout
     assert sorted(s["name"] for s in cli.status()) == sorted(attempts), "no session started beside them"
+
+
+def test_a_task_whose_merge_landed_just_before_a_crash_is_done_not_blocked(tasks_fleet):
+    # The last server merged the task's work (its `merged` event is in the trail, its worktree is
+    # gone) and died before it saved the task as done: on disk, the task is still at its merge.
+    cli = with_gated_pipeline(tasks_fleet)
+    cli.run("task", "add a greet function", "--pipeline", "gated")
+    wait_task(cli, "t1", "gate")
+    cli.run("approve", "t1")
+    done = wait_task(cli, "t1", "done", timeout=60)
+    head = git(cli.repo, "rev-parse", "main").strip()
+    server = cli.server_pid()
+    assert server is not None
+    os.kill(server, signal.SIGKILL)
+    tasks_file = cli.repo / ".git" / "fleet" / "tasks.json"
+    saved = json.loads(tasks_file.read_text())
+    [item] = [t for t in saved["tasks"] if t["id"] == "t1"]
+    item.update(state="running", stage=2, step="merging", merged=None)
+    tasks_file.write_text(json.dumps(saved))
+    after = wait_task(cli, "t1", "done", timeout=60)  # the next server starts with this command
+    assert after["merged"] == done["merged"] and git(cli.repo, "rev-parse", "main").strip() == head, "merged once"
+    assert "the task was not saved as merged before that server stopped" in cli.run("log", "--task", "t1").stdout
