@@ -338,3 +338,36 @@ def test_the_child_shows_times_in_the_launchers_time_zone(warm_fleet):
         assert tty.wait_exit() == 0
     finally:
         tty.close()
+
+
+def test_a_warm_process_whose_code_changed_on_disk_steps_aside_and_is_replaced(warm_fleet):
+    # Last in the module: it leaves a fresh warm process behind. An upgrade or an edit of fleet_tui
+    # while the server runs: the warm process's modules are not what `fleet-tui` would import now.
+    import fleet_tui.warm_protocol
+
+    cli = warm_fleet
+    warm = warm_process(cli)
+    path = fleet_tui.warm_protocol.__file__
+    before = os.stat(path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    try:
+        tty = attach(cli, FLEET_DEBUG="1")
+        try:
+            assert b"the warm UI process said: no stale" in tty.output
+            os.write(tty.master, CTRL_Q)
+            assert tty.wait_exit() == 0
+        finally:
+            tty.close()
+        psutil.wait_procs([warm], timeout=10)
+        assert gone(warm)
+        fresh = until(lambda: (found := warm_process(cli)) and found.pid != warm.pid and found, 60,
+                      "a warm process with the code on disk")
+        served = attach(cli)
+        try:
+            until(lambda: tui_children(fresh), 10, "the fresh warm process serving")
+            os.write(served.master, CTRL_Q)
+            assert served.wait_exit() == 0
+        finally:
+            served.close()
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
