@@ -22,14 +22,25 @@ REPLY_LIMIT = 200  # a reply line is short; anything longer is not ours
 
 
 def main() -> int:
-    argv = sys.argv[1:]
-    if argv in ([], ["up"]) and warm_ui_enabled(os.environ):
-        code = attach_warm(argv)
+    folder = tui_folder(sys.argv[1:])
+    if folder is not None and warm_ui_enabled(os.environ):
+        code = attach_warm(folder)
         if code is not None:
             return code
     from fleet_tui.cli import main as cli_main
 
     return cli_main()
+
+
+def tui_folder(argv: list) -> str | None:
+    """Where `fleet-tui` opens the TUI when that is all argv asks: the current folder, or `-C DIR`
+    (README's way back to the demo), which is `cd DIR && fleet-tui`; None for any other command."""
+    if argv in ([], ["up"]):
+        return os.getcwd()
+    if argv[:1] == ["-C"] and (len(argv) == 2 or argv[2:] == ["up"]):
+        folder = os.path.abspath(argv[1])
+        return folder if os.path.isdir(folder) else None  # a missing one: the ordinary path says so
+    return None
 
 
 def repo_root_guess(folder: str) -> str | None:
@@ -46,13 +57,12 @@ def repo_root_guess(folder: str) -> str | None:
         folder = parent
 
 
-def attach_warm(argv: list) -> int | None:
+def attach_warm(cwd: str) -> int | None:
     """Run the TUI in a child of the warm process on this terminal; its exit code, or None when
     the ordinary path must run (nothing has been drawn then)."""
     try:
         if not all(os.isatty(fd) for fd in (0, 1, 2)) or _in_background():
             return None  # not a terminal, or started in the background: the ordinary path decides
-        cwd = os.getcwd()
         root = repo_root_guess(cwd)
         if root is None:
             return None
@@ -66,7 +76,7 @@ def attach_warm(argv: list) -> int | None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(5.0)  # a warm process that does not answer must not hang the user
         sock.connect(path)
-        payload = _payload(argv, cwd)
+        payload = _payload([], cwd)  # the child opens the TUI in cwd, as `fleet-tui` there would
         header = MAGIC + len(payload).to_bytes(4, "big")
         sock.sendmsg([header], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fds())])
         sock.sendall(payload)

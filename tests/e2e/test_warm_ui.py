@@ -45,11 +45,12 @@ class Tty:
     """`fleet-tui` on a pty that is its controlling terminal, as in a terminal emulator: resizing
     it makes the kernel signal the foreground process (the launcher)."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], cols: int = 120, rows: int = 40, umask: int = 0o022):
+    def __init__(self, cwd: Path, env: dict[str, str], cols: int = 120, rows: int = 40, umask: int = 0o022,
+                 args: tuple[str, ...] = ()):
         self.master, slave = pty.openpty()
         self.resize(cols, rows)
         self.slave_name = os.ttyname(slave)
-        self.proc = subprocess.Popen([FLEET_TUI], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
+        self.proc = subprocess.Popen([FLEET_TUI, *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True,
                                      preexec_fn=lambda: (fcntl.ioctl(0, termios.TIOCSCTTY, 0), os.umask(umask)))
         os.close(slave)
@@ -340,6 +341,21 @@ def test_the_child_shows_times_in_the_launchers_time_zone(warm_fleet):
         tty.close()
 
 
+def test_fleet_tui_dash_c_from_another_folder_is_served_warm_too(warm_fleet, tmp_path):
+    # README's way back to the demo: `fleet-tui -C ~/.cache/fleet-tui/demo/calc`.
+    cli = warm_fleet
+    warm = until(lambda: warm_process(cli), what="the warm UI process")
+    tty = Tty(tmp_path, cli.env, args=("-C", str(cli.repo)))
+    try:
+        tty.wait_output(READY)
+        (child,) = until(lambda: tui_children(warm), what="a TUI child of the warm process")
+        assert Path(child.cwd()).resolve() == cli.repo.resolve()
+        os.write(tty.master, CTRL_Q)
+        assert tty.wait_exit() == 0
+    finally:
+        tty.close()
+
+
 def test_a_warm_process_whose_code_changed_on_disk_steps_aside_and_is_replaced(warm_fleet):
     # Last in the module: it leaves a fresh warm process behind. An upgrade or an edit of fleet_tui
     # while the server runs: the warm process's modules are not what `fleet-tui` would import now.
@@ -371,3 +387,4 @@ def test_a_warm_process_whose_code_changed_on_disk_steps_aside_and_is_replaced(w
             served.close()
     finally:
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
