@@ -32,6 +32,9 @@ READ_BUDGET = 16384  # ~3 ms of emulation
 SHORT_READ = 2048
 # A child whose pty was last found empty less than this long ago is streaming (see _pace).
 STREAMING_GAP = 0.1
+# After input, reads are not paused for this long: the echo, and the agent's answer to a key,
+# come a moment after the key, behind whatever the child was streaming.
+INPUT_WINDOW = 1.0
 # After the child exits, wait this long for the pty to report EOF (a background
 # grandchild may keep the slave open forever) before reporting the exit anyway.
 EOF_WAIT = 0.5
@@ -148,6 +151,7 @@ class PtyProcess:
         # Seconds to stop reading after a read while the child streams (0: read as output comes).
         self.read_pause: Callable[[], float] = lambda: 0.0
         self._emptied_at = float("-inf")  # when a read last found the pty empty
+        self._unpaced_until = float("-inf")  # reads are not paused until then (input came)
         self._paused = _PausedReads.of(loop)
         self._selected = True  # the master is in the loop's selector (not paused)
         self._pidfd: int | None = os.pidfd_open(pid)
@@ -253,7 +257,7 @@ class PtyProcess:
         since = now - self._emptied_at
         streaming = resumed or since < STREAMING_GAP  # output came during the pause, or soon after a read
         self._emptied_at = now
-        pause = self.read_pause() if streaming else 0.0
+        pause = self.read_pause() if streaming and now >= self._unpaced_until else 0.0
         if pause > 0 and got:
             # A fast child must not fill the pty during a pause (it would block): at the rate it
             # wrote since the last read, a pause gathers at most half a read budget.
@@ -270,10 +274,13 @@ class PtyProcess:
             self._on_readable(resumed=True)
 
     def read_soon(self) -> None:
-        """End a pause in reading: what the child writes is read as it comes (input's echo, a pane just focused)."""
-        if self._master is not None and not self._eof and not self._selected:
-            self._paused.discard(self)
-            self._select()
+        """End a pause in reading, and pause no more for INPUT_WINDOW: what the child writes is read
+        as it comes (input's echo, a pane just focused), not behind its stream's next pause."""
+        if self._master is not None and not self._eof:
+            self._unpaced_until = self._loop.time() + INPUT_WINDOW
+            if not self._selected:
+                self._paused.discard(self)
+                self._select()
 
     def _select(self) -> None:
         if not self._selected and self._master is not None and not self._eof:

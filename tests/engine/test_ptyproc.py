@@ -410,7 +410,8 @@ def test_paced_children_are_read_together_and_lose_nothing():
 
 
 def test_input_ends_a_pause_in_reading():
-    # A streaming child paused for 5 s: what it writes after a key is read at once, not after the pause.
+    # A streaming child paused for 5 s: what it writes after a key is read at once, not after the
+    # pause, also when its answer comes behind more of its stream.
     program = python("""
         import sys, threading, time
         def stream():
@@ -419,6 +420,7 @@ def test_input_ends_a_pause_in_reading():
                 sys.stdout.write(f"tick {n}\\n"); sys.stdout.flush(); n += 1; time.sleep(0.01)
         threading.Thread(target=stream, daemon=True).start()
         sys.stdin.readline()
+        time.sleep(0.3)  # an agent answers a moment after the key, behind its own stream
         sys.stdout.write("GOT KEY\\n"); sys.stdout.flush()
         time.sleep(30)
     """)
