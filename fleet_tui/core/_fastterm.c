@@ -351,6 +351,34 @@ char_str(Py_UCS4 c)
     return Py_NewRef(*entry);
 }
 
+/* Row y was written up to cell `end`: its used mark grows to it, its runs are
+ * encoded again, and it is marked dirty (unless everything is, when asked to
+ * look). */
+static int
+row_written(PyObject *d, PyObject *row, long long y, long long end, long long used, int check_all_dirty)
+{
+    if (end > used) {
+        PyObject *v = PyLong_FromLongLong(end);
+        int failed = v == NULL || row_set(row, s_used, v) < 0;
+        Py_XDECREF(v);
+        if (failed)
+            return -1;
+    }
+    if (row_set(row, s_runs, Py_None) < 0)
+        return -1;
+    int all_dirty = 0;
+    if (check_all_dirty && get_bool(d, s_all_dirty, &all_dirty) < 0)
+        return -1;
+    if (!all_dirty) {
+        PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
+        int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
+        Py_XDECREF(yo);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
 /* Cells x .. x+take-1 of row y get data[from:from+take] in `style`: the body
  * of both loops of Terminal._put().  The fast loop marks the row dirty only
  * when not everything is (check_all_dirty), the general one always. */
@@ -392,26 +420,7 @@ write_cells(PyObject *d, long long y, long long x, int kind, const void *buf, Py
     }
     if (end < cols && is_empty_cell(PyList_GET_ITEM(chars, end)))
         list_set(chars, end, space);  /* overwrote the left half of a wide char */
-    if (end > used) {
-        PyObject *v = PyLong_FromLongLong(end);
-        int failed = v == NULL || row_set(row, s_used, v) < 0;
-        Py_XDECREF(v);
-        if (failed)
-            goto done;
-    }
-    if (row_set(row, s_runs, Py_None) < 0)
-        goto done;
-    int all_dirty = 0;
-    if (check_all_dirty && get_bool(d, s_all_dirty, &all_dirty) < 0)
-        goto done;
-    if (!all_dirty) {
-        PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
-        int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
-        Py_XDECREF(yo);
-        if (failed)
-            goto done;
-    }
-    rc = 0;
+    rc = row_written(d, row, y, end, used, check_all_dirty);
 done:
     Py_DECREF(row);
     Py_XDECREF(chars);
@@ -560,7 +569,7 @@ static int
 draw_wide_char(PyObject *self, PyObject *d, Py_UCS4 c)
 {
     PyObject *ch = char_str(c), *style = NULL, *row = NULL, *chars = NULL, *styles = NULL, *used_obj = NULL;
-    int rc = -1, wrap_pending, autowrap, all_dirty;
+    int rc = -1, wrap_pending, autowrap;
     long long cols, x, y, used;
     if (ch == NULL || PyDict_SetItem(d, s_last_char, ch) < 0)
         goto done;
@@ -609,22 +618,8 @@ draw_wide_char(PyObject *self, PyObject *d, Py_UCS4 c)
     list_set(chars, x + 1, empty_str);
     list_set(styles, x, style);
     list_set(styles, x + 1, style);
-    if (end > used) {
-        PyObject *v = PyLong_FromLongLong(end);
-        int failed = v == NULL || row_set(row, s_used, v) < 0;
-        Py_XDECREF(v);
-        if (failed)
-            goto done;
-    }
-    if (row_set(row, s_runs, Py_None) < 0 || get_bool(d, s_all_dirty, &all_dirty) < 0)
+    if (row_written(d, row, y, end, used, 1) < 0)
         goto done;
-    if (!all_dirty) {
-        PyObject *dirty = get(d, s_dirty), *yo = dirty ? PyLong_FromLongLong(y) : NULL;
-        int failed = yo == NULL || PySet_Add(dirty, yo) < 0;
-        Py_XDECREF(yo);
-        if (failed)
-            goto done;
-    }
     if (end >= cols)
         rc = set_long(d, s_cursor_x, cols - 1) < 0 || set_bool(d, s_wrap_pending, autowrap) < 0 ? -1 : 0;
     else
